@@ -1,0 +1,121 @@
+import type { z } from 'zod';
+
+/**
+ * Types of the wiring manifest (`infra/wiring.ts`). The manifest is data only: the CDK stateless
+ * stack and the local runtime both interpret it, so routes, rules, queues and schedules are declared
+ * exactly once.
+ */
+
+/** A resource a function uses. Each use becomes one env var plus one least-privilege grant. */
+export type ResourceUse =
+  | { kind: 'table'; access: 'read' | 'readWrite' } // TABLE_NAME
+  | { kind: 'bus' } // EVENT_BUS_NAME, events:PutEvents on the hub bus only
+  | { kind: 'authVerify' } // AUTH_PUBLIC_JWK (public key, no grant)
+  | { kind: 'secret'; name: SecretName; access: 'read' | 'readWrite' } // SECRET_<NAME>_ARN
+  | { kind: 'queue'; name: string; access: 'send' } // QUEUE_<NAME>_URL
+  | { kind: 'mail' } // MAIL_FROM, ses:SendEmail on the sender identity
+  | { kind: 'partner'; name: PartnerName }; // <NAME>_BASE_URL, plus its credentials secret (read)
+
+export type SecretName =
+  | 'auth-signing-key'
+  | 'zuora-credentials'
+  | 'salesforce-credentials'
+  | 'saashop-credentials'
+  | 'appdirect-credentials'
+  | 'screening-credentials'
+  | 'licence-signing-key';
+
+export type PartnerName = 'zuora' | 'salesforce' | 'saashop' | 'appdirect' | 'screening';
+
+export interface FunctionSpec {
+  description: string;
+  /** Path of the handler module, relative to the repository root; its export is `handler`. */
+  entry: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  /** Reserved concurrency for integration functions, so a burst cannot starve the API. */
+  reservedConcurrency?: number;
+  uses: ResourceUse[];
+  /** Extra plain (non-secret) environment variables. */
+  environment?: Record<string, string>;
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RouteSpec {
+  method: HttpMethod;
+  /** API Gateway path template, e.g. `/v1/orders/{orderId}`. */
+  path: string;
+  function: string;
+  /** `none`: public; `jwt`: bearer token from `/oauth/token` carrying every scope in `scopes`. */
+  auth: 'none' | 'jwt';
+  scopes: string[];
+  summary: string;
+  /** Steady-state requests per second and burst for this route (API Gateway route throttling). */
+  throttle?: { rateLimit: number; burstLimit: number };
+  /** For the OpenAPI document. */
+  request?: { body?: z.ZodType; query?: z.ZodType; contentTypes?: string[] };
+  responses?: Record<number, { description: string; body?: z.ZodType }>;
+}
+
+export interface QueueSpec {
+  /** Function that consumes the queue through an SQS event source mapping. */
+  consumer: string;
+  /** Must be at least six times the consumer's timeout (AWS guidance); checked by a test. */
+  visibilityTimeoutSeconds: number;
+  /** Receives before the message is moved to the queue's DLQ. */
+  maxReceiveCount: number;
+  batchSize: number;
+  maxBatchingWindowSeconds: number;
+  /** Cap on concurrent consumer invocations (SQS event source `maximumConcurrency`, ≥ 2). */
+  maxConcurrency: number;
+}
+
+/** EventBridge event pattern (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html). */
+export type EventPattern = { [field: string]: unknown };
+
+export interface RuleSpec {
+  name: string;
+  description: string;
+  pattern: EventPattern;
+  /** Every rule target is delivered through its own queue (a key of `queues`). */
+  queue: string;
+}
+
+export interface ScheduleSpec {
+  name: string;
+  description: string;
+  /** EventBridge Scheduler expression: `rate(5 minutes)` or `cron(0 17 * * ? *)` (UTC). */
+  expression: string;
+  function: string;
+  /** Input passed to the function; Scheduler context keywords are substituted. */
+  input?: Record<string, unknown>;
+}
+
+export interface SecretSpec {
+  description: string;
+  /** Local stage: the JSON the local runtime serves for this secret (sandbox credentials only). */
+  localValue?: () => Record<string, unknown>;
+}
+
+export interface Wiring {
+  functions: Record<string, FunctionSpec>;
+  routes: RouteSpec[];
+  queues: Record<string, QueueSpec>;
+  rules: RuleSpec[];
+  schedules: ScheduleSpec[];
+  secrets: Partial<Record<SecretName, SecretSpec>>;
+}
+
+/** `POST /v1/orders/{orderId}` → the API Gateway route key. */
+export const routeKey = (r: Pick<RouteSpec, 'method' | 'path'>): string => `${r.method} ${r.path}`;
+
+/** Env var names derived from uses, shared by CDK and the local runtime. */
+export const envName = {
+  secretArn: (name: SecretName) => `SECRET_${name.toUpperCase().replace(/-/g, '_')}_ARN`,
+  queueUrl: (name: string) => `QUEUE_${name.toUpperCase().replace(/-/g, '_')}_URL`,
+  partnerBaseUrl: (name: PartnerName) => `${name.toUpperCase()}_BASE_URL`,
+};
+
+/** Secret holding a partner's credentials. */
+export const partnerSecret = (name: PartnerName): SecretName => `${name}-credentials` as SecretName;

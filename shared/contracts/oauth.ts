@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+/** `POST /oauth/token` body (form-encoded or JSON), RFC 6749 §4.3 and §4.4. */
+export const tokenRequestSchema = z
+  .object({
+    grant_type: z.string().describe('client_credentials or password'),
+    client_id: z.string().optional().describe('Or HTTP Basic authentication'),
+    client_secret: z.string().optional().describe('Or HTTP Basic authentication'),
+    username: z.string().optional().describe('password grant only'),
+    password: z.string().optional().describe('password grant only'),
+    scope: z.string().optional().describe('Space-separated subset of the client’s scopes'),
+  })
+  .meta({ id: 'TokenRequest' });
+
+export const tokenResponseSchema = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int(),
+    scope: z.string(),
+  })
+  .meta({ id: 'TokenResponse' });
+
+export const oauthErrorCodes = [
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+] as const;
+export type OAuthErrorCode = (typeof oauthErrorCodes)[number];
+
+export const grantTypes = ['client_credentials', 'password'] as const;
+export type GrantType = (typeof grantTypes)[number];
+
+/** Every scope the hub knows. Clients are granted a subset; routes require a subset. */
+export const scopes = [
+  'orders:write',
+  'orders:read',
+  'orders:admin',
+  'zuora:events',
+  'usage:write',
+  'usage:read',
+  'usage:admin',
+  'webhooks:manage',
+  'webhooks:publish',
+  'webhooks:all-events',
+] as const;
+export type Scope = (typeof scopes)[number];

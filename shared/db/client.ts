@@ -1,0 +1,57 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * The DynamoDB document client. The endpoint comes from the SDK's standard configuration
+ * (`AWS_ENDPOINT_URL_DYNAMODB` points it at dynalite locally), so no code differs between stages.
+ */
+export function createDocumentClient(
+  client = new DynamoDBClient({ maxAttempts: 4 }),
+): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    unmarshallOptions: { wrapNumbers: false },
+  });
+}
+
+let shared: DynamoDBDocumentClient | undefined;
+
+/** One client per execution environment, created on first use and reused across invocations. */
+export function documentClient(): DynamoDBDocumentClient {
+  shared ??= createDocumentClient();
+  return shared;
+}
+
+/** True when a write lost its condition (duplicate, concurrent update, stale version). */
+export function isConditionFailed(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    'name' in error &&
+    (error as { name: string }).name === 'ConditionalCheckFailedException'
+  );
+}
+
+/** Opaque pagination cursor: base64url of the LastEvaluatedKey. */
+export function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
+  return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
+}
+
+export function decodeCursor(cursor: string | undefined): Record<string, unknown> | undefined {
+  if (!cursor) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new CursorError();
+}
+
+export class CursorError extends Error {
+  constructor() {
+    super('cursor is not a cursor this API issued');
+    this.name = 'CursorError';
+  }
+}

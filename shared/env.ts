@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/**
+ * Parses `process.env` against a schema once, at cold start. A missing or malformed variable fails
+ * loudly with every problem listed, rather than surfacing later as an obscure runtime error.
+ */
+export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues
+      .map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`)
+      .join('; ');
+    throw new Error(`Invalid environment configuration: ${problems}`);
+  }
+  return result.data;
+}
+
+export const stageSchema = z.enum(['local', 'dev', 'staging', 'prod']);
+export type Stage = z.infer<typeof stageSchema>;
+
+/** Variables every function has (set by the CDK construct and by the local runtime). */
+export const baseEnvSchema = z.object({
+  STAGE: stageSchema.default('local'),
+  SERVICE_NAME: z.string().default('switchboard'),
+});
+
+export const tableEnvSchema = z.object({ TABLE_NAME: z.string().min(1) });
+export const busEnvSchema = z.object({ EVENT_BUS_NAME: z.string().min(1) });
+export const authEnvSchema = z.object({
+  /** Public JWK (JSON) of the ES256 key the token function signs with. */
+  AUTH_PUBLIC_JWK: z.string().min(1),
+  AUTH_ISSUER: z.string().default('switchboard'),
+  AUTH_AUDIENCE: z.string().default('switchboard-api'),
+});

@@ -1,0 +1,70 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { logger } from '../logger.ts';
+import { eventCatalog } from './catalog/index.ts';
+
+/** An EventBridge event delivered through a rule target queue, with its detail validated. */
+export interface ReceivedEvent<D = Record<string, unknown>> {
+  id: string;
+  type: string;
+  source: string;
+  time: string;
+  detail: D;
+}
+
+/** Parses an SQS body holding an EventBridge event and validates its detail against the catalog. */
+export function parseBusEvent(body: string): ReceivedEvent {
+  const envelope = EventBridgeSchema.parse(JSON.parse(body));
+  const definition = eventCatalog[envelope['detail-type']];
+  const detail = definition ? definition.schema.parse(envelope.detail) : envelope.detail;
+  return {
+    id: envelope.id,
+    type: envelope['detail-type'],
+    source: envelope.source,
+    time: envelope.time,
+    detail: detail as Record<string, unknown>,
+  };
+}
+
+/**
+ * SQS consumer with partial batch failure (Powertools batch): each record is handled on its own; a
+ * record that throws is reported in `batchItemFailures` and retried by SQS until its queue's
+ * `maxReceiveCount` sends it to the DLQ. Errors are never swallowed.
+ */
+export function sqsHandler<T>(options: {
+  parse: (body: string, record: SQSRecord) => T;
+  handle: (message: T, record: SQSRecord, context: Context) => Promise<void>;
+}) {
+  const processor = new BatchProcessor(EventType.SQS);
+  const base = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+    processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        logger.appendKeys({
+          message_id: record.messageId,
+          receive_count: record.attributes?.ApproximateReceiveCount,
+        });
+        try {
+          await options.handle(options.parse(record.body, record), record, context);
+        } catch (error) {
+          logger.warn('record failed; SQS will retry it', { error });
+          throw error;
+        } finally {
+          logger.removeKeys(['message_id', 'receive_count']);
+        }
+      },
+      processor,
+      { context, throwOnFullBatchFailure: false },
+    );
+  return middy(base).use(injectLambdaContext(logger, { resetKeys: true }));
+}
+
+/** Shorthand for rule-target queues: the body is an EventBridge event from the hub bus. */
+export function busEventHandler(
+  handle: (event: ReceivedEvent, record: SQSRecord, context: Context) => Promise<void>,
+) {
+  return sqsHandler({ parse: parseBusEvent, handle });
+}

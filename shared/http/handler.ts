@@ -1,0 +1,190 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { JWK } from 'jose';
+import { wiring } from '../../infra/wiring.ts';
+import { type RouteSpec, routeKey } from '../../infra/wiring-types.ts';
+import { type AccessClaims, createVerifier, TokenInvalidError, type Verifier } from '../auth/jwt.ts';
+import { systemClock } from '../clock.ts';
+import { authEnvSchema, parseEnv } from '../env.ts';
+import { AppError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.ts';
+import { logger } from '../logger.ts';
+import type { HttpRequest, HttpResponse, RouteHandler } from './types.ts';
+
+export interface RouteOptions {
+  /** Partner contracts with their own error shape (Zuora KO body, RFC 6749) format errors here. */
+  formatError?: (error: AppError, req: HttpRequest) => HttpResponse | undefined;
+}
+
+export interface HttpHandlerOptions {
+  /** Name of this function in the manifest; its routes (and their scopes) come from there. */
+  functionName: string;
+  routes: Record<string, RouteHandler | { handler: RouteHandler; options: RouteOptions }>;
+  /** Override the verifier (tests); defaults to one built from `AUTH_PUBLIC_JWK`. */
+  verifier?: Verifier;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function lowerHeaders(headers: APIGatewayProxyEventV2['headers'] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) if (v !== undefined) out[k.toLowerCase()] = v;
+  return out;
+}
+
+function toRequest(event: APIGatewayProxyEventV2, context: Context): HttpRequest {
+  const headers = lowerHeaders(event.headers);
+  const rawBody =
+    event.body === undefined || event.body === null
+      ? undefined
+      : event.isBase64Encoded
+        ? Buffer.from(event.body, 'base64').toString('utf8')
+        : event.body;
+  const query: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v;
+  const params: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.pathParameters ?? {})) if (v !== undefined) params[k] = v;
+  const supplied = headers['x-correlation-id'];
+  return {
+    method: event.requestContext?.http?.method ?? 'GET',
+    path: event.rawPath ?? event.requestContext?.http?.path ?? '/',
+    routeKey: event.routeKey,
+    pathParameters: params,
+    query,
+    headers,
+    rawBody,
+    correlationId:
+      supplied && /^[\w.:-]{1,128}$/.test(supplied)
+        ? supplied
+        : (event.requestContext?.requestId ?? context.awsRequestId),
+    principal: undefined,
+    event,
+    context,
+  };
+}
+
+export function toResult(res: HttpResponse, correlationId: string): APIGatewayProxyStructuredResultV2 {
+  const headers: Record<string, string> = { 'x-correlation-id': correlationId, ...(res.headers ?? {}) };
+  if (res.rawBody !== undefined) return { statusCode: res.statusCode, headers, body: res.rawBody };
+  if (res.body === undefined) return { statusCode: res.statusCode, headers };
+  headers['content-type'] ??= JSON_TYPE;
+  return { statusCode: res.statusCode, headers, body: JSON.stringify(res.body) };
+}
+
+/** Maps any thrown value to a response: AppErrors keep their status; the rest are a bare 500. */
+export function errorResponse(error: unknown, req: HttpRequest, options?: RouteOptions): HttpResponse {
+  if (error instanceof AppError) {
+    const custom = options?.formatError?.(error, req);
+    if (custom) return { ...custom, headers: { ...error.headers, ...(custom.headers ?? {}) } };
+    if (error.status >= 500) logger.error('request failed', { error, code: error.code });
+    else logger.info('request refused', { status: error.status, code: error.code, message: error.message });
+    return { statusCode: error.status, body: error.toBody(), headers: error.headers };
+  }
+  logger.error('unexpected error', { error });
+  const internal = new AppError(500, 'INTERNAL_ERROR', 'An unexpected error occurred; it has been logged.');
+  return {
+    statusCode: 500,
+    body: internal.toBody(),
+    ...(options?.formatError ? (options.formatError(internal, req) ?? {}) : {}),
+  };
+}
+
+/** Reads `Authorization: Bearer …` and verifies it; 401 missing/invalid/expired, 403 missing scope. */
+export async function authenticate(
+  req: HttpRequest,
+  route: RouteSpec,
+  verifier: Verifier,
+): Promise<AccessClaims> {
+  const header = req.headers.authorization;
+  const match = header ? /^Bearer\s+([A-Za-z0-9._~+/-]+=*)$/i.exec(header.trim()) : null;
+  if (!match)
+    throw new UnauthorizedError('A bearer token is required: Authorization: Bearer <access_token>.');
+  let claims: AccessClaims;
+  try {
+    claims = await verifier.verify(match[1]!);
+  } catch (error) {
+    if (error instanceof TokenInvalidError) {
+      throw new UnauthorizedError(
+        error.reason === 'expired' ? 'The access token has expired.' : 'The access token is invalid.',
+        error.reason === 'expired' ? 'TOKEN_EXPIRED' : 'INVALID_TOKEN',
+      );
+    }
+    throw error;
+  }
+  const missing = route.scopes.filter((s) => !claims.scopes.includes(s));
+  if (missing.length) {
+    throw new ForbiddenError(
+      `The token lacks the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}.`,
+      'INSUFFICIENT_SCOPE',
+    );
+  }
+  return claims;
+}
+
+let defaultVerifier: Verifier | undefined;
+function verifierFromEnv(): Verifier {
+  if (!defaultVerifier) {
+    const env = parseEnv(authEnvSchema);
+    defaultVerifier = createVerifier({
+      publicJwk: JSON.parse(env.AUTH_PUBLIC_JWK) as JWK,
+      issuer: env.AUTH_ISSUER,
+      audience: env.AUTH_AUDIENCE,
+      clock: systemClock,
+    });
+  }
+  return defaultVerifier;
+}
+
+/**
+ * Builds an API Gateway (HTTP API v2) handler for one function of the manifest. Routes, their auth and
+ * scopes come from `infra/wiring.ts`; a route declared there without an implementation (or the
+ * reverse) fails at cold start. Stack: Powertools logger context → correlation id → auth → route →
+ * error mapping (4xx keep their message; anything unexpected is a bare 500).
+ */
+export function httpHandler(options: HttpHandlerOptions) {
+  const specs = wiring.routes.filter((r) => r.function === options.functionName);
+  const declared = new Set(specs.map(routeKey));
+  const implemented = new Set(Object.keys(options.routes));
+  const missing = [...declared].filter((k) => !implemented.has(k));
+  const extra = [...implemented].filter((k) => !declared.has(k));
+  if (missing.length || extra.length) {
+    throw new Error(
+      `Routes of ${options.functionName} disagree with the manifest: missing [${missing.join(', ')}], undeclared [${extra.join(', ')}]`,
+    );
+  }
+  const table = new Map(
+    specs.map((spec) => {
+      const impl = options.routes[routeKey(spec)]!;
+      return [
+        routeKey(spec),
+        typeof impl === 'function' ? { spec, handler: impl, options: {} } : { spec, ...impl },
+      ];
+    }),
+  );
+  const needsAuth = specs.some((s) => s.auth === 'jwt');
+  const verifier = options.verifier ?? (needsAuth ? verifierFromEnv() : undefined);
+
+  const base = async (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
+    const req = toRequest(event, context);
+    logger.appendKeys({ correlation_id: req.correlationId, route: event.routeKey });
+    const entry = table.get(event.routeKey);
+    try {
+      if (!entry) throw new NotFoundError(`No route ${event.routeKey} in ${options.functionName}.`);
+      if (entry.spec.auth === 'jwt') {
+        req.principal = await authenticate(req, entry.spec, verifier!);
+        logger.appendKeys({ tenant: req.principal.tenant, client_id: req.principal.sub });
+      }
+      const res = await entry.handler(req);
+      return toResult(res, req.correlationId);
+    } catch (error) {
+      return toResult(errorResponse(error, req, entry?.options), req.correlationId);
+    } finally {
+      logger.removeKeys(['correlation_id', 'route', 'tenant', 'client_id']);
+    }
+  };
+
+  return middy(base).use(injectLambdaContext(logger, { resetKeys: true }));
+}
