@@ -119,3 +119,6 @@ export const envName = {
 
 /** Secret holding a partner's credentials. */
 export const partnerSecret = (name: PartnerName): SecretName => `${name}-credentials` as SecretName;
+
+/** One capability's slice of the manifest; `infra/wiring.ts` merges the slices. */
+export type WiringPart = Partial<Wiring>;

@@ -1,90 +1,40 @@
-import { tokenRequestSchema, tokenResponseSchema } from '../shared/contracts/oauth.ts';
-import type { Wiring } from './wiring-types.ts';
+import { ordersWiring } from './wiring/orders.ts';
+import { platformWiring } from './wiring/platform.ts';
+import { usageWiring } from './wiring/usage.ts';
+import { webhooksWiring } from './wiring/webhooks.ts';
+import { zuoraWiring } from './wiring/zuora.ts';
+import type { Wiring, WiringPart } from './wiring-types.ts';
 
 /**
- * THE manifest: every function, route, queue, event rule, schedule and secret of Switchboard.
- * `infra/stacks/stateless-stack.ts` deploys it; `local/` runs it; `test/infra/wiring.test.ts` proves
- * both agree. Add a route or rule here and nowhere else.
+ * THE manifest: every function, route, queue, event rule, schedule and secret of Switchboard, one
+ * slice per capability under `infra/wiring/`. The CDK stateless stack deploys it, the local runtime
+ * runs it, and `test/infra/wiring.test.ts` proves both agree. Declare a route or rule nowhere else.
  */
+export function mergeWiring(parts: WiringPart[]): Wiring {
+  const merged: Wiring = { functions: {}, routes: [], queues: {}, rules: [], schedules: [], secrets: {} };
+  for (const part of parts) {
+    for (const [name, fn] of Object.entries(part.functions ?? {})) {
+      if (merged.functions[name]) throw new Error(`function ${name} is declared twice in the manifest`);
+      merged.functions[name] = fn;
+    }
+    for (const [name, q] of Object.entries(part.queues ?? {})) {
+      if (merged.queues[name]) throw new Error(`queue ${name} is declared twice in the manifest`);
+      merged.queues[name] = q;
+    }
+    merged.routes.push(...(part.routes ?? []));
+    merged.rules.push(...(part.rules ?? []));
+    merged.schedules.push(...(part.schedules ?? []));
+    Object.assign(merged.secrets, part.secrets ?? {});
+  }
+  return merged;
+}
 
-const api = { memoryMb: 512, timeoutSeconds: 10 } as const;
-
-export const wiring: Wiring = {
-  functions: {
-    token: {
-      description: 'OAuth 2.0 token endpoint (client_credentials, password) and the public JWKS',
-      entry: 'functions/token/handler.ts',
-      ...api,
-      uses: [
-        { kind: 'table', access: 'read' },
-        { kind: 'secret', name: 'auth-signing-key', access: 'read' },
-      ],
-    },
-    meta: {
-      description: 'Health check and the OpenAPI document',
-      entry: 'functions/meta/handler.ts',
-      memoryMb: 256,
-      timeoutSeconds: 5,
-      uses: [],
-    },
-  },
-
-  routes: [
-    {
-      method: 'POST',
-      path: '/oauth/token',
-      function: 'token',
-      auth: 'none',
-      scopes: [],
-      summary: 'Issue an access token (RFC 6749: client_credentials or password grant)',
-      throttle: { rateLimit: 50, burstLimit: 100 },
-      request: {
-        body: tokenRequestSchema,
-        contentTypes: ['application/x-www-form-urlencoded', 'application/json'],
-      },
-      responses: {
-        200: { description: 'Token issued', body: tokenResponseSchema },
-        400: { description: 'RFC 6749 error (invalid_request, invalid_grant, unsupported_grant_type…)' },
-        401: { description: 'invalid_client' },
-      },
-    },
-    {
-      method: 'GET',
-      path: '/.well-known/jwks.json',
-      function: 'token',
-      auth: 'none',
-      scopes: [],
-      summary: 'Public keys that verify access tokens',
-    },
-    {
-      method: 'GET',
-      path: '/health',
-      function: 'meta',
-      auth: 'none',
-      scopes: [],
-      summary: 'Liveness check',
-    },
-    {
-      method: 'GET',
-      path: '/openapi.json',
-      function: 'meta',
-      auth: 'none',
-      scopes: [],
-      summary: 'This API described as OpenAPI 3.1',
-    },
-  ],
-
-  queues: {},
-
-  rules: [],
-
-  schedules: [],
-
-  secrets: {
-    'auth-signing-key': {
-      description: 'ES256 private JWK that signs access tokens (generated at deploy by a custom resource)',
-    },
-  },
-};
+export const wiring: Wiring = mergeWiring([
+  platformWiring,
+  zuoraWiring,
+  webhooksWiring,
+  ordersWiring,
+  usageWiring,
+]);
 
 export const functionNames = Object.keys(wiring.functions);

@@ -1,0 +1,7 @@
+import type { SandboxFactory } from './kit.ts';
+
+/**
+ * Every sandbox the local runtime mounts under `/_sandbox/<name>`. Each capability adds its own
+ * factory here (one line each).
+ */
+export const sandboxFactories: Record<string, SandboxFactory> = {};

@@ -1,0 +1,237 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Clock } from '../../shared/clock.ts';
+
+/**
+ * The common shape of every partner sandbox (Zuora, Salesforce, SaaShop, AppDirect, screening, mail,
+ * receiver). The runtime mounts sandbox `S` under `/_sandbox/S/…`; the kit adds the controls every
+ * sandbox has: `GET|DELETE /_records` and `PUT|GET /_faults`, fault injection before each partner
+ * call, and persistence of records and state under the data folder so a restart keeps them.
+ */
+export interface SandboxRequest {
+  method: string;
+  /** Path below the sandbox mount, starting with `/` (e.g. `/v1/orders`). */
+  path: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** Lower-cased header names. */
+  headers: Record<string, string>;
+  body: Buffer;
+  text(): string;
+  /** Parsed JSON body; throws SyntaxError on malformed JSON (answer it as the partner would). */
+  json<T = unknown>(): T;
+}
+
+export interface SandboxResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** Objects are sent as JSON; strings as text. */
+  body?: unknown;
+}
+
+export type SandboxRoute = (req: SandboxRequest) => Promise<SandboxResponse> | SandboxResponse;
+
+export interface SandboxContext {
+  /** Base URL of the local runtime, e.g. `http://127.0.0.1:3000`. */
+  runtimeUrl: string;
+  /** Base URL of this sandbox (`${runtimeUrl}/_sandbox/${name}`). */
+  baseUrl: string;
+  clock: Clock;
+  /** Folder for this sandbox's persisted files (undefined: in memory only). */
+  dataDir: string | undefined;
+  /** Random source (seedable in tests). */
+  random: () => number;
+}
+
+export const faultsSchema = z
+  .object({
+    errorRate: z.number().min(0).max(1).default(0),
+    status: z.number().int().min(400).max(599).default(503),
+    latencyMs: z.number().int().min(0).max(60_000).default(0),
+    timeoutRate: z.number().min(0).max(1).default(0),
+    rateLimitRate: z.number().min(0).max(1).default(0),
+  })
+  .strict();
+export type Faults = z.infer<typeof faultsSchema>;
+
+export interface SandboxRecord {
+  seq: number;
+  at: string;
+  kind: string;
+  [field: string]: unknown;
+}
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  handler: SandboxRoute;
+}
+
+/** How long a "timeout" fault holds the request before answering 504 (clients give up first). */
+export const TIMEOUT_HOLD_MS = 30_000;
+
+export class Sandbox<State extends object = Record<string, unknown>> {
+  readonly routes: Route[] = [];
+  records: SandboxRecord[] = [];
+  faults: Faults = faultsSchema.parse({});
+  state: State;
+  private seq = 0;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private readonly file: string | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly ctx: SandboxContext,
+    private readonly initialState: () => State,
+  ) {
+    this.state = initialState();
+    this.file = ctx.dataDir ? join(ctx.dataDir, `${name}.json`) : undefined;
+    if (this.file) {
+      mkdirSync(ctx.dataDir!, { recursive: true });
+      try {
+        const saved = JSON.parse(readFileSync(this.file, 'utf8')) as {
+          records: SandboxRecord[];
+          state: State;
+          seq: number;
+        };
+        this.records = saved.records;
+        this.state = { ...initialState(), ...saved.state };
+        this.seq = saved.seq;
+      } catch {
+        // first start: nothing saved yet
+      }
+    }
+  }
+
+  /** Registers a partner route; `:name` segments become `req.params.name`. */
+  route(method: string, path: string, handler: SandboxRoute): this {
+    const names: string[] = [];
+    const pattern = new RegExp(
+      `^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:(\w+)/g, (_, n: string) => {
+        names.push(n);
+        return '([^/]+)';
+      })}/?$`,
+    );
+    this.routes.push({ method, pattern, names, handler });
+    return this;
+  }
+
+  /** Appends to what the sandbox received/created (served by `GET /_records`, in arrival order). */
+  record(kind: string, data: Record<string, unknown> = {}): SandboxRecord {
+    const rec: SandboxRecord = { seq: ++this.seq, at: this.ctx.clock.now().toISOString(), kind, ...data };
+    this.records.push(rec);
+    this.changed();
+    return rec;
+  }
+
+  /** Call after mutating `state` so it is persisted. */
+  changed(): void {
+    if (!this.file || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => this.flush(), 20);
+  }
+
+  flush(): void {
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    if (!this.file) return;
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ records: this.records, state: this.state, seq: this.seq }));
+    renameSync(tmp, this.file);
+  }
+
+  reset(): void {
+    this.records = [];
+    this.state = this.initialState();
+    this.seq = 0;
+    this.changed();
+  }
+
+  /** Dispatches a request below the mount; undefined when no route matches (the runtime answers 404). */
+  async handle(
+    req: Omit<SandboxRequest, 'params'>,
+    signal?: AbortSignal,
+  ): Promise<SandboxResponse | undefined> {
+    if (req.path === '/_records') {
+      if (req.method === 'GET') return { status: 200, body: this.records };
+      if (req.method === 'DELETE') {
+        this.reset();
+        return { status: 204 };
+      }
+    }
+    if (req.path === '/_faults') {
+      if (req.method === 'GET') return { status: 200, body: this.faults };
+      if (req.method === 'PUT') {
+        const parsed = faultsSchema.safeParse(safeJson(req.text()));
+        if (!parsed.success) {
+          return {
+            status: 400,
+            body: {
+              error: 'VALIDATION_FAILED',
+              message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+            },
+          };
+        }
+        this.faults = parsed.data;
+        return { status: 200, body: this.faults };
+      }
+    }
+    for (const route of this.routes) {
+      if (route.method !== req.method) continue;
+      const m = route.pattern.exec(req.path);
+      if (!m) continue;
+      const params: Record<string, string> = {};
+      route.names.forEach((n, i) => {
+        params[n] = decodeURIComponent(m[i + 1]!);
+      });
+      const fault = await this.injectFault(signal);
+      if (fault) return fault;
+      return route.handler({ ...req, params });
+    }
+    return undefined;
+  }
+
+  /** Applies the configured faults to one partner call: latency, timeout, 429, error status. */
+  async injectFault(signal?: AbortSignal): Promise<SandboxResponse | undefined> {
+    const f = this.faults;
+    if (f.latencyMs > 0) await sleep(f.latencyMs, signal);
+    const r = this.ctx.random;
+    if (f.timeoutRate > 0 && r() < f.timeoutRate) {
+      await sleep(TIMEOUT_HOLD_MS, signal);
+      return { status: 504, body: { message: 'sandbox injected timeout' } };
+    }
+    if (f.rateLimitRate > 0 && r() < f.rateLimitRate) {
+      return {
+        status: 429,
+        headers: { 'retry-after': '1' },
+        body: { message: 'sandbox injected rate limit' },
+      };
+    }
+    if (f.errorRate > 0 && r() < f.errorRate) {
+      return { status: f.status, body: { message: `sandbox injected ${f.status}` } };
+    }
+    return undefined;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text || '{}');
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+/** Factory signature every sandbox module exports. */
+export type SandboxFactory = (ctx: SandboxContext) => Sandbox<object>;
