@@ -1,3 +1,4 @@
+import { LOCAL_ZUORA_CREDENTIALS } from '../../local/sandboxes/zuora/credentials.ts';
 import { tokenRequestSchema, tokenResponseSchema } from '../../shared/contracts/oauth.ts';
 import type { WiringPart } from '../wiring-types.ts';
 
@@ -73,6 +74,10 @@ export const platformWiring: WiringPart = {
   secrets: {
     'auth-signing-key': {
       description: 'ES256 private JWK that signs access tokens (generated at deploy by a custom resource)',
+    },
+    'zuora-credentials': {
+      description: 'Zuora OAuth client {clientId, clientSecret} (orders and usage import)',
+      localValue: () => ({ ...LOCAL_ZUORA_CREDENTIALS }),
     },
   },
 };

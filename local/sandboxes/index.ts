@@ -1,7 +1,10 @@
 import type { SandboxFactory } from './kit.ts';
+import { createZuoraSandbox } from './zuora/index.ts';
 
 /**
  * Every sandbox the local runtime mounts under `/_sandbox/<name>`. Each capability adds its own
  * factory here (one line each).
  */
-export const sandboxFactories: Record<string, SandboxFactory> = {};
+export const sandboxFactories: Record<string, SandboxFactory> = {
+  zuora: createZuoraSandbox,
+};
