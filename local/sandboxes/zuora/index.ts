@@ -4,11 +4,7 @@ import { LOCAL_ZUORA_CREDENTIALS } from './credentials.ts';
 import { registerZuoraOrderRoutes } from './orders.ts';
 import { registerZuoraUsageRoutes } from './usage.ts';
 
-/** Credentials the local `zuora-credentials` secret holds and this sandbox accepts. */
-export const LOCAL_ZUORA_CREDENTIALS = {
-  clientId: 'switchboard-local',
-  clientSecret: 'local-zuora-sandbox-secret',
-};
+export { LOCAL_ZUORA_CREDENTIALS };
 
 export interface ZuoraState {
   tokens: Record<string, number>;
