@@ -4,7 +4,7 @@ import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbr
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { logger } from '../logger.ts';
-import { eventCatalog } from './catalog/index.ts';
+import { eventDefinition } from './catalog/index.ts';
 
 /** An EventBridge event delivered through a rule target queue, with its detail validated. */
 export interface ReceivedEvent<D = Record<string, unknown>> {
@@ -18,7 +18,7 @@ export interface ReceivedEvent<D = Record<string, unknown>> {
 /** Parses an SQS body holding an EventBridge event and validates its detail against the catalog. */
 export function parseBusEvent(body: string): ReceivedEvent {
   const envelope = EventBridgeSchema.parse(JSON.parse(body));
-  const definition = eventCatalog[envelope['detail-type']];
+  const definition = eventDefinition(envelope['detail-type']);
   const detail = definition ? definition.schema.parse(envelope.detail) : envelope.detail;
   return {
     id: envelope.id,

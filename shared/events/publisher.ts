@@ -1,6 +1,6 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { TransientError } from '../errors.ts';
-import { EVENT_SOURCE, eventCatalog } from './catalog/index.ts';
+import { EVENT_SOURCE, eventDefinition } from './catalog/index.ts';
 
 export interface HubEvent {
   /** Dotted past-tense detail type from the catalog, e.g. `order.accepted`. */
@@ -35,7 +35,7 @@ export function createPublisher(options: {
   return {
     async publish(events) {
       const entries: PutEventsRequestEntry[] = events.map((event) => {
-        const definition = eventCatalog[event.type];
+        const definition = eventDefinition(event.type);
         if (!definition) throw new UnknownEventTypeError(`event type ${event.type} is not in the catalog`);
         const parsed = definition.schema.safeParse(event.detail);
         if (!parsed.success) {

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { orderEvents } from './orders.ts';
 import { usageEvents } from './usage.ts';
-import { webhookEvents } from './webhooks.ts';
+import { webhookEventFamilies, webhookEvents } from './webhooks.ts';
 import { zuoraEvents } from './zuora.ts';
 
 /**
@@ -28,4 +28,29 @@ export const publicEventTypes = (): string[] =>
   Object.entries(eventCatalog)
     .filter(([, d]) => d.public)
     .map(([t]) => t)
+    .sort();
+
+/**
+ * Families of event types valid by prefix (e.g. `custom.` for partner-published events), for types
+ * that cannot be listed one by one. A listed type always wins over a family.
+ */
+export const eventFamilies: Record<string, EventDefinition> = {
+  ...webhookEventFamilies,
+};
+
+/** The definition of a detail type: listed in the catalog, or member of a family; else undefined. */
+export function eventDefinition(type: string): EventDefinition | undefined {
+  const listed = eventCatalog[type];
+  if (listed) return listed;
+  for (const [prefix, definition] of Object.entries(eventFamilies)) {
+    if (type.startsWith(prefix) && type.length > prefix.length) return definition;
+  }
+  return undefined;
+}
+
+/** Prefixes of the public families, for rule patterns (`{prefix: 'custom.'}`). */
+export const publicEventPrefixes = (): string[] =>
+  Object.entries(eventFamilies)
+    .filter(([, d]) => d.public)
+    .map(([p]) => p)
     .sort();

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import type { RouteSpec, Wiring } from '../../infra/wiring-types.ts';
+
+type JsonSchema = Record<string, unknown>;
+
+const toSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
+  return rest;
+};
+
+const errorSchema: JsonSchema = {
+  type: 'object',
+  required: ['error', 'message'],
+  properties: {
+    error: { type: 'string', description: 'Machine-readable code, e.g. VALIDATION_FAILED' },
+    message: { type: 'string', description: 'Human sentence naming the problem' },
+    details: {
+      type: 'array',
+      items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+    },
+  },
+};
+
+/** Query parameters of a route from its zod object schema (each property becomes a parameter). */
+function queryParameters(route: RouteSpec): JsonSchema[] {
+  const query = route.request?.query;
+  if (!query) return [];
+  const schema = toSchema(query, 'input');
+  const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((schema.required as string[] | undefined) ?? []);
+  return Object.entries(props).map(([name, s]) => ({ name, in: 'query', required: required.has(name), schema: s }));
+}
+
+/**
+ * The OpenAPI 3.1 document of the hub, generated from the manifest's routes and their zod schemas, so
+ * the published contract is the one the handlers validate against.
+ */
+export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?: string }): JsonSchema {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of wiring.routes) {
+    const op: Record<string, unknown> = {
+      operationId: `${route.method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
+      summary: route.summary,
+      tags: [route.function],
+    };
+    const params = [
+      ...[...route.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+        name: m[1],
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      })),
+      ...queryParameters(route),
+    ];
+    if (params.length) op.parameters = params;
+    if (route.request?.body) {
+      const types = route.request.contentTypes ?? ['application/json'];
+      op.requestBody = {
+        required: true,
+        content: Object.fromEntries(types.map((t) => [t, { schema: toSchema(route.request!.body!, 'input') }])),
+      };
+    }
+    const responses: Record<string, unknown> = {};
+    for (const [status, r] of Object.entries(route.responses ?? { 200: { description: 'OK' } })) {
+      responses[status] = {
+        description: r.description,
+        ...(r.body ? { content: { 'application/json': { schema: toSchema(r.body, 'output') } } } : {}),
+      };
+    }
+    if (route.auth === 'jwt') {
+      op.security = [{ oauth2: route.scopes }];
+      responses['401'] ??= { description: 'Missing, expired or invalid token', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses['403'] ??= { description: 'Token lacks a required scope', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    }
+    if (route.request?.body) {
+      responses['400'] ??= { description: 'Malformed or invalid input', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    }
+    paths[route.path] ??= {};
+    paths[route.path]![route.method.toLowerCase()] = op;
+  }
+  const allScopes = [...new Set(wiring.routes.flatMap((r) => r.scopes))].sort();
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Switchboard',
+      version: info.version,
+      description:
+        'Integration hub: orders, restricted-party screening, Zuora, Salesforce, licences, usage billing and signed webhooks.',
+    },
+    ...(info.serverUrl ? { servers: [{ url: info.serverUrl }] } : {}),
+    paths,
+    components: {
+      schemas: { Error: errorSchema },
+      securitySchemes: {
+        oauth2: {
+          type: 'oauth2',
+          flows: {
+            clientCredentials: { tokenUrl: '/oauth/token', scopes: Object.fromEntries(allScopes.map((s) => [s, s])) },
+            password: { tokenUrl: '/oauth/token', scopes: Object.fromEntries(allScopes.map((s) => [s, s])) },
+          },
+        },
+      },
+    },
+  };
+}

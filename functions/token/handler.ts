@@ -1,0 +1,48 @@
+import { ClientRepository } from '../../shared/auth/clients.ts';
+import { generateSecret, hashSecret, verifySecret } from '../../shared/auth/hash.ts';
+import { readSecretJson } from '../../shared/clients/credentials.ts';
+import { systemClock } from '../../shared/clock.ts';
+import { documentClient } from '../../shared/db/client.ts';
+import { parseEnv } from '../../shared/env.ts';
+import { httpHandler } from '../../shared/http/handler.ts';
+import { json } from '../../shared/http/types.ts';
+import { ulidGenerator } from '../../shared/ids.ts';
+import { type IssueTokenDeps, issueToken } from './issue-token.ts';
+import {
+  formatOAuthError,
+  NO_STORE,
+  publicJwkOf,
+  readTokenCommand,
+  signingKeySecretSchema,
+  tokenEnvSchema,
+} from './schema.ts';
+
+const env = parseEnv(tokenEnvSchema);
+let dummy: Promise<string> | undefined;
+
+const deps: IssueTokenDeps = {
+  clients: new ClientRepository(documentClient(), env.TABLE_NAME),
+  verifySecret,
+  // Hash of a random secret nobody knows, computed once per execution environment.
+  dummyHash: () => (dummy ??= hashSecret(generateSecret())),
+  // Powertools caches the secret for five minutes, so a rotated key is picked up without a deploy.
+  signingKey: async () => (await readSecretJson('auth-signing-key', signingKeySecretSchema)).privateJwk,
+  clock: systemClock,
+  ids: ulidGenerator,
+  ttlSeconds: env.TOKEN_TTL_SECONDS,
+  issuer: env.AUTH_ISSUER,
+  audience: env.AUTH_AUDIENCE,
+};
+
+/** `POST /oauth/token` (RFC 6749 errors, no-store) and `GET /.well-known/jwks.json`. */
+export const handler = httpHandler({
+  functionName: 'token',
+  routes: {
+    'POST /oauth/token': {
+      handler: async (req) => json(200, await issueToken(readTokenCommand(req), deps), { ...NO_STORE }),
+      options: { formatError: formatOAuthError },
+    },
+    'GET /.well-known/jwks.json': async () =>
+      json(200, { keys: [publicJwkOf(await deps.signingKey())] }, { 'cache-control': 'public, max-age=300' }),
+  },
+});

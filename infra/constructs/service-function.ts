@@ -1,0 +1,178 @@
+import { Duration, type RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { StageConfig } from '../config.ts';
+import {
+  envName,
+  type FunctionSpec,
+  partnerSecret,
+  type ResourceUse,
+  type SecretName,
+} from '../wiring-types.ts';
+import { esmBundling, repoPath } from './bundling.ts';
+
+/** Tag carrying the manifest name of a function (tests map the template back to the manifest). */
+export const FUNCTION_TAG = 'switchboard:function';
+
+/** The shared resources a manifest function may use. */
+export interface ServiceResources {
+  table: ITableV2;
+  bus: IEventBus;
+  secrets: Record<SecretName, ISecret>;
+  queues: Record<string, IQueue>;
+  /** Public JWK (JSON) that verifies access tokens. */
+  publicJwk: string;
+}
+
+export interface ServiceFunctionProps {
+  /** Manifest name (`order-intake`). */
+  name: string;
+  spec: FunctionSpec;
+  config: StageConfig;
+  resources: ServiceResources;
+  /** True when the function serves a route with `auth: 'jwt'`. */
+  verifiesTokens: boolean;
+  removalPolicy: RemovalPolicy;
+}
+
+/**
+ * One manifest function as a `NodejsFunction` (arm64, Node.js 22, ESM bundle, X-Ray, explicit log
+ * group with retention, explicit memory and timeout). Each `ResourceUse` becomes its environment
+ * variable and its least-privilege grant on the same lines, so a function can never name a resource
+ * it is not allowed to touch, nor hold a permission it has no variable for.
+ */
+export class ServiceFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    super(scope, id);
+    const { name, spec, config, resources } = props;
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: config.logRetentionDays as RetentionDays,
+      removalPolicy: props.removalPolicy,
+    });
+    // Own role instead of the managed AWSLambdaBasicExecutionRole: logs only to its own group.
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Switchboard ${config.stage} function ${name}`,
+    });
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    const reserved =
+      config.reservedConcurrency.enabled && spec.reservedConcurrency !== undefined
+        ? Math.min(spec.reservedConcurrency, config.reservedConcurrency.cap)
+        : undefined;
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      description: `${name}: ${spec.description}`.slice(0, 256),
+      entry: repoPath(spec.entry),
+      handler: 'handler',
+      projectRoot: repoPath('.'),
+      depsLockFilePath: repoPath('package-lock.json'),
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: spec.memoryMb,
+      timeout: Duration.seconds(spec.timeoutSeconds),
+      tracing: Tracing.ACTIVE,
+      logGroup: this.logGroup,
+      role,
+      ...(reserved !== undefined ? { reservedConcurrentExecutions: reserved } : {}),
+      bundling: esmBundling,
+      environment: {
+        ...spec.environment,
+        STAGE: config.stage,
+        SERVICE_NAME: 'switchboard',
+        POWERTOOLS_SERVICE_NAME: name,
+        POWERTOOLS_LOG_LEVEL: config.logLevel,
+      },
+    });
+    Tags.of(this.fn).add(FUNCTION_TAG, name);
+
+    const needsAuth = props.verifiesTokens || spec.uses.some((u) => u.kind === 'authVerify');
+    if (needsAuth) {
+      this.fn.addEnvironment('AUTH_PUBLIC_JWK', resources.publicJwk);
+      this.fn.addEnvironment('AUTH_ISSUER', config.auth.issuer);
+      this.fn.addEnvironment('AUTH_AUDIENCE', config.auth.audience);
+    }
+    for (const use of spec.uses) this.applyUse(use, props);
+
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions',
+    });
+  }
+
+  /** One use → one env var + one grant, side by side. */
+  private applyUse(use: ResourceUse, props: ServiceFunctionProps): void {
+    const { fn } = this;
+    const { resources, config, name } = props;
+    switch (use.kind) {
+      case 'table':
+        fn.addEnvironment('TABLE_NAME', resources.table.tableName);
+        if (use.access === 'readWrite') resources.table.grantReadWriteData(fn);
+        else resources.table.grantReadData(fn);
+        return;
+      case 'bus':
+        fn.addEnvironment('EVENT_BUS_NAME', resources.bus.eventBusName);
+        resources.bus.grantPutEventsTo(fn);
+        return;
+      case 'authVerify':
+        return; // handled above: the public key needs no grant
+      case 'secret': {
+        const secret = secretOf(resources, use.name, name);
+        fn.addEnvironment(envName.secretArn(use.name), secret.secretArn);
+        secret.grantRead(fn);
+        if (use.access === 'readWrite') secret.grantWrite(fn);
+        return;
+      }
+      case 'queue': {
+        const queue = resources.queues[use.name];
+        if (!queue) throw new Error(`function ${name} uses queue ${use.name}, which the manifest does not declare`);
+        fn.addEnvironment(envName.queueUrl(use.name), queue.queueUrl);
+        queue.grantSendMessages(fn);
+        return;
+      }
+      case 'mail': {
+        const stack = Stack.of(this);
+        fn.addEnvironment('MAIL_FROM', config.mailFrom);
+        fn.addToRolePolicy(
+          new PolicyStatement({
+            actions: ['ses:SendEmail'],
+            resources: [
+              stack.formatArn({ service: 'ses', resource: 'identity', resourceName: config.mailIdentity }),
+            ],
+          }),
+        );
+        return;
+      }
+      case 'partner': {
+        const secretName = partnerSecret(use.name);
+        const secret = secretOf(resources, secretName, name);
+        fn.addEnvironment(envName.partnerBaseUrl(use.name), config.partnerBaseUrls[use.name]);
+        fn.addEnvironment(envName.secretArn(secretName), secret.secretArn);
+        secret.grantRead(fn);
+        return;
+      }
+    }
+  }
+}
+
+function secretOf(resources: ServiceResources, secret: SecretName, fn: string): ISecret {
+  const found = resources.secrets[secret];
+  if (!found) throw new Error(`function ${fn} uses secret ${secret}, which the stateful stack did not create`);
+  return found;
+}

@@ -1,0 +1,98 @@
+import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { AttributeType, Billing, type ITableV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { tableDefinition } from '../../shared/db/table.ts';
+import type { StageConfig } from '../config.ts';
+import { SigningKey } from '../constructs/signing-key.ts';
+import { partnerSecret, type SecretName, type Wiring } from '../wiring-types.ts';
+
+export interface StatefulStackProps extends StackProps {
+  config: StageConfig;
+  wiring: Wiring;
+}
+
+/** Every secret the stack must create: those declared plus those implied by uses. */
+export function secretNames(wiring: Wiring): SecretName[] {
+  const names = new Set<SecretName>(Object.keys(wiring.secrets) as SecretName[]);
+  for (const fn of Object.values(wiring.functions)) {
+    for (const use of fn.uses) {
+      if (use.kind === 'secret') names.add(use.name);
+      if (use.kind === 'partner') names.add(partnerSecret(use.name));
+    }
+  }
+  // The token function signs with it; the signing-key custom resource always fills it.
+  names.add('auth-signing-key');
+  return [...names].sort();
+}
+
+/**
+ * What outlives deployments: the single table, the hub event bus with its archive, the secrets and
+ * the token signing key. The stateless stack receives these constructs by props.
+ */
+export class StatefulStack extends Stack {
+  readonly table: ITableV2;
+  readonly bus: IEventBus;
+  readonly secrets: Record<SecretName, ISecret>;
+  /** Public JWK (JSON) of the token signing key. */
+  readonly publicJwk: string;
+
+  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+    super(scope, id, props);
+    const { config, wiring } = props;
+    const retain = config.removalPolicy === 'retain';
+    const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    const key = (name: string) => ({ name, type: AttributeType.STRING });
+    this.table = new TableV2(this, 'Table', {
+      partitionKey: key(tableDefinition.partitionKey),
+      sortKey: key(tableDefinition.sortKey),
+      globalSecondaryIndexes: tableDefinition.globalSecondaryIndexes.map((gsi) => ({
+        indexName: gsi.indexName,
+        partitionKey: key(gsi.partitionKey),
+        sortKey: key(gsi.sortKey),
+      })),
+      timeToLiveAttribute: tableDefinition.ttlAttribute,
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: config.deletionProtection,
+      removalPolicy,
+    });
+
+    const bus = new EventBus(this, 'Bus', { description: `Switchboard hub bus (${config.stage})` });
+    bus.archive('Archive', {
+      description: 'Every hub event, for replay after an incident',
+      eventPattern: { account: [Stack.of(this).account] },
+      retention: Duration.days(config.archiveRetentionDays),
+    });
+    this.bus = bus;
+
+    const secrets: Partial<Record<SecretName, ISecret>> = {};
+    for (const name of secretNames(wiring)) {
+      const secret = new Secret(this, `Secret-${name}`, {
+        description: `Switchboard ${config.stage}: ${wiring.secrets[name]?.description ?? name}`,
+        // Retained in prod: partner credentials are filled by hand and must survive a stack replacement.
+        removalPolicy,
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          name === 'auth-signing-key'
+            ? 'Rotated by bumping signingKeyVersion (the custom resource writes a new key pair)'
+            : 'Partner-issued credentials: rotated when the partner issues new ones, not by a Lambda',
+      });
+      secrets[name] = secret;
+    }
+    this.secrets = secrets as Record<SecretName, ISecret>;
+
+    const signingKey = new SigningKey(this, 'SigningKey', {
+      secret: this.secrets['auth-signing-key'],
+      keyVersion: config.signingKeyVersion,
+      logRetention: config.logRetentionDays as RetentionDays,
+      removalPolicy,
+    });
+    this.publicJwk = signingKey.publicJwk;
+  }
+}

@@ -1,0 +1,131 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { buildClient, type ClientRepository, type NewClient } from '../shared/auth/clients.ts';
+import { type GrantType, grantTypes, type Scope, scopes } from '../shared/contracts/oauth.ts';
+import { systemClock } from '../shared/clock.ts';
+
+/** The three kinds of caller the local suite is seeded with. */
+export const devClientKinds = ['distributor', 'zuora', 'platform'] as const;
+export type DevClientKind = (typeof devClientKinds)[number];
+
+export const devClientSchema = z.object({
+  kind: z.enum(devClientKinds),
+  tenant: z.string(),
+  clientId: z.string(),
+  clientSecret: z.string(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  grantTypes: z.array(z.enum(grantTypes)),
+  scopes: z.array(z.enum(scopes)),
+});
+/** One entry of `<dataDir>/dev-clients.json` (plaintext: local sandbox credentials only). */
+export type DevClient = z.infer<typeof devClientSchema>;
+
+interface DevClientSpec {
+  kind: DevClientKind;
+  tenant: string;
+  clientId: string;
+  name: string;
+  grantTypes: GrantType[];
+  scopes: Scope[];
+  username?: string;
+}
+
+/** What each dev tenant may do (product.md §1): a distributor, the Zuora emitter, the platform. */
+export const devClientSpecs: DevClientSpec[] = [
+  {
+    kind: 'distributor',
+    tenant: 'arrow',
+    clientId: 'dev-arrow',
+    name: 'Arrow (dev distributor)',
+    grantTypes: ['client_credentials'],
+    scopes: ['orders:write', 'orders:read', 'webhooks:manage'],
+  },
+  {
+    kind: 'zuora',
+    tenant: 'zuora',
+    clientId: 'dev-zuora',
+    name: 'Zuora event emitter (dev)',
+    grantTypes: ['password'],
+    scopes: ['zuora:events'],
+    username: 'zuora-emitter',
+  },
+  {
+    kind: 'platform',
+    tenant: 'platform',
+    clientId: 'dev-platform',
+    name: 'Vendor platform (dev)',
+    grantTypes: ['client_credentials'],
+    scopes: [
+      'usage:write',
+      'usage:read',
+      'usage:admin',
+      'webhooks:manage',
+      'webhooks:publish',
+      'webhooks:all-events',
+      'orders:admin',
+    ],
+  },
+];
+
+const sameSet = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x) => b.includes(x));
+
+/**
+ * Seeds the local dev clients once and returns them with their plaintext credentials. The secrets
+ * are random on first start and kept in `<dataDir>/dev-clients.json` (mode 0600), so scripts and
+ * tests can read them and they survive restarts; a client missing from the table (fresh dynamo
+ * folder) or whose grants changed is written again with the secret the file already holds.
+ */
+export async function ensureDevClients(
+  repo: Pick<ClientRepository, 'get' | 'put'>,
+  dataDir: string,
+): Promise<DevClient[]> {
+  const file = join(dataDir, 'dev-clients.json');
+  const known = existsSync(file)
+    ? z.array(devClientSchema).parse(JSON.parse(readFileSync(file, 'utf8')))
+    : ([] as DevClient[]);
+  const out: DevClient[] = [];
+  for (const spec of devClientSpecs) {
+    const previous = known.find((c) => c.kind === spec.kind && c.clientId === spec.clientId);
+    const stored = previous ? await repo.get(spec.clientId) : undefined;
+    if (
+      previous &&
+      stored &&
+      sameSet(stored.scopes, spec.scopes) &&
+      sameSet(stored.grantTypes, spec.grantTypes) &&
+      stored.users?.[0]?.username === spec.username
+    ) {
+      out.push(previous);
+      continue;
+    }
+    const input: NewClient = {
+      tenant: spec.tenant,
+      clientId: spec.clientId,
+      name: spec.name,
+      grantTypes: spec.grantTypes,
+      scopes: spec.scopes,
+      ...(spec.username ? { username: spec.username } : {}),
+      ...(previous ? { clientSecret: previous.clientSecret } : {}),
+      ...(previous?.password ? { password: previous.password } : {}),
+    };
+    const created = await buildClient(input, systemClock.now());
+    await repo.put(created.client);
+    out.push({
+      kind: spec.kind,
+      tenant: spec.tenant,
+      clientId: spec.clientId,
+      clientSecret: created.clientSecret,
+      ...(spec.username && created.password ? { username: spec.username, password: created.password } : {}),
+      grantTypes: spec.grantTypes,
+      scopes: spec.scopes,
+    });
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(out, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  return out;
+}

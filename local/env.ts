@@ -1,0 +1,60 @@
+import { envName, type FunctionSpec, type PartnerName, type SecretName, type Wiring } from '../infra/wiring-types.ts';
+
+export const LOCAL_TABLE = 'switchboard';
+export const LOCAL_BUS = 'switchboard-local';
+export const LOCAL_MAIL_FROM = 'licences@switchboard.local';
+
+export const localSecretArn = (name: SecretName) => `arn:aws:secretsmanager:us-east-1:000000000000:secret:switchboard/local/${name}`;
+export const localQueueUrl = (runtimeUrl: string, name: string) => `${runtimeUrl}/_aws/000000000000/${name}`;
+export const localPartnerUrl = (runtimeUrl: string, name: PartnerName) => `${runtimeUrl}/_sandbox/${name}`;
+
+/**
+ * The environment every function sees locally: the same variable names the CDK construct sets
+ * (derived from the same manifest uses), with values pointing at the runtime's emulated AWS APIs and
+ * sandboxes. All functions share one process, so the union is applied once; two functions giving
+ * one variable different values is refused at start.
+ */
+export function localEnvironment(input: {
+  wiring: Wiring;
+  runtimeUrl: string;
+  dynamoEndpoint: string;
+  publicJwk: string;
+}): Record<string, string> {
+  const { wiring, runtimeUrl } = input;
+  const env: Record<string, string> = {
+    STAGE: 'local',
+    SERVICE_NAME: 'switchboard',
+    POWERTOOLS_SERVICE_NAME: 'switchboard',
+    POWERTOOLS_METRICS_NAMESPACE: 'Switchboard',
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: input.dynamoEndpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: `${runtimeUrl}/_aws`,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: `${runtimeUrl}/_aws`,
+    AWS_ENDPOINT_URL_SQS: `${runtimeUrl}/_aws`,
+    AWS_ENDPOINT_URL_SESV2: `${runtimeUrl}/_aws`,
+    TABLE_NAME: LOCAL_TABLE,
+    EVENT_BUS_NAME: LOCAL_BUS,
+    AUTH_PUBLIC_JWK: input.publicJwk,
+    AUTH_ISSUER: 'switchboard',
+    AUTH_AUDIENCE: 'switchboard-api',
+    MAIL_FROM: LOCAL_MAIL_FROM,
+  };
+  for (const name of Object.keys(wiring.secrets) as SecretName[]) env[envName.secretArn(name)] = localSecretArn(name);
+  for (const name of Object.keys(wiring.queues)) env[envName.queueUrl(name)] = localQueueUrl(runtimeUrl, name);
+  const partners: PartnerName[] = ['zuora', 'salesforce', 'saashop', 'appdirect', 'screening'];
+  for (const p of partners) env[envName.partnerBaseUrl(p)] = localPartnerUrl(runtimeUrl, p);
+  const owners: Record<string, string> = {};
+  for (const [fn, spec] of Object.entries(wiring.functions) as Array<[string, FunctionSpec]>) {
+    for (const [k, v] of Object.entries(spec.environment ?? {})) {
+      if (owners[k] && env[k] !== v) {
+        throw new Error(`functions ${owners[k]} and ${fn} set ${k} to different values; the local runtime shares one environment`);
+      }
+      owners[k] = fn;
+      env[k] = v;
+    }
+  }
+  return env;
+}

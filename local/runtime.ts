@@ -1,0 +1,395 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { wiring as defaultWiring } from '../infra/wiring.ts';
+import type { SecretName, Wiring } from '../infra/wiring-types.ts';
+import { ClientRepository } from '../shared/auth/clients.ts';
+import { advanceClock, clockOffsetMs, systemClock } from '../shared/clock.ts';
+import { createDocumentClient } from '../shared/db/client.ts';
+import { buildEvent, compileRoutes, gatewayAnswer, type HttpResult, mapResult, matchRoute } from './api-gateway.ts';
+import { handleAwsRequest } from './aws-emulator.ts';
+import { LocalEventBus } from './bus/event-bus.ts';
+import { LocalQueue } from './bus/queue.ts';
+import { LocalScheduler } from './bus/scheduler.ts';
+import { type DevClient, ensureDevClients } from './dev-clients.ts';
+import { ensureTable, localDynamoClient, startEmbeddedDynamo } from './dynamo.ts';
+import { LOCAL_BUS, LOCAL_TABLE, localEnvironment, localSecretArn } from './env.ts';
+import { LambdaTimeoutError, LocalLambdas } from './lambda.ts';
+import { sandboxFactories } from './sandboxes/index.ts';
+import type { Sandbox } from './sandboxes/kit.ts';
+import { createMailSandbox } from './sandboxes/mail.ts';
+import { ensureLocalSigningKey } from './signing-key.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway HTTP API payload limit
+
+export interface RuntimeOptions {
+  /** 0 picks a free port. */
+  port?: number;
+  host?: string;
+  /** Where dynalite, queues, sandboxes, keys and dev clients persist (default `.switchboard`). */
+  dataDir?: string;
+  /** No request log lines. */
+  quiet?: boolean;
+  wiring?: Wiring;
+  /** Seedable randomness for sandbox fault injection. */
+  random?: () => number;
+  /** Start queue pollers and the scheduler timers (default true; tests may pump by hand). */
+  autoRun?: boolean;
+}
+
+export interface Runtime {
+  url: string;
+  port: number;
+  dataDir: string;
+  devClients: DevClient[];
+  lambdas: LocalLambdas;
+  bus: LocalEventBus;
+  queues: Map<string, LocalQueue>;
+  scheduler: LocalScheduler;
+  sandbox(name: string): Sandbox<object>;
+  /** A bearer token of the dev client of `kind` (`distributor`, `zuora`, `platform`) or tenant. */
+  token(kindOrTenant: string, scope?: string): Promise<string>;
+  /** Until every queue is empty and idle (or the timeout). */
+  drain(timeoutMs?: number): Promise<void>;
+  advanceClock(seconds: number): Promise<void>;
+  runSchedule(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the whole suite in this process: dynalite (persisted under `dataDir`), the table from the
+ * shared definition, the manifest's functions behind an API Gateway emulation, the AWS APIs they call
+ * (EventBridge, Secrets Manager, SQS, SESv2), the bus with the manifest's rules delivering through
+ * emulated queues, the schedules, every partner sandbox and the local controls under `/_local`.
+ */
+export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const wiring = options.wiring ?? defaultWiring;
+  const dataDir = resolve(options.dataDir ?? process.env.SWITCHBOARD_DATA_DIR ?? '.switchboard');
+  mkdirSync(dataDir, { recursive: true });
+  const log = (line: string) => {
+    if (!options.quiet) process.stdout.write(`${line}\n`);
+  };
+
+  const dynamo = await startEmbeddedDynamo({ path: join(dataDir, 'dynamo') });
+  const low = localDynamoClient(dynamo.endpoint);
+  await ensureTable(low, LOCAL_TABLE);
+  const keys = await ensureLocalSigningKey(dataDir);
+
+  // The HTTP server comes first: its port is part of every URL handed to the functions.
+  const server = createServer();
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => ok());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+
+  const env = localEnvironment({ wiring, runtimeUrl: url, dynamoEndpoint: dynamo.endpoint, publicJwk: JSON.stringify(keys.publicJwk) });
+  for (const [k, v] of Object.entries(env)) {
+    // Partner URLs already set in the shell win: pointing an integration at a real service is configuration.
+    if (k.endsWith('_BASE_URL') && process.env[k]) continue;
+    process.env[k] = v;
+  }
+
+  const sandboxCtx = (name: string) => ({
+    runtimeUrl: url,
+    baseUrl: `${url}/_sandbox/${name}`,
+    clock: systemClock,
+    dataDir: join(dataDir, 'sandboxes'),
+    random: options.random ?? Math.random,
+  });
+  const sandboxes = new Map<string, Sandbox<object>>();
+  sandboxes.set('mail', createMailSandbox(sandboxCtx('mail')));
+  for (const [name, factory] of Object.entries(sandboxFactories)) sandboxes.set(name, factory(sandboxCtx(name)));
+
+  const secretOverrides = readJsonFile<Record<string, Record<string, unknown>>>(join(dataDir, 'secrets.json')) ?? {};
+  const secrets = new Map<string, Record<string, unknown>>();
+  secrets.set(localSecretArn('auth-signing-key'), { privateJwk: keys.privateJwk });
+  for (const [name, spec] of Object.entries(wiring.secrets) as Array<[SecretName, { localValue?: () => Record<string, unknown> }]>) {
+    const value = secretOverrides[name] ?? spec.localValue?.();
+    if (value) secrets.set(localSecretArn(name), value);
+  }
+
+  const lambdas = new LocalLambdas(wiring.functions, REPO_ROOT);
+  const queues = new Map<string, LocalQueue>();
+  for (const [name, spec] of Object.entries(wiring.queues)) {
+    const dlq = new LocalQueue(
+      { name: `${name}-dlq`, consumer: spec.consumer, visibilityTimeoutSeconds: 30, maxReceiveCount: 1_000_000, batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 1 },
+      { persistPath: join(dataDir, 'queues', `${name}-dlq.json`) },
+    );
+    const queue = new LocalQueue(
+      { name, ...spec },
+      {
+        consumer: (event: SQSEvent) => lambdas.invoke(spec.consumer, event) as Promise<SQSBatchResponse | undefined>,
+        deadLetterQueue: dlq,
+        persistPath: join(dataDir, 'queues', `${name}.json`),
+      },
+    );
+    queues.set(name, queue);
+  }
+  const bus = new LocalEventBus({ busName: LOCAL_BUS, rules: wiring.rules, queues });
+  const scheduler = new LocalScheduler(wiring.schedules, async (spec, input) => {
+    await lambdas.invoke(spec.function, input);
+  });
+
+  const routes = compileRoutes(wiring.routes);
+  const mail = sandboxes.get('mail')!;
+
+  async function handleApi(req: IncomingMessage, path: string, query: string, body: Buffer): Promise<HttpResult> {
+    const match = matchRoute(routes, req.method ?? 'GET', path);
+    if (match.kind === 'not-found') return gatewayAnswer.notFound();
+    if (body.length > MAX_BODY_BYTES) return gatewayAnswer.tooLarge();
+    const event = buildEvent({
+      route: match.route,
+      pathParameters: match.pathParameters,
+      method: req.method ?? 'GET',
+      path,
+      rawQueryString: query,
+      rawHeaders: req.rawHeaders,
+      body,
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      now: systemClock.now(),
+    });
+    try {
+      return mapResult(await lambdas.invoke(match.route.spec.function, event));
+    } catch (error) {
+      process.stderr.write(`[${match.route.spec.function}] ${(error as Error).stack ?? error}\n`);
+      return error instanceof LambdaTimeoutError ? gatewayAnswer.timeout() : gatewayAnswer.internal();
+    }
+  }
+
+  async function handleLocal(method: string, path: string, body: Buffer): Promise<HttpResult> {
+    const reply = (status: number, value: unknown): HttpResult => ({
+      status,
+      headers: { 'content-type': 'application/json' },
+      cookies: [],
+      body: Buffer.from(JSON.stringify(value)),
+    });
+    const schedule = /^\/_local\/schedules\/([\w-]+)$/.exec(path);
+    if (method === 'POST' && schedule) {
+      const name = schedule[1]!;
+      if (!wiring.schedules.some((s) => s.name === name)) return reply(404, { error: 'NOT_FOUND', message: `no schedule ${name}` });
+      await scheduler.runNow(name);
+      return reply(200, { ran: name });
+    }
+    if (method === 'GET' && path === '/_local/schedules') return reply(200, wiring.schedules);
+    if (method === 'POST' && path === '/_local/clock') {
+      let seconds: unknown;
+      try {
+        seconds = (JSON.parse(body.toString('utf8') || '{}') as { advanceSeconds?: unknown }).advanceSeconds;
+      } catch {
+        return reply(400, { error: 'MALFORMED_JSON', message: 'body must be {"advanceSeconds": n}' });
+      }
+      if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+        return reply(400, { error: 'VALIDATION_FAILED', message: 'advanceSeconds must be a non-negative number' });
+      }
+      await runtime.advanceClock(seconds);
+      return reply(200, { now: systemClock.now().toISOString(), offsetSeconds: clockOffsetMs() / 1000 });
+    }
+    if (method === 'GET' && path === '/_local/clock') return reply(200, { now: systemClock.now().toISOString(), offsetSeconds: clockOffsetMs() / 1000 });
+    if (method === 'GET' && path === '/_local/events') return reply(200, bus.recent());
+    if (method === 'GET' && path === '/_local/queues') {
+      return reply(200, Object.fromEntries([...queues].map(([n, q]) => [n, { ...q.stats(), deadLetters: q.deadLetters().length }])));
+    }
+    const redrive = /^\/_local\/queues\/([\w-]+)\/redrive$/.exec(path);
+    if (method === 'POST' && redrive) {
+      const q = queues.get(redrive[1]!);
+      if (!q) return reply(404, { error: 'NOT_FOUND', message: `no queue ${redrive[1]}` });
+      return reply(200, { redriven: q.redrive() });
+    }
+    if (method === 'GET' && path === '/_local') {
+      return reply(200, { url, dataDir, functions: Object.keys(wiring.functions), sandboxes: [...sandboxes.keys()], lambdas: lambdas.stats });
+    }
+    return reply(404, { error: 'NOT_FOUND', message: `no local control ${method} ${path}` });
+  }
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY_BYTES + 1) chunks.push(c);
+    });
+    req.on('end', async () => {
+      const started = Date.now();
+      const body = Buffer.concat(chunks);
+      const [rawPath = '/', query = ''] = (req.url ?? '/').split(/\?(.*)/s);
+      const path = rawPath.replace(/\/{2,}/g, '/');
+      const method = req.method ?? 'GET';
+      let result: HttpResult;
+      try {
+        if (path.startsWith('/_aws')) {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+          const r = await handleAwsRequest(
+            {
+              putEvents: (entries) => bus.putEvents(entries),
+              secret: (id) => secrets.get(id) ?? secrets.get(localSecretArn(id as SecretName)),
+              sendMessage: (queueUrl, messageBody, delaySeconds) => {
+                const q = queues.get(queueUrl.split('/').pop() ?? '');
+                return q?.send(messageBody, delaySeconds !== undefined ? { delaySeconds } : {});
+              },
+              mail,
+            },
+            { method, path, headers, body: body.toString('utf8') },
+          );
+          result = { status: r.status, headers: r.headers, cookies: [], body: Buffer.from(r.body) };
+        } else if (path.startsWith('/_sandbox/')) {
+          result = await handleSandbox(sandboxes, req, path, query, body);
+        } else if (path === '/_local' || path.startsWith('/_local/')) {
+          result = await handleLocal(method, path, body);
+        } else {
+          result = await handleApi(req, path, query, body);
+        }
+      } catch (error) {
+        process.stderr.write(`local runtime error: ${(error as Error).stack ?? error}\n`);
+        result = gatewayAnswer.internal();
+      }
+      if (!path.startsWith('/_aws')) log(`${method} ${path} → ${result.status} (${Date.now() - started} ms)`);
+      if (res.destroyed) return;
+      const headers: Record<string, string | string[]> = { ...result.headers, 'content-length': String(result.body.length) };
+      if (result.cookies.length) headers['set-cookie'] = result.cookies;
+      res.writeHead(result.status, headers);
+      res.end(result.body);
+    });
+  });
+
+  const repo = new ClientRepository(createDocumentClient(low), LOCAL_TABLE);
+  const devClients = await ensureDevClients(repo, dataDir);
+  writeFileSync(
+    join(dataDir, 'runtime.json'),
+    JSON.stringify({ pid: process.pid, url, dynamoEndpoint: dynamo.endpoint, tableName: LOCAL_TABLE }, null, 2),
+  );
+
+  if (options.autoRun ?? true) {
+    for (const q of queues.values()) q.start();
+    scheduler.start();
+  }
+
+  let stopped = false;
+  const runtime: Runtime = {
+    url,
+    port,
+    dataDir,
+    devClients,
+    lambdas,
+    bus,
+    queues,
+    scheduler,
+    sandbox(name) {
+      const s = sandboxes.get(name);
+      if (!s) throw new Error(`no sandbox ${name}`);
+      return s;
+    },
+    async token(kindOrTenant, scope) {
+      const client = devClients.find((c) => c.kind === kindOrTenant) ?? devClients.find((c) => c.tenant === kindOrTenant);
+      if (!client) throw new Error(`no dev client ${kindOrTenant}`);
+      const form = new URLSearchParams({ grant_type: client.grantTypes.includes('client_credentials') ? 'client_credentials' : 'password' });
+      if (form.get('grant_type') === 'password') {
+        form.set('username', client.username ?? '');
+        form.set('password', client.password ?? '');
+      }
+      if (scope) form.set('scope', scope);
+      const res = await fetch(`${url}/oauth/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`,
+        },
+        body: form,
+      });
+      const json = (await res.json()) as { access_token?: string };
+      if (!res.ok || !json.access_token) throw new Error(`token for ${kindOrTenant} refused: ${res.status} ${JSON.stringify(json)}`);
+      return json.access_token;
+    },
+    async drain(timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const idle = await Promise.all([...queues.values()].map((q) => q.drain({ timeoutMs: Math.max(1, until - Date.now()) })));
+        void idle;
+        const busy = [...queues.values()].some((q) => !q.isIdle());
+        if (!busy) return;
+        if (Date.now() > until) throw new Error('queues did not drain in time');
+      }
+    },
+    async advanceClock(seconds) {
+      advanceClock(seconds * 1000);
+      await scheduler.tick();
+      await Promise.all([...queues.values()].map((q) => q.pump()));
+    },
+    async runSchedule(name) {
+      await scheduler.runNow(name);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      scheduler.stop();
+      await Promise.all([...queues.values()].map((q) => q.stop()));
+      server.closeAllConnections();
+      await new Promise<void>((ok) => server.close(() => ok()));
+      for (const s of sandboxes.values()) s.flush();
+      low.destroy();
+      await dynamo.stop();
+      rmSync(join(dataDir, 'runtime.json'), { force: true });
+    },
+  };
+  return runtime;
+}
+
+async function handleSandbox(
+  sandboxes: Map<string, Sandbox<object>>,
+  req: IncomingMessage,
+  path: string,
+  query: string,
+  body: Buffer,
+): Promise<HttpResult> {
+  const [, , name = '', ...rest] = path.split('/');
+  const sandbox = sandboxes.get(name);
+  const notFound = (message: string): HttpResult => ({
+    status: 404,
+    headers: { 'content-type': 'application/json' },
+    cookies: [],
+    body: Buffer.from(JSON.stringify({ error: 'NOT_FOUND', message })),
+  });
+  if (!sandbox) return notFound(`no sandbox ${name}; sandboxes: ${[...sandboxes.keys()].join(', ')}`);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+  const abort = new AbortController();
+  req.socket.once('close', () => abort.abort());
+  const answer = await sandbox.handle(
+    {
+      method: req.method ?? 'GET',
+      path: `/${rest.join('/')}`,
+      query: new URLSearchParams(query),
+      headers,
+      body,
+      text: () => body.toString('utf8'),
+      json: <T>() => JSON.parse(body.toString('utf8')) as T,
+    },
+    abort.signal,
+  );
+  if (!answer) return notFound(`sandbox ${name} has no route ${req.method} /${rest.join('/')}`);
+  const isText = typeof answer.body === 'string';
+  const payload = answer.body === undefined ? '' : isText ? (answer.body as string) : JSON.stringify(answer.body);
+  return {
+    status: answer.status,
+    headers: {
+      ...(answer.body === undefined ? {} : { 'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json' }),
+      ...(answer.headers ?? {}),
+    },
+    cookies: [],
+    body: Buffer.from(payload),
+  };
+}
+
+function readJsonFile<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}

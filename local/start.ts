@@ -1,0 +1,52 @@
+import { startRuntime } from './runtime.ts';
+
+/**
+ * `npm start`: the whole suite on one machine. Prints the URL and the dev credentials; Ctrl-C stops
+ * queues and schedules, flushes sandboxes and closes the embedded DynamoDB cleanly.
+ */
+const dropSdkNodeWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const text = typeof warning === 'string' ? warning : warning.message;
+  if (text.includes('NodeVersionSupportWarning')) return;
+  return (dropSdkNodeWarning as (...a: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+
+const port = Number(process.env.PORT ?? 3000);
+const runtime = await startRuntime({ port, host: process.env.HOST ?? '127.0.0.1' });
+
+const lines = [
+  '',
+  `Switchboard is running at ${runtime.url}  (data: ${runtime.dataDir})`,
+  `  OpenAPI: ${runtime.url}/openapi.json    health: ${runtime.url}/health`,
+  `  sandboxes: ${runtime.url}/_sandbox/<zuora|salesforce|saashop|appdirect|screening|mail|receiver>/_records`,
+  '',
+  'Dev OAuth clients (also in dev-clients.json in the data folder):',
+  ...runtime.devClients.map(
+    (c) =>
+      `  ${c.kind.padEnd(12)} tenant=${c.tenant.padEnd(10)} client_id=${c.clientId}  client_secret=${c.clientSecret}` +
+      (c.username ? `  username=${c.username}  password=${c.password}` : '') +
+      `\n  ${''.padEnd(12)} grants=${c.grantTypes.join(',')}  scopes=${c.scopes.join(' ')}`,
+  ),
+  '',
+  `Try: npm run send -- events/api/...json      Stop: Ctrl-C`,
+  '',
+];
+process.stdout.write(`${lines.join('\n')}\n`);
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write(`\n${signal}: stopping Switchboard…\n`);
+  const force = setTimeout(() => {
+    process.stderr.write('forced exit after 10 s\n');
+    process.exit(1);
+  }, 10_000);
+  force.unref();
+  await runtime.stop();
+  process.stdout.write('stopped cleanly.\n');
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,295 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { isConditionFailed } from '../client.ts';
+import { key } from '../keys.ts';
+import { billerSchema } from './subscriptions.ts';
+
+/**
+ * Billing state of usage. No transaction anywhere: every step is one conditional write on one item.
+ *
+ *   PK `USAGEBILL#<tenant>#<subscription>#<period>`  SK `<charge>#<unit>`   billed total of one group
+ *   PK `USAGESUB#<id>`                               SK `SUBMISSION`        one submission to a biller
+ *   PK `USAGERUN#<id>`                               SK `RUN`               one billing run's outcome
+ *
+ * A group is claimed by a submission (`inflight`, conditional on its version and on no other claim)
+ * BEFORE anything is uploaded, so concurrent runs cannot both bill it; the submission item holds
+ * exactly what is (or will be) uploaded, so a run that crashes anywhere is resumed from it; the new
+ * billed total is recorded only after the biller confirmed the submission.
+ */
+export const groupStateSchema = z.object({
+  tenant: z.string(),
+  subscriptionNumber: z.string(),
+  chargeNumber: z.string(),
+  unit: z.string(),
+  period: z.string(),
+  /** Decimal text: total already billed. */
+  billed: z.string(),
+  billedCount: z.number().int().default(0),
+  version: z.number().int(),
+  inflight: z
+    .object({ submissionId: z.string(), target: z.string(), targetCount: z.number().int(), delta: z.string(), claimedAt: z.string() })
+    .optional(),
+  failures: z.number().int().default(0),
+  retryAt: z.string().optional(),
+  lastError: z.string().optional(),
+  updatedAt: z.string(),
+});
+export type GroupState = z.infer<typeof groupStateSchema>;
+
+export interface GroupKey {
+  tenant: string;
+  subscriptionNumber: string;
+  chargeNumber: string;
+  unit: string;
+  period: string;
+}
+
+export const groupStateKey = (g: GroupKey) => ({
+  PK: key('USAGEBILL', g.tenant, g.subscriptionNumber, g.period),
+  SK: key(g.chargeNumber, g.unit),
+});
+export const groupId = (g: GroupKey) => key(g.tenant, g.subscriptionNumber, g.chargeNumber, g.unit, g.period);
+
+export const submissionLineSchema = z.object({
+  tenant: z.string(),
+  subscriptionNumber: z.string(),
+  chargeNumber: z.string(),
+  unit: z.string(),
+  period: z.string(),
+  accountNumber: z.string(),
+  /** Decimal text billed by this submission. */
+  quantity: z.string(),
+  /** Billed total (and record count) of the group once this submission is confirmed. */
+  target: z.string(),
+  targetCount: z.number().int(),
+  /** Date the usage is billed on (ISO): the latest record of the delta's period. */
+  usageDate: z.string(),
+  pricing: z.enum(['unit', 'volume']).optional(),
+});
+export type SubmissionLine = z.infer<typeof submissionLineSchema>;
+
+export const submissionStatusSchema = z.enum(['prepared', 'uploaded', 'interrupted', 'delivered', 'billed', 'failed', 'abandoned']);
+export type SubmissionStatus = z.infer<typeof submissionStatusSchema>;
+
+export const submissionSchema = z.object({
+  id: z.string(),
+  runId: z.string(),
+  biller: billerSchema,
+  status: submissionStatusSchema,
+  lines: z.array(submissionLineSchema),
+  /** Zuora: the import's id once known. AppDirect: the request id. */
+  remoteId: z.string().optional(),
+  attempts: z.number().int().default(0),
+  reason: z.string().optional(),
+  retryAt: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  expiresAt: z.number(),
+});
+export type Submission = z.infer<typeof submissionSchema>;
+
+export const runStatusSchema = z.enum(['queued', 'running', 'succeeded', 'partial', 'failed']);
+export const runSchema = z.object({
+  id: z.string(),
+  trigger: z.enum(['schedule', 'api']),
+  status: runStatusSchema,
+  requestedBy: z.string().optional(),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  stats: z
+    .object({
+      groups: z.number().int(),
+      submissions: z.number().int(),
+      billed: z.number().int(),
+      failed: z.number().int(),
+      pending: z.number().int(),
+      recovered: z.number().int(),
+      skipped: z.number().int(),
+    })
+    .optional(),
+  failures: z.array(z.object({ submissionId: z.string(), biller: z.string(), reason: z.string() })).default([]),
+  error: z.string().optional(),
+  expiresAt: z.number(),
+});
+export type BillingRun = z.infer<typeof runSchema>;
+
+const submissionKey = (id: string) => ({ PK: key('USAGESUB', id), SK: 'SUBMISSION' });
+const runKey = (id: string) => ({ PK: key('USAGERUN', id), SK: 'RUN' });
+
+/** Data access for billed totals, submissions and runs. */
+export class UsageBillingStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Billed state of every charge/unit of one tenant's subscription in one period. */
+  async listStates(tenant: string, subscriptionNumber: string, period: string): Promise<GroupState[]> {
+    const out: GroupState[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk',
+          ExpressionAttributeValues: { ':pk': key('USAGEBILL', tenant, subscriptionNumber, period) },
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
+      );
+      for (const item of page.Items ?? []) out.push(groupStateSchema.parse(item));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  /**
+   * Claims a group for a submission: succeeds only if nobody changed the group since it was read
+   * (`version`) and no other submission holds it. This is what stops two runs billing one group.
+   */
+  async claim(g: GroupKey, expectedVersion: number, claim: NonNullable<GroupState['inflight']>, now: Date): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: groupStateKey(g),
+          UpdateExpression:
+            'SET tenant = :t, subscriptionNumber = :s, chargeNumber = :c, #unit = :u, period = :p, billed = if_not_exists(billed, :zero), billedCount = if_not_exists(billedCount, :z), failures = if_not_exists(failures, :z), inflight = :claim, version = :next, updatedAt = :now, entity = :e',
+          ConditionExpression: expectedVersion === 0
+            ? 'attribute_not_exists(PK)'
+            : 'version = :v AND attribute_not_exists(inflight)',
+          ExpressionAttributeNames: { '#unit': 'unit' },
+          ExpressionAttributeValues: {
+            ':t': g.tenant,
+            ':s': g.subscriptionNumber,
+            ':c': g.chargeNumber,
+            ':u': g.unit,
+            ':p': g.period,
+            ':zero': '0',
+            ':z': 0,
+            ':claim': claim,
+            ':next': expectedVersion + 1,
+            ':now': now.toISOString(),
+            ':e': 'usage-billed-total',
+            ...(expectedVersion === 0 ? {} : { ':v': expectedVersion }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Records the new billed total once the biller confirmed; a no-op if already recorded. */
+  async commit(g: GroupKey, submissionId: string, target: string, targetCount: number, now: Date): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: groupStateKey(g),
+          UpdateExpression:
+            'SET billed = :b, billedCount = :n, failures = :z, updatedAt = :now, version = version + :one REMOVE inflight, retryAt, lastError',
+          ConditionExpression: 'inflight.submissionId = :sid',
+          ExpressionAttributeValues: {
+            ':b': target,
+            ':n': targetCount,
+            ':z': 0,
+            ':one': 1,
+            ':now': now.toISOString(),
+            ':sid': submissionId,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Releases a claim after the biller refused the submission (nothing was billed), with backoff. */
+  async release(g: GroupKey, submissionId: string, reason: string, retryAt: Date, now: Date): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: groupStateKey(g),
+          UpdateExpression:
+            'SET failures = failures + :one, retryAt = :r, lastError = :e, updatedAt = :now, version = version + :one REMOVE inflight',
+          ConditionExpression: 'inflight.submissionId = :sid',
+          ExpressionAttributeValues: {
+            ':one': 1,
+            ':r': retryAt.toISOString(),
+            ':e': reason.slice(0, 500),
+            ':now': now.toISOString(),
+            ':sid': submissionId,
+          },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+  }
+
+  async putSubmission(s: Submission): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...submissionKey(s.id), entity: 'usage-submission', ...submissionSchema.parse(s) },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    );
+  }
+
+  async getSubmission(id: string): Promise<Submission | undefined> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: submissionKey(id), ConsistentRead: true }));
+    return res.Item ? submissionSchema.parse(res.Item) : undefined;
+  }
+
+  /** Updates a submission's status (and lines / remote id / reason) in one write. */
+  async updateSubmission(
+    id: string,
+    patch: Partial<Pick<Submission, 'status' | 'lines' | 'remoteId' | 'reason' | 'retryAt' | 'attempts'>>,
+    now: Date,
+  ): Promise<void> {
+    const sets = ['updatedAt = :now'];
+    const values: Record<string, unknown> = { ':now': now.toISOString() };
+    const names: Record<string, string> = {};
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      names[`#${k}`] = k;
+      values[`:${k}`] = v;
+      sets.push(`#${k} = :${k}`);
+    }
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: submissionKey(id),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
+        ExpressionAttributeValues: values,
+        ConditionExpression: 'attribute_exists(PK)',
+      }),
+    );
+  }
+
+  async putRun(run: BillingRun): Promise<void> {
+    await this.doc.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...runKey(run.id), entity: 'usage-billing-run', ...runSchema.parse(run) } }),
+    );
+  }
+
+  async getRun(id: string): Promise<BillingRun | undefined> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: runKey(id), ConsistentRead: true }));
+    return res.Item ? runSchema.parse(res.Item) : undefined;
+  }
+}

@@ -1,0 +1,268 @@
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { decodeCursor, encodeCursor, isConditionFailed } from '../client.ts';
+import { key } from '../keys.ts';
+
+/**
+ * Webhook endpoints. One item per endpoint in its tenant's partition, so listing a tenant's
+ * endpoints (API and fan-out) is one query; endpoints created with `webhooks:all-events` are also
+ * indexed in one known GSI1 partition, so fan-out finds them without a scan.
+ *
+ *   PK `WHEP#<tenant>`  SK `EP#<id>`   [GSI1PK `WHEP#ALL`  GSI1SK `<tenant>#<id>` when allEvents]
+ *
+ * Secrets are stored on the item (the table is encrypted at rest) and never logged; the previous
+ * secret keeps signing until `previousSecretExpiresAt` after a rotation.
+ */
+export const endpointStatusSchema = z.enum(['enabled', 'disabled']);
+
+export const webhookEndpointSchema = z.object({
+  id: z.string(),
+  tenant: z.string(),
+  url: z.string(),
+  eventTypes: z.array(z.string()),
+  description: z.string().optional(),
+  rateLimitPerSecond: z.number().int(),
+  status: endpointStatusSchema,
+  disabledReason: z.enum(['manual', 'gone', 'failing']).optional(),
+  disabledAt: z.string().optional(),
+  /** True once `webhook.endpoint.disabled` was published for the current automatic disable. */
+  disabledNotified: z.boolean().optional(),
+  /** Receives matching events of every tenant (created by a token with `webhooks:all-events`). */
+  allEvents: z.boolean(),
+  secret: z.string(),
+  previousSecret: z.string().optional(),
+  previousSecretExpiresAt: z.string().optional(),
+  /** Start of the current run of consecutive failures; cleared by any success. */
+  failingSince: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type WebhookEndpoint = z.infer<typeof webhookEndpointSchema>;
+
+export const ALL_EVENTS_PARTITION = 'WHEP#ALL';
+
+export const endpointKey = (tenant: string, id: string) => ({ PK: key('WHEP', tenant), SK: key('EP', id) });
+
+export function toEndpointItem(endpoint: WebhookEndpoint): Record<string, unknown> {
+  return {
+    ...endpointKey(endpoint.tenant, endpoint.id),
+    entity: 'webhook-endpoint',
+    ...(endpoint.allEvents ? { GSI1PK: ALL_EVENTS_PARTITION, GSI1SK: key(endpoint.tenant, endpoint.id) } : {}),
+    ...webhookEndpointSchema.parse(endpoint),
+  };
+}
+
+export function fromEndpointItem(item: Record<string, unknown>): WebhookEndpoint {
+  return webhookEndpointSchema.parse(item);
+}
+
+/** The secrets that sign a delivery now: the current one, plus the previous one during rotation. */
+export function signingSecrets(endpoint: WebhookEndpoint, now: Date): string[] {
+  const previousValid =
+    endpoint.previousSecret &&
+    endpoint.previousSecretExpiresAt &&
+    Date.parse(endpoint.previousSecretExpiresAt) > now.getTime();
+  return previousValid ? [endpoint.secret, endpoint.previousSecret!] : [endpoint.secret];
+}
+
+export type EndpointPatch = Partial<
+  Pick<
+    WebhookEndpoint,
+    | 'url'
+    | 'eventTypes'
+    | 'description'
+    | 'rateLimitPerSecond'
+    | 'status'
+    | 'disabledReason'
+    | 'disabledAt'
+    | 'disabledNotified'
+    | 'secret'
+    | 'previousSecret'
+    | 'previousSecretExpiresAt'
+    | 'failingSince'
+  >
+>;
+
+export class WebhookEndpointRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(endpoint: WebhookEndpoint): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: toEndpointItem(endpoint),
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    );
+  }
+
+  async get(tenant: string, id: string): Promise<WebhookEndpoint | undefined> {
+    const res = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: endpointKey(tenant, id), ConsistentRead: true }),
+    );
+    return res.Item ? fromEndpointItem(res.Item) : undefined;
+  }
+
+  /** One page of a tenant's endpoints, oldest first. */
+  async list(
+    tenant: string,
+    options: { limit: number; cursor?: string },
+  ): Promise<{ items: WebhookEndpoint[]; cursor?: string }> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :ep)',
+        ExpressionAttributeValues: { ':pk': key('WHEP', tenant), ':ep': 'EP#' },
+        Limit: options.limit,
+        ExclusiveStartKey: decodeCursor(options.cursor),
+      }),
+    );
+    return { items: (res.Items ?? []).map(fromEndpointItem), cursor: encodeCursor(res.LastEvaluatedKey) };
+  }
+
+  /** Every endpoint of a tenant (fan-out: a tenant has few endpoints). */
+  async listAll(tenant: string): Promise<WebhookEndpoint[]> {
+    return this.queryAll({
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :ep)',
+      ExpressionAttributeValues: { ':pk': key('WHEP', tenant), ':ep': 'EP#' },
+    });
+  }
+
+  /** Every endpoint that receives all tenants' events (one GSI1 partition). */
+  async listAllEvents(): Promise<WebhookEndpoint[]> {
+    return this.queryAll({
+      IndexName: 'GSI1',
+      KeyConditionExpression: 'GSI1PK = :pk',
+      ExpressionAttributeValues: { ':pk': ALL_EVENTS_PARTITION },
+    });
+  }
+
+  private async queryAll(input: {
+    IndexName?: string;
+    KeyConditionExpression: string;
+    ExpressionAttributeValues: Record<string, unknown>;
+  }): Promise<WebhookEndpoint[]> {
+    const out: WebhookEndpoint[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await this.doc.send(
+        new QueryCommand({ TableName: this.tableName, ...input, ExclusiveStartKey: start }),
+      );
+      out.push(...(res.Items ?? []).map(fromEndpointItem));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  /**
+   * Applies a patch (undefined fields are removed when listed in `remove`). With `expectStatus`, the
+   * write only happens from that status (state transition); returns the new endpoint, or undefined
+   * when the endpoint does not exist or the condition failed.
+   */
+  async update(
+    tenant: string,
+    id: string,
+    patch: EndpointPatch & { updatedAt: string },
+    options: { remove?: Array<keyof EndpointPatch>; expectStatus?: 'enabled' | 'disabled' } = {},
+  ): Promise<WebhookEndpoint | undefined> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      names[`#${k}`] = k;
+      values[`:${k}`] = v;
+      sets.push(`#${k} = :${k}`);
+    }
+    const removes = (options.remove ?? []).map((k) => {
+      names[`#${k}`] = k;
+      return `#${k}`;
+    });
+    let condition = 'attribute_exists(PK)';
+    if (options.expectStatus) {
+      names['#status'] = 'status';
+      values[':expectStatus'] = options.expectStatus;
+      condition += ' AND #status = :expectStatus';
+    }
+    try {
+      const res = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: endpointKey(tenant, id),
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return res.Attributes ? fromEndpointItem(res.Attributes) : undefined;
+    } catch (error) {
+      if (isConditionFailed(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Records a failure: starts the failing run if none is running; returns the updated endpoint. */
+  async markFailing(tenant: string, id: string, now: Date): Promise<WebhookEndpoint | undefined> {
+    try {
+      const res = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: endpointKey(tenant, id),
+          UpdateExpression: 'SET failingSince = if_not_exists(failingSince, :now)',
+          ConditionExpression: 'attribute_exists(PK)',
+          ExpressionAttributeValues: { ':now': now.toISOString() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return res.Attributes ? fromEndpointItem(res.Attributes) : undefined;
+    } catch (error) {
+      if (isConditionFailed(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Ends the failing run (a success). Conditional, so most successes cost no write. */
+  async clearFailing(tenant: string, id: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: endpointKey(tenant, id),
+          UpdateExpression: 'REMOVE failingSince',
+          ConditionExpression: 'attribute_exists(failingSince)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+  }
+
+  /** Deletes; false when it did not exist. */
+  async delete(tenant: string, id: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: endpointKey(tenant, id),
+          ConditionExpression: 'attribute_exists(PK)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+}
