@@ -106,15 +106,22 @@ export function buildEvent(input: {
     const name = input.rawHeaders[i]!.toLowerCase();
     const value = input.rawHeaders[i + 1]!;
     if (name === 'cookie') {
-      cookies.push(...value.split(';').map((c) => c.trim()).filter(Boolean));
+      cookies.push(
+        ...value
+          .split(';')
+          .map((c) => c.trim())
+          .filter(Boolean),
+      );
       continue;
     }
     headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
   }
   const query: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(input.rawQueryString)) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
+  for (const [k, v] of new URLSearchParams(input.rawQueryString))
+    query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
   const requestId = randomUUID();
-  headers['x-amzn-trace-id'] ??= `Root=1-${Math.floor(input.now.getTime() / 1000).toString(16)}-${requestId.replace(/-/g, '').slice(0, 24)}`;
+  headers['x-amzn-trace-id'] ??=
+    `Root=1-${Math.floor(input.now.getTime() / 1000).toString(16)}-${requestId.replace(/-/g, '').slice(0, 24)}`;
   headers['x-forwarded-for'] ??= input.sourceIp;
   headers['x-forwarded-proto'] ??= 'http';
   const hasBody = input.body.length > 0;
@@ -169,11 +176,20 @@ export function mapResult(result: unknown): HttpResult {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = String(v);
     const body =
-      r.body === undefined ? Buffer.alloc(0) : r.isBase64Encoded ? Buffer.from(r.body, 'base64') : Buffer.from(r.body, 'utf8');
+      r.body === undefined
+        ? Buffer.alloc(0)
+        : r.isBase64Encoded
+          ? Buffer.from(r.body, 'base64')
+          : Buffer.from(r.body, 'utf8');
     return { status: r.statusCode ?? 200, headers, cookies: r.cookies ?? [], body };
   }
   const body = result === undefined ? '' : typeof result === 'string' ? result : JSON.stringify(result);
-  return { status: 200, headers: { 'content-type': 'application/json' }, cookies: [], body: Buffer.from(body) };
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    cookies: [],
+    body: Buffer.from(body),
+  };
 }
 
 /** API Gateway's own answers when the integration fails or no route matches. */
@@ -185,5 +201,10 @@ export const gatewayAnswer = {
 };
 
 function plain(status: number, message: string): HttpResult {
-  return { status, headers: { 'content-type': 'application/json' }, cookies: [], body: Buffer.from(JSON.stringify({ message })) };
+  return {
+    status,
+    headers: { 'content-type': 'application/json' },
+    cookies: [],
+    body: Buffer.from(JSON.stringify({ message })),
+  };
 }

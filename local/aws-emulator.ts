@@ -53,17 +53,33 @@ export async function handleAwsRequest(
     if (entries.length === 0 || entries.length > 10) {
       return awsError(400, 'ValidationException', 'Entries must hold between 1 and 10 entries', contentType);
     }
-    return ok(deps.putEvents(entries), contentType);
+    try {
+      return ok(deps.putEvents(entries), contentType);
+    } catch (error) {
+      return awsError(400, 'ValidationException', (error as Error).message, contentType);
+    }
   }
 
   if (target === 'secretsmanager.GetSecretValue') {
     const id = String(input.SecretId ?? '');
     const value = deps.secret(id);
     if (!value) {
-      return awsError(400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret.", contentType);
+      return awsError(
+        400,
+        'ResourceNotFoundException',
+        "Secrets Manager can't find the specified secret.",
+        contentType,
+      );
     }
     return ok(
-      { ARN: id, Name: id.split(':').pop(), SecretString: JSON.stringify(value), VersionId: 'local', VersionStages: ['AWSCURRENT'], CreatedDate: 0 },
+      {
+        ARN: id,
+        Name: id.split(':').pop(),
+        SecretString: JSON.stringify(value),
+        VersionId: 'local',
+        VersionStages: ['AWSCURRENT'],
+        CreatedDate: 0,
+      },
       contentType,
     );
   }
@@ -71,19 +87,37 @@ export async function handleAwsRequest(
   if (target === 'AmazonSQS.SendMessage') {
     const body = String(input.MessageBody ?? '');
     const id = deps.sendMessage(String(input.QueueUrl ?? ''), body, input.DelaySeconds as number | undefined);
-    if (!id) return awsError(400, 'AWS.SimpleQueueService.NonExistentQueue', 'The specified queue does not exist.', contentType);
+    if (!id)
+      return awsError(
+        400,
+        'AWS.SimpleQueueService.NonExistentQueue',
+        'The specified queue does not exist.',
+        contentType,
+      );
     return ok({ MessageId: id, MD5OfMessageBody: md5(body) }, contentType);
   }
 
   if (target === 'AmazonSQS.SendMessageBatch') {
-    const entries = (input.Entries as Array<{ Id: string; MessageBody: string; DelaySeconds?: number }>) ?? [];
+    const entries =
+      (input.Entries as Array<{ Id: string; MessageBody: string; DelaySeconds?: number }>) ?? [];
     if (entries.length === 0 || entries.length > 10) {
-      return awsError(400, 'AWS.SimpleQueueService.TooManyEntriesInBatchRequest', 'between 1 and 10 entries', contentType);
+      return awsError(
+        400,
+        'AWS.SimpleQueueService.TooManyEntriesInBatchRequest',
+        'between 1 and 10 entries',
+        contentType,
+      );
     }
     const successful = [];
     for (const e of entries) {
       const id = deps.sendMessage(String(input.QueueUrl ?? ''), e.MessageBody, e.DelaySeconds);
-      if (!id) return awsError(400, 'AWS.SimpleQueueService.NonExistentQueue', 'The specified queue does not exist.', contentType);
+      if (!id)
+        return awsError(
+          400,
+          'AWS.SimpleQueueService.NonExistentQueue',
+          'The specified queue does not exist.',
+          contentType,
+        );
       successful.push({ Id: e.Id, MessageId: id, MD5OfMessageBody: md5(e.MessageBody) });
     }
     return ok({ Successful: successful, Failed: [] }, contentType);
@@ -93,7 +127,12 @@ export async function handleAwsRequest(
     return sendEmail(deps.mail, input);
   }
 
-  return awsError(400, 'UnknownOperationException', `the local runtime does not emulate ${target ?? req.path}`, contentType);
+  return awsError(
+    400,
+    'UnknownOperationException',
+    `the local runtime does not emulate ${target ?? req.path}`,
+    contentType,
+  );
 }
 
 async function sendEmail(mail: Sandbox<object>, input: Record<string, unknown>): Promise<AwsResponse> {
@@ -105,9 +144,18 @@ async function sendEmail(mail: Sandbox<object>, input: Record<string, unknown>):
       : awsError(fault.status, 'InternalFailure', 'sandbox injected failure', type);
   }
   const destination = (input.Destination ?? {}) as { ToAddresses?: string[]; CcAddresses?: string[] };
-  const simple = ((input.Content ?? {}) as { Simple?: { Subject?: { Data?: string }; Body?: { Text?: { Data?: string }; Html?: { Data?: string } } } }).Simple;
+  const simple = (
+    (input.Content ?? {}) as {
+      Simple?: { Subject?: { Data?: string }; Body?: { Text?: { Data?: string }; Html?: { Data?: string } } };
+    }
+  ).Simple;
   if (!input.FromEmailAddress || !destination.ToAddresses?.length || !simple?.Subject?.Data) {
-    return awsError(400, 'BadRequestException', 'FromEmailAddress, Destination.ToAddresses and a Simple subject are required', type);
+    return awsError(
+      400,
+      'BadRequestException',
+      'FromEmailAddress, Destination.ToAddresses and a Simple subject are required',
+      type,
+    );
   }
   const messageId = `local-${randomUUID()}`;
   mail.record('email', {

@@ -2,8 +2,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { join } from 'node:path';
 import { z } from 'zod';
 import { buildClient, type ClientRepository, type NewClient } from '../shared/auth/clients.ts';
-import { type GrantType, grantTypes, type Scope, scopes } from '../shared/contracts/oauth.ts';
 import { systemClock } from '../shared/clock.ts';
+import { type GrantType, grantTypes, type Scope, scopes } from '../shared/contracts/oauth.ts';
 
 /** The three kinds of caller the local suite is seeded with. */
 export const devClientKinds = ['distributor', 'zuora', 'platform'] as const;

@@ -1,18 +1,19 @@
-import { envName, type FunctionSpec, type PartnerName, type SecretName, type Wiring } from '../infra/wiring-types.ts';
+import { envName, type PartnerName, type SecretName, type Wiring } from '../infra/wiring-types.ts';
 
 export const LOCAL_TABLE = 'switchboard';
 export const LOCAL_BUS = 'switchboard-local';
 export const LOCAL_MAIL_FROM = 'licences@switchboard.local';
 
-export const localSecretArn = (name: SecretName) => `arn:aws:secretsmanager:us-east-1:000000000000:secret:switchboard/local/${name}`;
+export const localSecretArn = (name: SecretName) =>
+  `arn:aws:secretsmanager:us-east-1:000000000000:secret:switchboard/local/${name}`;
 export const localQueueUrl = (runtimeUrl: string, name: string) => `${runtimeUrl}/_aws/000000000000/${name}`;
 export const localPartnerUrl = (runtimeUrl: string, name: PartnerName) => `${runtimeUrl}/_sandbox/${name}`;
 
 /**
  * The environment every function sees locally: the same variable names the CDK construct sets
  * (derived from the same manifest uses), with values pointing at the runtime's emulated AWS APIs and
- * sandboxes. All functions share one process, so the union is applied once; two functions giving
- * one variable different values is refused at start.
+ * sandboxes. Each function's own `environment` from the manifest is layered on top per invocation
+ * (see `functionEnvironment` and `local/lambda.ts`).
  */
 export function localEnvironment(input: {
   wiring: Wiring;
@@ -42,19 +43,18 @@ export function localEnvironment(input: {
     AUTH_AUDIENCE: 'switchboard-api',
     MAIL_FROM: LOCAL_MAIL_FROM,
   };
-  for (const name of Object.keys(wiring.secrets) as SecretName[]) env[envName.secretArn(name)] = localSecretArn(name);
-  for (const name of Object.keys(wiring.queues)) env[envName.queueUrl(name)] = localQueueUrl(runtimeUrl, name);
+  for (const name of Object.keys(wiring.secrets) as SecretName[])
+    env[envName.secretArn(name)] = localSecretArn(name);
+  for (const name of Object.keys(wiring.queues))
+    env[envName.queueUrl(name)] = localQueueUrl(runtimeUrl, name);
   const partners: PartnerName[] = ['zuora', 'salesforce', 'saashop', 'appdirect', 'screening'];
   for (const p of partners) env[envName.partnerBaseUrl(p)] = localPartnerUrl(runtimeUrl, p);
-  const owners: Record<string, string> = {};
-  for (const [fn, spec] of Object.entries(wiring.functions) as Array<[string, FunctionSpec]>) {
-    for (const [k, v] of Object.entries(spec.environment ?? {})) {
-      if (owners[k] && env[k] !== v) {
-        throw new Error(`functions ${owners[k]} and ${fn} set ${k} to different values; the local runtime shares one environment`);
-      }
-      owners[k] = fn;
-      env[k] = v;
-    }
-  }
   return env;
+}
+
+/** Each function's own variables from the manifest (applied only while that function runs). */
+export function functionEnvironments(wiring: Wiring): Record<string, Record<string, string>> {
+  return Object.fromEntries(
+    Object.entries(wiring.functions).map(([name, spec]) => [name, { ...(spec.environment ?? {}) }]),
+  );
 }

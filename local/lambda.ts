@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,6 +20,45 @@ export class LambdaTimeoutError extends Error {
  * down from the function's timeout, and an invocation that outlives its timeout fails with Lambda's
  * "Task timed out" error. (Unlike Lambda, the timed-out promise cannot be frozen: it is abandoned.)
  */
+/**
+ * Per-function environment in one process. `process.env` is replaced once by a proxy that, inside an
+ * invocation (an AsyncLocalStorage context carrying the function's name), answers that function's
+ * own variables first; everything else reads and writes the real environment. Module-scope code
+ * runs inside the context too, so cold-start env parsing sees the right values.
+ */
+const currentFunction = new AsyncLocalStorage<Record<string, string>>();
+let envProxyInstalled = false;
+function installEnvProxy(): void {
+  if (envProxyInstalled) return;
+  envProxyInstalled = true;
+  const base = process.env;
+  process.env = new Proxy(base, {
+    get(target, key) {
+      const overlay = currentFunction.getStore();
+      if (overlay && typeof key === 'string' && Object.hasOwn(overlay, key)) return overlay[key];
+      return Reflect.get(target, key);
+    },
+    has(target, key) {
+      const overlay = currentFunction.getStore();
+      return (
+        (overlay !== undefined && typeof key === 'string' && Object.hasOwn(overlay, key)) ||
+        Reflect.has(target, key)
+      );
+    },
+    ownKeys(target) {
+      const overlay = currentFunction.getStore();
+      return [...new Set([...Reflect.ownKeys(target), ...Object.keys(overlay ?? {})])];
+    },
+    getOwnPropertyDescriptor(target, key) {
+      const overlay = currentFunction.getStore();
+      if (overlay && typeof key === 'string' && Object.hasOwn(overlay, key)) {
+        return { value: overlay[key], writable: true, enumerable: true, configurable: true };
+      }
+      return Reflect.getOwnPropertyDescriptor(target, key);
+    },
+  });
+}
+
 export class LocalLambdas {
   private readonly modules = new Map<string, Promise<Handler>>();
   private inFlight = 0;
@@ -27,7 +67,15 @@ export class LocalLambdas {
   constructor(
     private readonly functions: Record<string, FunctionSpec>,
     private readonly root: string,
-  ) {}
+    /** Each function's own variables (manifest `environment`). */
+    private readonly environments: Record<string, Record<string, string>> = {},
+  ) {
+    installEnvProxy();
+  }
+
+  private withEnv<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return currentFunction.run(this.environments[name] ?? {}, fn);
+  }
 
   private load(name: string): Promise<Handler> {
     let mod = this.modules.get(name);
@@ -35,10 +83,12 @@ export class LocalLambdas {
       const spec = this.functions[name];
       if (!spec) throw new Error(`function ${name} is not in the manifest`);
       this.stats.coldStarts++;
-      mod = import(pathToFileURL(resolve(this.root, spec.entry)).href).then((m: { handler?: Handler }) => {
-        if (typeof m.handler !== 'function') throw new Error(`${spec.entry} does not export a handler`);
-        return m.handler;
-      });
+      mod = this.withEnv(name, () => import(pathToFileURL(resolve(this.root, spec.entry)).href)).then(
+        (m: { handler?: Handler }) => {
+          if (typeof m.handler !== 'function') throw new Error(`${spec.entry} does not export a handler`);
+          return m.handler;
+        },
+      );
       mod.catch(() => this.modules.delete(name));
       this.modules.set(name, mod);
     }
@@ -80,7 +130,7 @@ export class LocalLambdas {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        handler(event, context),
+        this.withEnv(name, () => handler(event, context)),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             this.stats.timeouts++;

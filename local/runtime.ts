@@ -9,14 +9,21 @@ import type { SecretName, Wiring } from '../infra/wiring-types.ts';
 import { ClientRepository } from '../shared/auth/clients.ts';
 import { advanceClock, clockOffsetMs, systemClock } from '../shared/clock.ts';
 import { createDocumentClient } from '../shared/db/client.ts';
-import { buildEvent, compileRoutes, gatewayAnswer, type HttpResult, mapResult, matchRoute } from './api-gateway.ts';
+import {
+  buildEvent,
+  compileRoutes,
+  gatewayAnswer,
+  type HttpResult,
+  mapResult,
+  matchRoute,
+} from './api-gateway.ts';
 import { handleAwsRequest } from './aws-emulator.ts';
 import { LocalEventBus } from './bus/event-bus.ts';
 import { LocalQueue } from './bus/queue.ts';
 import { LocalScheduler } from './bus/scheduler.ts';
 import { type DevClient, ensureDevClients } from './dev-clients.ts';
 import { ensureTable, localDynamoClient, startEmbeddedDynamo } from './dynamo.ts';
-import { LOCAL_BUS, LOCAL_TABLE, localEnvironment, localSecretArn } from './env.ts';
+import { functionEnvironments, LOCAL_BUS, LOCAL_TABLE, localEnvironment, localSecretArn } from './env.ts';
 import { LambdaTimeoutError, LocalLambdas } from './lambda.ts';
 import { sandboxFactories } from './sandboxes/index.ts';
 import type { Sandbox } from './sandboxes/kit.ts';
@@ -88,7 +95,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
 
-  const env = localEnvironment({ wiring, runtimeUrl: url, dynamoEndpoint: dynamo.endpoint, publicJwk: JSON.stringify(keys.publicJwk) });
+  const env = localEnvironment({
+    wiring,
+    runtimeUrl: url,
+    dynamoEndpoint: dynamo.endpoint,
+    publicJwk: JSON.stringify(keys.publicJwk),
+  });
   for (const [k, v] of Object.entries(env)) {
     // Partner URLs already set in the shell win: pointing an integration at a real service is configuration.
     if (k.endsWith('_BASE_URL') && process.env[k]) continue;
@@ -104,42 +116,66 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   });
   const sandboxes = new Map<string, Sandbox<object>>();
   sandboxes.set('mail', createMailSandbox(sandboxCtx('mail')));
-  for (const [name, factory] of Object.entries(sandboxFactories)) sandboxes.set(name, factory(sandboxCtx(name)));
+  for (const [name, factory] of Object.entries(sandboxFactories))
+    sandboxes.set(name, factory(sandboxCtx(name)));
 
-  const secretOverrides = readJsonFile<Record<string, Record<string, unknown>>>(join(dataDir, 'secrets.json')) ?? {};
+  const secretOverrides =
+    readJsonFile<Record<string, Record<string, unknown>>>(join(dataDir, 'secrets.json')) ?? {};
   const secrets = new Map<string, Record<string, unknown>>();
   secrets.set(localSecretArn('auth-signing-key'), { privateJwk: keys.privateJwk });
-  for (const [name, spec] of Object.entries(wiring.secrets) as Array<[SecretName, { localValue?: () => Record<string, unknown> }]>) {
+  for (const [name, spec] of Object.entries(wiring.secrets) as Array<
+    [SecretName, { localValue?: () => Record<string, unknown> }]
+  >) {
     const value = secretOverrides[name] ?? spec.localValue?.();
     if (value) secrets.set(localSecretArn(name), value);
   }
 
-  const lambdas = new LocalLambdas(wiring.functions, REPO_ROOT);
+  const lambdas = new LocalLambdas(wiring.functions, REPO_ROOT, functionEnvironments(wiring));
   const queues = new Map<string, LocalQueue>();
   for (const [name, spec] of Object.entries(wiring.queues)) {
-    const dlq = new LocalQueue(
-      { name: `${name}-dlq`, consumer: spec.consumer, visibilityTimeoutSeconds: 30, maxReceiveCount: 1_000_000, batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 1 },
-      { persistPath: join(dataDir, 'queues', `${name}-dlq.json`) },
-    );
-    const queue = new LocalQueue(
-      { name, ...spec },
-      {
-        consumer: (event: SQSEvent) => lambdas.invoke(spec.consumer, event) as Promise<SQSBatchResponse | undefined>,
-        deadLetterQueue: dlq,
+    const consumer = wiring.functions[spec.consumer];
+    queues.set(
+      name,
+      new LocalQueue({
+        spec: { name, ...spec },
+        consumer: (event: SQSEvent) =>
+          lambdas.invoke(spec.consumer, event) as Promise<SQSBatchResponse | undefined>,
         persistPath: join(dataDir, 'queues', `${name}.json`),
-      },
+        invocationTimeoutMs: (consumer?.timeoutSeconds ?? 30) * 1000 + 1000,
+        onBatchError: (error, info) => {
+          if (!options.quiet)
+            process.stderr.write(
+              `[queue ${info.queue}] batch of ${info.messageIds.length} failed: ${(error as Error).message ?? error}\n`,
+            );
+        },
+      }),
     );
-    queues.set(name, queue);
   }
-  const bus = new LocalEventBus({ busName: LOCAL_BUS, rules: wiring.rules, queues });
-  const scheduler = new LocalScheduler(wiring.schedules, async (spec, input) => {
-    await lambdas.invoke(spec.function, input);
+  const bus = new LocalEventBus({
+    name: LOCAL_BUS,
+    rules: wiring.rules,
+    targets: (queue) => queues.get(queue),
+  });
+  const scheduler = new LocalScheduler({
+    schedules: wiring.schedules,
+    invoke: async (spec, input) => {
+      await lambdas.invoke(spec.function, input);
+    },
+    onError: (error, fired) => {
+      if (!options.quiet)
+        process.stderr.write(`[schedule ${fired.schedule}] ${(error as Error).message ?? error}\n`);
+    },
   });
 
   const routes = compileRoutes(wiring.routes);
   const mail = sandboxes.get('mail')!;
 
-  async function handleApi(req: IncomingMessage, path: string, query: string, body: Buffer): Promise<HttpResult> {
+  async function handleApi(
+    req: IncomingMessage,
+    path: string,
+    query: string,
+    body: Buffer,
+  ): Promise<HttpResult> {
     const match = matchRoute(routes, req.method ?? 'GET', path);
     if (match.kind === 'not-found') return gatewayAnswer.notFound();
     if (body.length > MAX_BODY_BYTES) return gatewayAnswer.tooLarge();
@@ -172,11 +208,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const schedule = /^\/_local\/schedules\/([\w-]+)$/.exec(path);
     if (method === 'POST' && schedule) {
       const name = schedule[1]!;
-      if (!wiring.schedules.some((s) => s.name === name)) return reply(404, { error: 'NOT_FOUND', message: `no schedule ${name}` });
+      if (!wiring.schedules.some((s) => s.name === name))
+        return reply(404, { error: 'NOT_FOUND', message: `no schedule ${name}` });
       await scheduler.runNow(name);
       return reply(200, { ran: name });
     }
-    if (method === 'GET' && path === '/_local/schedules') return reply(200, wiring.schedules);
+    if (method === 'GET' && path === '/_local/schedules') return reply(200, scheduler.status());
     if (method === 'POST' && path === '/_local/clock') {
       let seconds: unknown;
       try {
@@ -185,15 +222,19 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         return reply(400, { error: 'MALFORMED_JSON', message: 'body must be {"advanceSeconds": n}' });
       }
       if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
-        return reply(400, { error: 'VALIDATION_FAILED', message: 'advanceSeconds must be a non-negative number' });
+        return reply(400, {
+          error: 'VALIDATION_FAILED',
+          message: 'advanceSeconds must be a non-negative number',
+        });
       }
       await runtime.advanceClock(seconds);
       return reply(200, { now: systemClock.now().toISOString(), offsetSeconds: clockOffsetMs() / 1000 });
     }
-    if (method === 'GET' && path === '/_local/clock') return reply(200, { now: systemClock.now().toISOString(), offsetSeconds: clockOffsetMs() / 1000 });
-    if (method === 'GET' && path === '/_local/events') return reply(200, bus.recent());
+    if (method === 'GET' && path === '/_local/clock')
+      return reply(200, { now: systemClock.now().toISOString(), offsetSeconds: clockOffsetMs() / 1000 });
+    if (method === 'GET' && path === '/_local/events') return reply(200, bus.events({ limit: 200 }));
     if (method === 'GET' && path === '/_local/queues') {
-      return reply(200, Object.fromEntries([...queues].map(([n, q]) => [n, { ...q.stats(), deadLetters: q.deadLetters().length }])));
+      return reply(200, Object.fromEntries([...queues].map(([n, q]) => [n, q.stats()])));
     }
     const redrive = /^\/_local\/queues\/([\w-]+)\/redrive$/.exec(path);
     if (method === 'POST' && redrive) {
@@ -202,7 +243,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       return reply(200, { redriven: q.redrive() });
     }
     if (method === 'GET' && path === '/_local') {
-      return reply(200, { url, dataDir, functions: Object.keys(wiring.functions), sandboxes: [...sandboxes.keys()], lambdas: lambdas.stats });
+      return reply(200, {
+        url,
+        dataDir,
+        functions: Object.keys(wiring.functions),
+        sandboxes: [...sandboxes.keys()],
+        lambdas: lambdas.stats,
+      });
     }
     return reply(404, { error: 'NOT_FOUND', message: `no local control ${method} ${path}` });
   }
@@ -251,7 +298,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       }
       if (!path.startsWith('/_aws')) log(`${method} ${path} → ${result.status} (${Date.now() - started} ms)`);
       if (res.destroyed) return;
-      const headers: Record<string, string | string[]> = { ...result.headers, 'content-length': String(result.body.length) };
+      const headers: Record<string, string | string[]> = {
+        ...result.headers,
+        'content-length': String(result.body.length),
+      };
       if (result.cookies.length) headers['set-cookie'] = result.cookies;
       res.writeHead(result.status, headers);
       res.end(result.body);
@@ -262,7 +312,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const devClients = await ensureDevClients(repo, dataDir);
   writeFileSync(
     join(dataDir, 'runtime.json'),
-    JSON.stringify({ pid: process.pid, url, dynamoEndpoint: dynamo.endpoint, tableName: LOCAL_TABLE }, null, 2),
+    JSON.stringify(
+      { pid: process.pid, url, dynamoEndpoint: dynamo.endpoint, tableName: LOCAL_TABLE },
+      null,
+      2,
+    ),
   );
 
   if (options.autoRun ?? true) {
@@ -286,9 +340,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       return s;
     },
     async token(kindOrTenant, scope) {
-      const client = devClients.find((c) => c.kind === kindOrTenant) ?? devClients.find((c) => c.tenant === kindOrTenant);
+      const client =
+        devClients.find((c) => c.kind === kindOrTenant) ?? devClients.find((c) => c.tenant === kindOrTenant);
       if (!client) throw new Error(`no dev client ${kindOrTenant}`);
-      const form = new URLSearchParams({ grant_type: client.grantTypes.includes('client_credentials') ? 'client_credentials' : 'password' });
+      const form = new URLSearchParams({
+        grant_type: client.grantTypes.includes('client_credentials') ? 'client_credentials' : 'password',
+      });
       if (form.get('grant_type') === 'password') {
         form.set('username', client.username ?? '');
         form.set('password', client.password ?? '');
@@ -303,17 +360,24 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         body: form,
       });
       const json = (await res.json()) as { access_token?: string };
-      if (!res.ok || !json.access_token) throw new Error(`token for ${kindOrTenant} refused: ${res.status} ${JSON.stringify(json)}`);
+      if (!res.ok || !json.access_token)
+        throw new Error(`token for ${kindOrTenant} refused: ${res.status} ${JSON.stringify(json)}`);
       return json.access_token;
     },
     async drain(timeoutMs = 30_000) {
+      // Idle = nothing visible and no batch running in any queue, twice in a row (a consumer may
+      // publish into another queue). Delayed messages wait for the clock (`advanceClock`).
       const until = Date.now() + timeoutMs;
-      for (;;) {
-        const idle = await Promise.all([...queues.values()].map((q) => q.drain({ timeoutMs: Math.max(1, until - Date.now()) })));
-        void idle;
-        const busy = [...queues.values()].some((q) => !q.isIdle());
-        if (!busy) return;
+      let quietRounds = 0;
+      while (quietRounds < 2) {
+        await Promise.all([...queues.values()].map((q) => q.pump()));
+        const busy = [...queues.values()].some((q) => {
+          const st = q.stats();
+          return st.visible > 0 || st.batchesInFlight > 0;
+        });
+        quietRounds = busy ? 0 : quietRounds + 1;
         if (Date.now() > until) throw new Error('queues did not drain in time');
+        await new Promise((r) => setTimeout(r, 5));
       }
     },
     async advanceClock(seconds) {
@@ -327,7 +391,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     async stop() {
       if (stopped) return;
       stopped = true;
-      scheduler.stop();
+      await scheduler.stop();
       await Promise.all([...queues.values()].map((q) => q.stop()));
       server.closeAllConnections();
       await new Promise<void>((ok) => server.close(() => ok()));
@@ -357,7 +421,8 @@ async function handleSandbox(
   });
   if (!sandbox) return notFound(`no sandbox ${name}; sandboxes: ${[...sandboxes.keys()].join(', ')}`);
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
   const abort = new AbortController();
   req.socket.once('close', () => abort.abort());
   const answer = await sandbox.handle(
@@ -374,11 +439,14 @@ async function handleSandbox(
   );
   if (!answer) return notFound(`sandbox ${name} has no route ${req.method} /${rest.join('/')}`);
   const isText = typeof answer.body === 'string';
-  const payload = answer.body === undefined ? '' : isText ? (answer.body as string) : JSON.stringify(answer.body);
+  const payload =
+    answer.body === undefined ? '' : isText ? (answer.body as string) : JSON.stringify(answer.body);
   return {
     status: answer.status,
     headers: {
-      ...(answer.body === undefined ? {} : { 'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json' }),
+      ...(answer.body === undefined
+        ? {}
+        : { 'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json' }),
       ...(answer.headers ?? {}),
     },
     cookies: [],

@@ -10,7 +10,8 @@ let document: Record<string, unknown> | undefined;
 export const handler = httpHandler({
   functionName: 'meta',
   routes: {
-    'GET /health': async () => json(200, { status: 'ok', stage: process.env.STAGE ?? 'local', version: VERSION }),
+    'GET /health': async () =>
+      json(200, { status: 'ok', stage: process.env.STAGE ?? 'local', version: VERSION }),
     'GET /openapi.json': async () => {
       document ??= buildOpenApi(wiring, { version: VERSION });
       return json(200, document, { 'cache-control': 'public, max-age=300' });

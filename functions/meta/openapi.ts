@@ -4,7 +4,11 @@ import type { RouteSpec, Wiring } from '../../infra/wiring-types.ts';
 type JsonSchema = Record<string, unknown>;
 
 const toSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+  }) as JsonSchema;
   return rest;
 };
 
@@ -28,7 +32,12 @@ function queryParameters(route: RouteSpec): JsonSchema[] {
   const schema = toSchema(query, 'input');
   const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((schema.required as string[] | undefined) ?? []);
-  return Object.entries(props).map(([name, s]) => ({ name, in: 'query', required: required.has(name), schema: s }));
+  return Object.entries(props).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: required.has(name),
+    schema: s,
+  }));
 }
 
 /**
@@ -57,7 +66,9 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
       const types = route.request.contentTypes ?? ['application/json'];
       op.requestBody = {
         required: true,
-        content: Object.fromEntries(types.map((t) => [t, { schema: toSchema(route.request!.body!, 'input') }])),
+        content: Object.fromEntries(
+          types.map((t) => [t, { schema: toSchema(route.request!.body!, 'input') }]),
+        ),
       };
     }
     const responses: Record<string, unknown> = {};
@@ -69,11 +80,20 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
     }
     if (route.auth === 'jwt') {
       op.security = [{ oauth2: route.scopes }];
-      responses['401'] ??= { description: 'Missing, expired or invalid token', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-      responses['403'] ??= { description: 'Token lacks a required scope', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses['401'] ??= {
+        description: 'Missing, expired or invalid token',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      };
+      responses['403'] ??= {
+        description: 'Token lacks a required scope',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      };
     }
     if (route.request?.body) {
-      responses['400'] ??= { description: 'Malformed or invalid input', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses['400'] ??= {
+        description: 'Malformed or invalid input',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      };
     }
     paths[route.path] ??= {};
     paths[route.path]![route.method.toLowerCase()] = op;
@@ -95,7 +115,10 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
         oauth2: {
           type: 'oauth2',
           flows: {
-            clientCredentials: { tokenUrl: '/oauth/token', scopes: Object.fromEntries(allScopes.map((s) => [s, s])) },
+            clientCredentials: {
+              tokenUrl: '/oauth/token',
+              scopes: Object.fromEntries(allScopes.map((s) => [s, s])),
+            },
             password: { tokenUrl: '/oauth/token', scopes: Object.fromEntries(allScopes.map((s) => [s, s])) },
           },
         },

@@ -28,14 +28,14 @@ export async function generateSigningKey(): Promise<{ privateJwk: JWK; publicJwk
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
-  const meta = { kid, alg: 'ES256', use: 'sig' };
-  return { privateJwk: { ...(await exportJWK(privateKey)), ...meta }, publicJwk: { ...publicJwk, ...meta } };
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' };
+  return { privateJwk, publicJwk: publicHalf(privateJwk) };
 }
 
-/** Public half of a private EC JWK (drops `d`). */
+/** Public half of a private EC JWK, with a fixed member order so the attribute is stable. */
 export function publicHalf(privateJwk: JWK): JWK {
-  const { d: _d, ...pub } = privateJwk;
-  return pub;
+  const { kty, crv, x, y, kid, alg, use } = privateJwk;
+  return { kty, crv, x, y, kid, alg, use };
 }
 
 const result = (secretArn: string, version: string, publicJwk: JWK): SigningKeyResult => ({
@@ -57,9 +57,12 @@ export async function signingKeyLifecycle(
   const props = propsSchema.parse(event.ResourceProperties);
   if (event.RequestType === 'Update') {
     const old = propsSchema.safeParse(event.OldResourceProperties);
-    const unchanged = old.success && old.data.KeyVersion === props.KeyVersion && old.data.SecretArn === props.SecretArn;
+    const unchanged =
+      old.success && old.data.KeyVersion === props.KeyVersion && old.data.SecretArn === props.SecretArn;
     if (unchanged) {
-      const current = privateJwkSchema.safeParse(JSON.parse((await deps.store.read(props.SecretArn)) ?? 'null'));
+      const current = privateJwkSchema.safeParse(
+        JSON.parse((await deps.store.read(props.SecretArn)) ?? 'null'),
+      );
       // A secret overwritten by hand with something else is repaired by generating a new key.
       if (current.success) return result(props.SecretArn, props.KeyVersion, publicHalf(current.data as JWK));
     }

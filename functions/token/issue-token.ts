@@ -33,7 +33,10 @@ export interface TokenResponse {
  */
 export async function issueToken(cmd: TokenCommand, deps: IssueTokenDeps): Promise<TokenResponse> {
   const client = await deps.clients.get(cmd.client.clientId);
-  const secretOk = await deps.verifySecret(cmd.client.clientSecret, client?.secretHash ?? (await deps.dummyHash()));
+  const secretOk = await deps.verifySecret(
+    cmd.client.clientSecret,
+    client?.secretHash ?? (await deps.dummyHash()),
+  );
   if (!client || !secretOk) {
     throw invalidClient('Client authentication failed.', cmd.client.method === 'basic');
   }
@@ -44,7 +47,10 @@ export async function issueToken(cmd: TokenCommand, deps: IssueTokenDeps): Promi
   let username: string | undefined;
   if (cmd.grantType === 'password') {
     const user = client.users?.find((u) => u.username === cmd.username);
-    const passwordOk = await deps.verifySecret(cmd.password ?? '', user?.passwordHash ?? (await deps.dummyHash()));
+    const passwordOk = await deps.verifySecret(
+      cmd.password ?? '',
+      user?.passwordHash ?? (await deps.dummyHash()),
+    );
     if (!user || !passwordOk) throw new OAuthError('invalid_grant', 'The username or password is incorrect.');
     username = user.username;
   }
@@ -74,5 +80,10 @@ export async function issueToken(cmd: TokenCommand, deps: IssueTokenDeps): Promi
       clock: deps.clock,
     },
   );
-  return { access_token: accessToken, token_type: 'Bearer', expires_in: deps.ttlSeconds, scope: granted.join(' ') };
+  return {
+    access_token: accessToken,
+    token_type: 'Bearer',
+    expires_in: deps.ttlSeconds,
+    scope: granted.join(' '),
+  };
 }

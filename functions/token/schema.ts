@@ -1,6 +1,11 @@
 import type { JWK } from 'jose';
 import { z } from 'zod';
-import { type GrantType, grantTypes, type OAuthErrorCode, tokenRequestSchema } from '../../shared/contracts/oauth.ts';
+import {
+  type GrantType,
+  grantTypes,
+  type OAuthErrorCode,
+  tokenRequestSchema,
+} from '../../shared/contracts/oauth.ts';
 import { authEnvSchema, tableEnvSchema } from '../../shared/env.ts';
 import { AppError, zodDetails } from '../../shared/errors.ts';
 import { mediaType, parseJsonText, readBody } from '../../shared/http/body.ts';
@@ -103,7 +108,8 @@ function formParams(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of new Set(params.keys())) {
     // RFC 6749 §3.2: parameters MUST NOT be included more than once.
-    if (params.getAll(name).length > 1) throw new OAuthError('invalid_request', `Parameter ${name} is repeated.`);
+    if (params.getAll(name).length > 1)
+      throw new OAuthError('invalid_request', `Parameter ${name} is repeated.`);
     out[name] = params.get(name)!;
   }
   return out;
@@ -127,14 +133,17 @@ export function basicCredentials(header: string | undefined): Omit<ClientAuth, '
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 1) throw invalidClient('The Basic credentials are malformed.', true);
-  const unescape = (s: string) => {
+  const formDecode = (s: string) => {
     try {
       return decodeURIComponent(s.replace(/\+/g, ' '));
     } catch {
       return s;
     }
   };
-  return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
+  return {
+    clientId: formDecode(decoded.slice(0, colon)),
+    clientSecret: formDecode(decoded.slice(colon + 1)),
+  };
 }
 
 /**

@@ -101,7 +101,10 @@ const productListSchema = z
   .array(productSchema)
   .min(1)
   .max(100)
-  .refine((list) => new Set(list.map((p) => p.zcharge)).size === list.length, 'zcharge values must be unique');
+  .refine(
+    (list) => new Set(list.map((p) => p.zcharge)).size === list.length,
+    'zcharge values must be unique',
+  );
 const subscriptionItemSchema = z.object({
   zReference,
   zaccount: zuoraNumber,

@@ -8,6 +8,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { tableDefinition } from '../../shared/db/table.ts';
 import type { StageConfig } from '../config.ts';
 import {
   envName,
@@ -17,6 +18,25 @@ import {
   type SecretName,
 } from '../wiring-types.ts';
 import { esmBundling, repoPath } from './bundling.ts';
+
+/**
+ * Findings every Switchboard function shares, each acknowledged with its reason (shared with the
+ * signing-key provider's function).
+ */
+export function acknowledgeFunctionFindings(fn: NodejsFunction, role: Role): void {
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions',
+  });
+  const runtime = 'Node.js 22 is the runtime the code is built and tested on (engines, local runtime)';
+  Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason: runtime });
+  Validations.of(fn).acknowledge({ id: 'Serverless-LambdaLatestVersion', reason: runtime });
+  Validations.of(fn).acknowledge({
+    id: 'Serverless-LambdaDLQ',
+    reason:
+      'Never invoked asynchronously: API calls are synchronous, queue and schedule invocations have their own DLQs',
+  });
+}
 
 /** Tag carrying the manifest name of a function (tests map the template back to the manifest). */
 export const FUNCTION_TAG = 'switchboard:function';
@@ -110,10 +130,7 @@ export class ServiceFunction extends Construct {
     }
     for (const use of spec.uses) this.applyUse(use, props);
 
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions',
-    });
+    acknowledgeFunctionFindings(this.fn, role);
   }
 
   /** One use → one env var + one grant, side by side. */
@@ -123,8 +140,7 @@ export class ServiceFunction extends Construct {
     switch (use.kind) {
       case 'table':
         fn.addEnvironment('TABLE_NAME', resources.table.tableName);
-        if (use.access === 'readWrite') resources.table.grantReadWriteData(fn);
-        else resources.table.grantReadData(fn);
+        fn.addToRolePolicy(tableAccess(resources.table, use.access));
         return;
       case 'bus':
         fn.addEnvironment('EVENT_BUS_NAME', resources.bus.eventBusName);
@@ -141,7 +157,8 @@ export class ServiceFunction extends Construct {
       }
       case 'queue': {
         const queue = resources.queues[use.name];
-        if (!queue) throw new Error(`function ${name} uses queue ${use.name}, which the manifest does not declare`);
+        if (!queue)
+          throw new Error(`function ${name} uses queue ${use.name}, which the manifest does not declare`);
         fn.addEnvironment(envName.queueUrl(use.name), queue.queueUrl);
         queue.grantSendMessages(fn);
         return;
@@ -171,8 +188,38 @@ export class ServiceFunction extends Construct {
   }
 }
 
+const TABLE_READ = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DescribeTable',
+];
+const TABLE_WRITE = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+];
+
+/**
+ * Data-plane access to the table and its declared indexes by name — narrower than `grantReadData`,
+ * which adds `index/*`, and without stream or wildcard actions.
+ */
+export function tableAccess(table: ITableV2, access: 'read' | 'readWrite'): PolicyStatement {
+  return new PolicyStatement({
+    actions: access === 'readWrite' ? [...TABLE_READ, ...TABLE_WRITE] : TABLE_READ,
+    resources: [
+      table.tableArn,
+      ...tableDefinition.globalSecondaryIndexes.map((gsi) => `${table.tableArn}/index/${gsi.indexName}`),
+    ],
+  });
+}
+
 function secretOf(resources: ServiceResources, secret: SecretName, fn: string): ISecret {
   const found = resources.secrets[secret];
-  if (!found) throw new Error(`function ${fn} uses secret ${secret}, which the stateful stack did not create`);
+  if (!found)
+    throw new Error(`function ${fn} uses secret ${secret}, which the stateful stack did not create`);
   return found;
 }

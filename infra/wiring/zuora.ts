@@ -17,10 +17,14 @@ const eventRoute = (path: string, summary: string): RouteSpec => ({
   request: { contentTypes: ['application/json'] },
   responses: {
     200: { description: 'Every payload item applied (or already applied: same calculedHash)' },
-    400: { description: 'Malformed request, or an item refused (BAD_REQUEST, NOT_FOUND, UNPROCESSABLE_ENTITY)' },
+    400: {
+      description: 'Malformed request, or an item refused (BAD_REQUEST, NOT_FOUND, UNPROCESSABLE_ENTITY)',
+    },
     401: { description: 'Missing or invalid bearer token' },
     403: { description: 'Missing or mismatched X-Client-Id, or no zuora:events scope' },
-    500: { description: 'An item failed with INTERNAL_SERVER_ERROR; Zuora retries, applied items are idempotent' },
+    500: {
+      description: 'An item failed with INTERNAL_SERVER_ERROR; Zuora retries, applied items are idempotent',
+    },
   },
 });
 

@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { PutEventsRequestEntry, PutEventsResponse, PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
+import type {
+  PutEventsRequestEntry,
+  PutEventsResponse,
+  PutEventsResultEntry,
+} from '@aws-sdk/client-eventbridge';
 import type { RuleSpec } from '../../infra/wiring-types.ts';
 import { nowMs } from '../../shared/clock.ts';
 import { matchesPattern, type Pattern, validatePattern } from './pattern.ts';
@@ -115,7 +119,8 @@ export class LocalEventBus {
 
   /** Fault injection for tests of the publisher's `FailedEntryCount` handling. */
   setFaults(faults: BusFaults): void {
-    if (!(faults.failureRate >= 0 && faults.failureRate <= 1)) throw new RangeError('failureRate must be in 0..1');
+    if (!(faults.failureRate >= 0 && faults.failureRate <= 1))
+      throw new RangeError('failureRate must be in 0..1');
     this.faults = { ...faults };
   }
 
@@ -130,7 +135,9 @@ export class LocalEventBus {
     }
     const size = entries.reduce((sum, e) => sum + entrySize(e), 0);
     if (size > MAX_REQUEST_BYTES) {
-      throw new PutEventsValidationError(`Total size of the entries in the request is over the limit (${size} bytes)`);
+      throw new PutEventsValidationError(
+        `Total size of the entries in the request is over the limit (${size} bytes)`,
+      );
     }
     const results: PutEventsResultEntry[] = entries.map((entry) => this.putEntry(entry));
     return { FailedEntryCount: results.filter((r) => r.ErrorCode).length, Entries: results };
@@ -150,14 +157,19 @@ export class LocalEventBus {
 
   /** Which rules (by name) an envelope would match; for `/_local` diagnostics and tests. */
   matchingRules(envelope: unknown): string[] {
-    return this.rules.filter((r) => matchesPattern(r.spec.pattern as Pattern, envelope)).map((r) => r.spec.name);
+    return this.rules
+      .filter((r) => matchesPattern(r.spec.pattern as Pattern, envelope))
+      .map((r) => r.spec.name);
   }
 
   private putEntry(entry: PutEventsEntryInput): PutEventsResultEntry {
     const checked = this.check(entry);
-    if ('ErrorCode' in checked) return checked;
+    if (!('envelope' in checked)) return checked;
     if (this.faults.failureRate > 0 && this.random() < this.faults.failureRate) {
-      return { ErrorCode: this.faults.errorCode ?? 'InternalFailure', ErrorMessage: 'Injected fault (local bus)' };
+      return {
+        ErrorCode: this.faults.errorCode ?? 'InternalFailure',
+        ErrorMessage: 'Injected fault (local bus)',
+      };
     }
     const { bus, envelope } = checked;
     const archived: ArchivedEvent = { bus, envelope, matchedRules: [], deliveryErrors: [] };
@@ -175,7 +187,8 @@ export class LocalEventBus {
       }
     }
     this.archive.push(archived);
-    if (this.archive.length > this.archiveSize) this.archive.splice(0, this.archive.length - this.archiveSize);
+    if (this.archive.length > this.archiveSize)
+      this.archive.splice(0, this.archive.length - this.archiveSize);
     return { EventId: envelope.id };
   }
 
@@ -239,7 +252,8 @@ export class LocalEventBus {
 function entryTime(time: PutEventsEntryInput['Time']): number | undefined {
   if (time === undefined || time === null) return nowMs();
   // The SDK serialises Time as epoch seconds; tolerate a Date or an ISO string from other callers.
-  const ms = time instanceof Date ? time.getTime() : typeof time === 'number' ? time * 1000 : Date.parse(time);
+  const ms =
+    time instanceof Date ? time.getTime() : typeof time === 'number' ? time * 1000 : Date.parse(time);
   return Number.isFinite(ms) ? ms : undefined;
 }
 

@@ -34,7 +34,10 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const isScalar = (v: unknown): v is Scalar =>
-  v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+  v === null ||
+  typeof v === 'string' ||
+  typeof v === 'boolean' ||
+  (typeof v === 'number' && Number.isFinite(v));
 
 const NUMERIC_OPERATORS = new Set(['=', '<', '<=', '>', '>=']);
 
@@ -59,11 +62,13 @@ function validateObject(node: Record<string, unknown>, path: string): void {
         throw new InvalidPatternError(here, '$or takes an array of at least two sub-patterns');
       }
       value.forEach((sub, i) => {
-        if (!isPlainObject(sub)) throw new InvalidPatternError(`${here}[${i}]`, '$or entries must be objects');
+        if (!isPlainObject(sub))
+          throw new InvalidPatternError(`${here}[${i}]`, '$or entries must be objects');
         validateObject(sub, `${here}[${i}]`);
       });
     } else if (Array.isArray(value)) {
-      if (value.length === 0) throw new InvalidPatternError(here, 'empty arrays are not allowed (they match nothing)');
+      if (value.length === 0)
+        throw new InvalidPatternError(here, 'empty arrays are not allowed (they match nothing)');
       value.forEach((matcher, i) => validateMatcher(matcher, `${here}[${i}]`));
     } else if (isPlainObject(value)) {
       validateObject(value, here);
@@ -79,7 +84,10 @@ function validateObject(node: Record<string, unknown>, path: string): void {
 function singleKey(matcher: Record<string, unknown>, path: string): [string, unknown] {
   const entries = Object.entries(matcher);
   if (entries.length !== 1) {
-    throw new InvalidPatternError(path, `an operator object must have exactly one key, got ${entries.length}`);
+    throw new InvalidPatternError(
+      path,
+      `an operator object must have exactly one key, got ${entries.length}`,
+    );
   }
   return entries[0]!;
 }
@@ -108,7 +116,10 @@ function validateWildcard(value: unknown, path: string): void {
 function validateMatcher(matcher: unknown, path: string): void {
   if (isScalar(matcher)) return;
   if (!isPlainObject(matcher)) {
-    throw new InvalidPatternError(path, `unsupported value ${JSON.stringify(matcher)} (nested arrays are not allowed)`);
+    throw new InvalidPatternError(
+      path,
+      `unsupported value ${JSON.stringify(matcher)} (nested arrays are not allowed)`,
+    );
   }
   const [op, value] = singleKey(matcher, path);
   switch (op) {
@@ -124,7 +135,10 @@ function validateMatcher(matcher: unknown, path: string): void {
       return;
     case 'cidr':
       if (!parseCidr(requireString(value, path, 'cidr'))) {
-        throw new InvalidPatternError(path, `cidr ${JSON.stringify(value)} is not an IPv4 or IPv6 CIDR block`);
+        throw new InvalidPatternError(
+          path,
+          `cidr ${JSON.stringify(value)} is not an IPv4 or IPv6 CIDR block`,
+        );
       }
       return;
     case 'numeric':
@@ -155,7 +169,10 @@ function validateNumeric(value: unknown, path: string): void {
     const lower = (o: string) => o === '>' || o === '>=';
     const upper = (o: string) => o === '<' || o === '<=';
     if (!((lower(a) && upper(b)) || (upper(a) && lower(b)))) {
-      throw new InvalidPatternError(path, 'a numeric range needs one lower (> >=) and one upper (< <=) bound');
+      throw new InvalidPatternError(
+        path,
+        'a numeric range needs one lower (> >=) and one upper (< <=) bound',
+      );
     }
   }
 }
@@ -166,7 +183,10 @@ function validateAnythingBut(value: unknown, path: string): void {
     const allStrings = value.every((v) => typeof v === 'string');
     const allNumbers = value.every((v) => typeof v === 'number' && Number.isFinite(v));
     if (value.length === 0 || !(allStrings || allNumbers)) {
-      throw new InvalidPatternError(path, 'anything-but takes a non-empty list of only strings or only numbers');
+      throw new InvalidPatternError(
+        path,
+        'anything-but takes a non-empty list of only strings or only numbers',
+      );
     }
     return;
   }
@@ -199,7 +219,8 @@ function matchObject(pattern: Record<string, unknown>, value: unknown): boolean 
   const fields = isPlainObject(value) ? value : undefined;
   for (const [key, sub] of Object.entries(pattern)) {
     if (key === '$or') {
-      if (!Array.isArray(sub) || !sub.some((alt) => isPlainObject(alt) && matchObject(alt, value))) return false;
+      if (!Array.isArray(sub) || !sub.some((alt) => isPlainObject(alt) && matchObject(alt, value)))
+        return false;
       continue;
     }
     const child = fields && Object.hasOwn(fields, key) ? fields[key] : undefined;
@@ -223,7 +244,8 @@ function matchObject(pattern: Record<string, unknown>, value: unknown): boolean 
 /** The scalar values an event field holds: arrays are flattened, objects are not leaves. */
 function leafValues(value: unknown): Scalar[] {
   if (value === undefined) return [];
-  if (Array.isArray(value)) return value.flatMap((v) => (Array.isArray(v) ? leafValues(v) : isScalar(v) ? [v] : []));
+  if (Array.isArray(value))
+    return value.flatMap((v) => (Array.isArray(v) ? leafValues(v) : isScalar(v) ? [v] : []));
   return isScalar(value) ? [value] : [];
 }
 

@@ -149,7 +149,8 @@ export class LocalQueue {
 
   /** Accepts a message (SQS SendMessage); it becomes visible after `delaySeconds` (0..900). */
   send(body: string, options: SendOptions = {}): string {
-    if (typeof body !== 'string' || body.length === 0) throw new TypeError('message body must be a non-empty string');
+    if (typeof body !== 'string' || body.length === 0)
+      throw new TypeError('message body must be a non-empty string');
     if (Buffer.byteLength(body, 'utf8') > 256 * 1024) throw new RangeError('message body exceeds 256 KiB');
     const delay = options.delaySeconds ?? 0;
     if (!Number.isInteger(delay) || delay < 0 || delay > 900) {
@@ -299,7 +300,9 @@ export class LocalQueue {
     try {
       snapshot = snapshotSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
     } catch (error) {
-      throw new Error(`queue ${this.name}: snapshot ${path} is unreadable (${String(error)}); move it aside to start empty`);
+      throw new Error(
+        `queue ${this.name}: snapshot ${path} is unreadable (${String(error)}); move it aside to start empty`,
+      );
     }
     const now = nowMs();
     this.sequence = snapshot.sequence;
@@ -401,7 +404,7 @@ export class LocalQueue {
     let failed: Set<string>;
     try {
       const response = await this.withTimeout(consumer({ Records: records }));
-      failed = failedIds(response, ids);
+      failed = readBatchResponse(response, ids);
     } catch (error) {
       // A throw, a timeout or an invalid response fails the whole batch, as Lambda does.
       this.counters.failedBatches++;
@@ -441,7 +444,7 @@ export class LocalQueue {
  * `batchItemFailures` means all succeeded; an identifier that is empty or not in the batch makes
  * the response invalid, which fails the whole batch.
  */
-function failedIds(response: unknown, ids: string[]): Set<string> {
+export function readBatchResponse(response: unknown, ids: string[]): Set<string> {
   if (response === undefined || response === null) return new Set();
   if (typeof response !== 'object') throw new Error('consumer returned a non-object batch response');
   const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;

@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import {
   ClientExistsError,
   type ClientRepository,
@@ -7,8 +6,8 @@ import {
   registerClient,
   rotateClientSecret,
 } from '../../shared/auth/clients.ts';
-import { grantTypes, scopes } from '../../shared/contracts/oauth.ts';
 import type { Clock } from '../../shared/clock.ts';
+import { grantTypes, scopes } from '../../shared/contracts/oauth.ts';
 import { zodDetails } from '../../shared/errors.ts';
 
 export const CLIENTS_USAGE = `Usage: npm run clients -- <command> [options]
@@ -174,12 +173,3 @@ function optionName(field: string): string {
     ({ grantTypes: 'grant', clientId: 'client-id', scopes: 'scopes' } as Record<string, string>)[head] ?? head
   );
 }
-
-/** `<dataDir>/runtime.json`, written by a running local suite. */
-export const runtimeInfoSchema = z.object({
-  pid: z.number().int(),
-  url: z.string(),
-  dynamoEndpoint: z.string().url(),
-  tableName: z.string().min(1),
-});
-export type RuntimeInfo = z.infer<typeof runtimeInfoSchema>;

@@ -1,22 +1,19 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClientRepository } from '../../shared/auth/clients.ts';
 import { systemClock } from '../../shared/clock.ts';
 import { createDocumentClient } from '../../shared/db/client.ts';
 import { ensureTable, localDynamoClient, startEmbeddedDynamo } from '../dynamo.ts';
 import { LOCAL_TABLE } from '../env.ts';
-import { runClientsCli, runtimeInfoSchema } from './clients-core.ts';
+import { runClientsCli } from './clients-core.ts';
+import { dataDir, runningRuntime } from './common.ts';
 
-/** True if a process with this pid exists (a stale runtime.json must not point us at a dead port). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+// The SDK's Node 20 deprecation notice would bury the one-time secret this command prints.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  if ((typeof warning === 'string' ? warning : warning.message).includes('NodeVersionSupportWarning')) return;
+  return (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
 
 /**
  * `npm run clients -- add | list | remove | rotate`. Target: `--table`/TABLE_NAME in AWS (default
@@ -40,26 +37,26 @@ async function main(argv: string[]): Promise<number> {
     return runClientsCli(argv, { ...io, clients: new ClientRepository(createDocumentClient(), awsTable) });
   }
 
-  const dataDir = resolve(process.env.SWITCHBOARD_DATA_DIR ?? '.switchboard');
-  const runtimeFile = join(dataDir, 'runtime.json');
-  const running = existsSync(runtimeFile)
-    ? runtimeInfoSchema.safeParse(JSON.parse(readFileSync(runtimeFile, 'utf8')))
-    : undefined;
-  if (running?.success && alive(running.data.pid)) {
-    const low = localDynamoClient(running.data.dynamoEndpoint);
+  const dir = dataDir();
+  const running = runningRuntime(dir);
+  if (running) {
+    const low = localDynamoClient(running.dynamoEndpoint);
     try {
-      const clients = new ClientRepository(createDocumentClient(low), running.data.tableName);
+      const clients = new ClientRepository(createDocumentClient(low), running.tableName);
       return await runClientsCli(argv, { ...io, clients });
     } finally {
       low.destroy();
     }
   }
 
-  const dynamo = await startEmbeddedDynamo({ path: join(dataDir, 'dynamo') });
+  const dynamo = await startEmbeddedDynamo({ path: join(dir, 'dynamo') });
   const low = localDynamoClient(dynamo.endpoint);
   try {
     await ensureTable(low, LOCAL_TABLE);
-    return await runClientsCli(argv, { ...io, clients: new ClientRepository(createDocumentClient(low), LOCAL_TABLE) });
+    return await runClientsCli(argv, {
+      ...io,
+      clients: new ClientRepository(createDocumentClient(low), LOCAL_TABLE),
+    });
   } finally {
     low.destroy();
     await dynamo.stop();

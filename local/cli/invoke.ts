@@ -13,24 +13,41 @@ import { fail, parseArgs, runningRuntime } from './common.ts';
  */
 const { positional } = parseArgs(process.argv.slice(2));
 const [name, file] = positional;
-if (!name || !file) fail(`usage: npm run invoke -- <function> <event.json>\nfunctions: ${Object.keys(wiring.functions).join(', ')}`);
-if (!wiring.functions[name]) fail(`no function ${name}; functions: ${Object.keys(wiring.functions).join(', ')}`);
+if (!name || !file)
+  fail(
+    `usage: npm run invoke -- <function> <event.json>\nfunctions: ${Object.keys(wiring.functions).join(', ')}`,
+  );
+if (!wiring.functions[name])
+  fail(`no function ${name}; functions: ${Object.keys(wiring.functions).join(', ')}`);
 const event: unknown = JSON.parse(readFileSync(file, 'utf8'));
 process.env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
 
 const running = runningRuntime();
 let result: unknown;
 if (running) {
-  const { localEnvironment } = await import('../env.ts');
-  const keys = JSON.parse(readFileSync(`${running.url ? '' : ''}${process.env.SWITCHBOARD_DATA_DIR ?? '.switchboard'}/signing-key.json`, 'utf8')) as {
+  const { functionEnvironments, localEnvironment } = await import('../env.ts');
+  const keys = JSON.parse(
+    readFileSync(
+      `${running.url ? '' : ''}${process.env.SWITCHBOARD_DATA_DIR ?? '.switchboard'}/signing-key.json`,
+      'utf8',
+    ),
+  ) as {
     publicJwk: unknown;
   };
   Object.assign(
     process.env,
-    localEnvironment({ wiring, runtimeUrl: running.url, dynamoEndpoint: running.dynamoEndpoint, publicJwk: JSON.stringify(keys.publicJwk) }),
+    localEnvironment({
+      wiring,
+      runtimeUrl: running.url,
+      dynamoEndpoint: running.dynamoEndpoint,
+      publicJwk: JSON.stringify(keys.publicJwk),
+    }),
     { TABLE_NAME: LOCAL_TABLE },
   );
-  result = await new LocalLambdas(wiring.functions, REPO_ROOT).invoke(name, event);
+  result = await new LocalLambdas(wiring.functions, REPO_ROOT, functionEnvironments(wiring)).invoke(
+    name,
+    event,
+  );
 } else {
   const runtime = await startRuntime({ port: 0, quiet: true, autoRun: false });
   try {

@@ -23,30 +23,41 @@ interface DevClient {
 }
 
 const { positional, flags } = parseArgs(process.argv.slice(2));
-const file = positional[0] ?? fail('usage: npm run send -- <events/api/<route>/<case>.json> [--as <client kind>]');
-const runtime = runningRuntime() ?? fail(`no local suite is running on ${dataDir()}: start it with npm start`);
+const file =
+  positional[0] ?? fail('usage: npm run send -- <events/api/<route>/<case>.json> [--as <client kind>]');
+const runtime =
+  runningRuntime() ?? fail(`no local suite is running on ${dataDir()}: start it with npm start`);
 const body = readFileSync(file, 'utf8');
 
 const folder = basename(dirname(file));
-const slug = (r: RouteSpec) => r.path.replace(/^\/(v1|api)\//, '').replace(/\{[^}]+\}/g, '').replace(/\/+$/, '').replace(/\//g, '-');
-const route: Pick<RouteSpec, 'method' | 'path' | 'scopes' | 'auth'> =
-  flags.path
-    ? (wiring.routes.find((r) => r.path === flags.path && r.method === (flags.method ?? 'POST')) ?? {
-        method: (flags.method ?? 'POST') as RouteSpec['method'],
-        path: flags.path,
-        scopes: [],
-        auth: 'jwt',
-      })
-    : (wiring.routes.find((r) => r.method === 'POST' && slug(r) === folder) ??
-      fail(`no POST route for folder ${folder}; pass --path /v1/... (routes: ${wiring.routes.map((r) => slug(r)).join(', ')})`));
+const slug = (r: RouteSpec) =>
+  r.path
+    .replace(/^\/(v1|api)\//, '')
+    .replace(/\{[^}]+\}/g, '')
+    .replace(/\/+$/, '')
+    .replace(/\//g, '-');
+const route: Pick<RouteSpec, 'method' | 'path' | 'scopes' | 'auth'> = flags.path
+  ? (wiring.routes.find((r) => r.path === flags.path && r.method === (flags.method ?? 'POST')) ?? {
+      method: (flags.method ?? 'POST') as RouteSpec['method'],
+      path: flags.path,
+      scopes: [],
+      auth: 'jwt',
+    })
+  : (wiring.routes.find((r) => r.method === 'POST' && slug(r) === folder) ??
+    fail(
+      `no POST route for folder ${folder}; pass --path /v1/... (routes: ${wiring.routes.map((r) => slug(r)).join(', ')})`,
+    ));
 
 const clients = JSON.parse(readFileSync(join(dataDir(), 'dev-clients.json'), 'utf8')) as DevClient[];
 const client = flags.as
   ? (clients.find((c) => c.kind === flags.as || c.tenant === flags.as) ?? fail(`no dev client ${flags.as}`))
-  : (clients.find((c) => route.scopes.every((s) => c.scopes.includes(s))) ?? fail(`no dev client holds ${route.scopes.join(' ')}`));
+  : (clients.find((c) => route.scopes.every((s) => c.scopes.includes(s))) ??
+    fail(`no dev client holds ${route.scopes.join(' ')}`));
 
 const headers: Record<string, string> = {
-  'content-type': flags['content-type'] ?? (file.includes('cloudevents') ? 'application/cloudevents-batch+json' : 'application/json'),
+  'content-type':
+    flags['content-type'] ??
+    (file.includes('cloudevents') ? 'application/cloudevents-batch+json' : 'application/json'),
   'x-client-id': client.clientId,
 };
 for (const h of (flags.header ?? '').split(',').filter(Boolean)) {
@@ -55,7 +66,11 @@ for (const h of (flags.header ?? '').split(',').filter(Boolean)) {
 }
 if (route.auth === 'jwt') {
   const grant = client.grantTypes.includes('client_credentials') ? 'client_credentials' : 'password';
-  const form = new URLSearchParams({ grant_type: grant, client_id: client.clientId, client_secret: client.clientSecret });
+  const form = new URLSearchParams({
+    grant_type: grant,
+    client_id: client.clientId,
+    client_secret: client.clientSecret,
+  });
   if (grant === 'password') {
     form.set('username', client.username ?? '');
     form.set('password', client.password ?? '');

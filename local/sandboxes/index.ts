@@ -1,4 +1,5 @@
 import type { SandboxFactory } from './kit.ts';
+import { createScreeningSandbox } from './screening.ts';
 import { createZuoraSandbox } from './zuora/index.ts';
 
 /**
@@ -7,4 +8,5 @@ import { createZuoraSandbox } from './zuora/index.ts';
  */
 export const sandboxFactories: Record<string, SandboxFactory> = {
   zuora: createZuoraSandbox,
+  screening: (ctx) => createScreeningSandbox(ctx),
 };

@@ -19,6 +19,8 @@ export interface HttpCallOptions {
   retryOn?: (status: number) => boolean;
   /** Label for logs, e.g. `zuora.createOrder`. */
   operation: string;
+  /** Caller's cancellation (e.g. a request time budget); combined with the per-attempt timeout, ends retries. */
+  signal?: AbortSignal;
 }
 
 export interface HttpResult<T = unknown> {
@@ -90,7 +92,9 @@ export class HttpClient {
           method: options.method ?? 'GET',
           headers: { accept: 'application/json', ...this.contentHeaders(options.body), ...options.headers },
           body: this.encodeBody(options.body),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: options.signal
+            ? AbortSignal.any([AbortSignal.timeout(timeoutMs), options.signal])
+            : AbortSignal.timeout(timeoutMs),
           redirect: 'manual',
         });
         const body = (await this.decode(res)) as T;
@@ -122,7 +126,7 @@ export class HttpClient {
           attempt,
           reason: (error as Error).name,
         });
-        if (attempt === attempts) break;
+        if (attempt === attempts || options.signal?.aborted) break;
       }
       const delay = Math.max(
         retryAfterMs ?? 0,

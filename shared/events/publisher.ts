@@ -1,6 +1,6 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { TransientError } from '../errors.ts';
-import { EVENT_SOURCE, eventDefinition } from './catalog/index.ts';
+import { EVENT_SOURCE, type EventDefinition, eventDefinition } from './catalog/index.ts';
 
 export interface HubEvent {
   /** Dotted past-tense detail type from the catalog, e.g. `order.accepted`. */
@@ -27,7 +27,9 @@ const MAX_ATTEMPTS = 4;
  */
 export function createPublisher(options: {
   busName: string;
-  client?: EventBridgeClient;
+  client?: Pick<EventBridgeClient, 'send'>;
+  /** Defaults to the hub catalog (`eventDefinition`); tests pass their own lookup. */
+  definitionOf?: (type: string) => EventDefinition | undefined;
   sleep?: (ms: number) => Promise<void>;
 }): Publisher {
   const client = options.client ?? new EventBridgeClient({ maxAttempts: 3 });
@@ -35,7 +37,7 @@ export function createPublisher(options: {
   return {
     async publish(events) {
       const entries: PutEventsRequestEntry[] = events.map((event) => {
-        const definition = eventDefinition(event.type);
+        const definition = (options.definitionOf ?? eventDefinition)(event.type);
         if (!definition) throw new UnknownEventTypeError(`event type ${event.type} is not in the catalog`);
         const parsed = definition.schema.safeParse(event.detail);
         if (!parsed.success) {

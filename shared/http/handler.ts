@@ -22,6 +22,8 @@ export interface HttpHandlerOptions {
   routes: Record<string, RouteHandler | { handler: RouteHandler; options: RouteOptions }>;
   /** Override the verifier (tests); defaults to one built from `AUTH_PUBLIC_JWK`. */
   verifier?: Verifier;
+  /** Route specs to serve instead of the manifest's (tests of the kernel only). */
+  specs?: RouteSpec[];
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -32,33 +34,53 @@ function lowerHeaders(headers: APIGatewayProxyEventV2['headers'] | undefined): R
   return out;
 }
 
-function toRequest(event: APIGatewayProxyEventV2, context: Context): HttpRequest {
-  const headers = lowerHeaders(event.headers);
+/** A REST API (payload format 1.0) event, accepted too so a REST API or a v1 test event works unchanged. */
+interface RestEvent {
+  httpMethod: string;
+  path: string;
+  resource: string;
+  headers?: Record<string, string | undefined> | null;
+  queryStringParameters?: Record<string, string | undefined> | null;
+  pathParameters?: Record<string, string | undefined> | null;
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  requestContext?: { requestId?: string };
+}
+
+const isRestEvent = (event: unknown): event is RestEvent =>
+  typeof event === 'object' && event !== null && 'httpMethod' in event && !('routeKey' in event);
+
+/** Normalises an API Gateway event (HTTP API v2 or REST v1) into the request our routes see. */
+export function toRequest(event: APIGatewayProxyEventV2 | RestEvent, context: Context): HttpRequest {
+  const rest = isRestEvent(event) ? event : undefined;
+  const v2 = rest ? undefined : (event as APIGatewayProxyEventV2);
+  const headers = lowerHeaders(event.headers ?? undefined);
+  const body = event.body ?? undefined;
   const rawBody =
-    event.body === undefined || event.body === null
+    body === undefined
       ? undefined
       : event.isBase64Encoded
-        ? Buffer.from(event.body, 'base64').toString('utf8')
-        : event.body;
+        ? Buffer.from(body, 'base64').toString('utf8')
+        : body;
   const query: Record<string, string> = {};
-  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v;
+  for (const [k, v] of Object.entries(event.queryStringParameters ?? {}))
+    if (v !== undefined && v !== null) query[k] = v;
   const params: Record<string, string> = {};
-  for (const [k, v] of Object.entries(event.pathParameters ?? {})) if (v !== undefined) params[k] = v;
+  for (const [k, v] of Object.entries(event.pathParameters ?? {}))
+    if (v !== undefined && v !== null) params[k] = v;
   const supplied = headers['x-correlation-id'];
+  const requestId = event.requestContext?.requestId ?? context.awsRequestId;
   return {
-    method: event.requestContext?.http?.method ?? 'GET',
-    path: event.rawPath ?? event.requestContext?.http?.path ?? '/',
-    routeKey: event.routeKey,
+    method: rest ? rest.httpMethod : (v2!.requestContext?.http?.method ?? 'GET'),
+    path: rest ? rest.path : (v2!.rawPath ?? v2!.requestContext?.http?.path ?? '/'),
+    routeKey: rest ? `${rest.httpMethod} ${rest.resource}` : v2!.routeKey,
     pathParameters: params,
     query,
     headers,
     rawBody,
-    correlationId:
-      supplied && /^[\w.:-]{1,128}$/.test(supplied)
-        ? supplied
-        : (event.requestContext?.requestId ?? context.awsRequestId),
+    correlationId: supplied && /^[\w.:-]{1,128}$/.test(supplied) ? supplied : requestId,
     principal: undefined,
-    event,
+    event: event as APIGatewayProxyEventV2,
     context,
   };
 }
@@ -142,7 +164,7 @@ function verifierFromEnv(): Verifier {
  * error mapping (4xx keep their message; anything unexpected is a bare 500).
  */
 export function httpHandler(options: HttpHandlerOptions) {
-  const specs = wiring.routes.filter((r) => r.function === options.functionName);
+  const specs = options.specs ?? wiring.routes.filter((r) => r.function === options.functionName);
   const declared = new Set(specs.map(routeKey));
   const implemented = new Set(Object.keys(options.routes));
   const missing = [...declared].filter((k) => !implemented.has(k));
@@ -169,10 +191,10 @@ export function httpHandler(options: HttpHandlerOptions) {
     context: Context,
   ): Promise<APIGatewayProxyStructuredResultV2> => {
     const req = toRequest(event, context);
-    logger.appendKeys({ correlation_id: req.correlationId, route: event.routeKey });
-    const entry = table.get(event.routeKey);
+    logger.appendKeys({ correlation_id: req.correlationId, route: req.routeKey });
+    const entry = table.get(req.routeKey);
     try {
-      if (!entry) throw new NotFoundError(`No route ${event.routeKey} in ${options.functionName}.`);
+      if (!entry) throw new NotFoundError(`No route ${req.routeKey} in ${options.functionName}.`);
       if (entry.spec.auth === 'jwt') {
         req.principal = await authenticate(req, entry.spec, verifier!);
         logger.appendKeys({ tenant: req.principal.tenant, client_id: req.principal.sub });

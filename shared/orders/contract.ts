@@ -8,9 +8,9 @@ import { ISO_3166_COUNTRIES, ISO_4217_CURRENCIES } from './iso-codes.ts';
  */
 const text = (max: number) => z.string().trim().min(1).max(max);
 
-const countrySchema = z
-  .string()
-  .refine((c) => ISO_3166_COUNTRIES.has(c), { message: 'must be an ISO 3166-1 alpha-2 country code, e.g. DE' });
+const countrySchema = z.string().refine((c) => ISO_3166_COUNTRIES.has(c), {
+  message: 'must be an ISO 3166-1 alpha-2 country code, e.g. DE',
+});
 
 export const contactSchema = z
   .object({
@@ -65,9 +65,7 @@ export const orderRequestSchema = z
     currency: z.string().refine((c) => ISO_4217_CURRENCIES.has(c), {
       message: 'must be an ISO 4217 currency code, e.g. EUR',
     }),
-    sellTo: z
-      .object({ company: text(200), contact: contactSchema, address: addressSchema })
-      .strict(),
+    sellTo: z.object({ company: text(200), contact: contactSchema, address: addressSchema }).strict(),
     partner: z
       .object({ id: z.string().trim().max(100).optional(), name: text(200), contact: contactSchema })
       .strict(),

@@ -101,7 +101,13 @@ export async function completeStep(
   value: unknown,
   deps: LifecycleDeps,
 ): Promise<Order | undefined> {
-  const written = await deps.orders.recordStep(orderId, field, value, ['BILLING_PROVISIONED'], deps.clock.now());
+  const written = await deps.orders.recordStep(
+    orderId,
+    field,
+    value,
+    ['BILLING_PROVISIONED'],
+    deps.clock.now(),
+  );
   const order = written ?? (await deps.orders.get(orderId));
   if (order) await fulfilIfComplete(order, deps);
   return order;

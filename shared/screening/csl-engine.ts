@@ -78,7 +78,10 @@ export const cslEntrySchema = z
 export type CslEntry = z.infer<typeof cslEntrySchema>;
 
 /** A CSL file is a JSON array of entries, or trade.gov's `{ results: [...] }` envelope. */
-export const cslFileSchema = z.union([z.array(z.unknown()), z.object({ results: z.array(z.unknown()) }).loose()]);
+export const cslFileSchema = z.union([
+  z.array(z.unknown()),
+  z.object({ results: z.array(z.unknown()) }).loose(),
+]);
 
 /** Parses the entries of a CSL document; a malformed entry fails with its index. */
 export function parseCslEntries(doc: unknown): CslEntry[] {
@@ -87,7 +90,9 @@ export function parseCslEntries(doc: unknown): CslEntry[] {
   return raw.map((item, i) => {
     const r = cslEntrySchema.safeParse(item);
     if (!r.success) {
-      throw new Error(`CSL entry ${i} is invalid: ${r.error.issues.map((x) => x.path.join('.') + ' ' + x.message).join('; ')}`);
+      throw new Error(
+        `CSL entry ${i} is invalid: ${r.error.issues.map((x) => x.path.join('.') + ' ' + x.message).join('; ')}`,
+      );
     }
     return r.data;
   });
@@ -155,7 +160,13 @@ export class CslEngine {
     private readonly options: CslEngineOptions = {},
   ) {
     this.thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
-    if (!(this.thresholds.review > 0 && this.thresholds.review <= this.thresholds.block && this.thresholds.block <= 1)) {
+    if (
+      !(
+        this.thresholds.review > 0 &&
+        this.thresholds.review <= this.thresholds.block &&
+        this.thresholds.block <= 1
+      )
+    ) {
       throw new Error('screening thresholds must satisfy 0 < review ≤ block ≤ 1');
     }
     this.listVersion = options.listVersion;
@@ -262,9 +273,9 @@ export class CslEngine {
         matchedName: m.matchedName,
         score: Math.round(m.score * 1000) / 1000,
         countries: facts.countries,
-        reason: corroboration
-          ? `name score ${m.score.toFixed(3)}; ${corroboration}`
-          : `name score ${m.score.toFixed(3)}; ${high ? 'no country or address corroboration' : 'partial name match'} (entry: ${where})`,
+        reason: `name score ${m.score.toFixed(3)}${high ? '' : ' (partial name match)'}; ${
+          corroboration ?? `no country or address corroboration (entry: ${where})`
+        }`,
       });
     }
     const rank = { blocked: 2, review: 1, clear: 0 } as const;

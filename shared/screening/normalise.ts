@@ -6,8 +6,9 @@
  *    (ß → ss, ø → o, ł → l, æ → ae…), lower case.
  * 2. Apostrophes and dots are removed inside words (JIM'ALE → jimale, S.A. → sa, Co. → co),
  *    `&` becomes a separator, every other punctuation character becomes a space.
- * 3. Legal-form phrases and suffixes (LLC, Ltd, GmbH, S.A., OOO, OAO, Co., "open joint stock
- *    company"…) and a few filler words (the, of, and) are dropped, unless nothing would be left.
+ * 3. Legal-form phrases (all their words present, in any order: "open joint stock company") and
+ *    suffixes (LLC, Ltd, GmbH, S.A., OOO, OAO, Co.…) and a few filler words (the, of, and) are
+ *    dropped, unless nothing would be left.
  * 4. Common abbreviations are expanded (intl → international, natl → national, mfg → manufacturing).
  *
  * Token order is irrelevant to the score (see {@link nameSimilarity}), which handles "CHAO, Lazaro R."
@@ -27,8 +28,8 @@ const LETTER_MAP: Record<string, string> = {
 };
 
 /**
- * Legal forms, matched on whole token sequences after punctuation removal. Longer phrases first so
- * "closed joint stock company" is removed before "joint stock company" could leave "closed".
+ * Multi-word legal forms. Longer phrases first so "closed joint stock company" is removed before
+ * "joint stock company" could leave "closed".
  */
 const LEGAL_PHRASES: string[][] = [
   'open joint stock company',
@@ -162,15 +163,15 @@ export function rawTokens(input: string): string[] {
 }
 
 function dropPhrases(tokens: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < tokens.length; ) {
-    const phrase = LEGAL_PHRASES.find((p) => p.every((word, k) => tokens[i + k] === word));
-    if (phrase) {
-      i += phrase.length;
-      continue;
+  // a phrase is removed when all its words are present, in any order, so that token order never
+  // changes the comparison tokens ("Open Joint-Stock Company X" ~ "X Company Joint-Stock Open")
+  let out = tokens;
+  for (const phrase of LEGAL_PHRASES) {
+    while (phrase.every((word) => out.includes(word))) {
+      const remaining = [...out];
+      for (const word of phrase) remaining.splice(remaining.indexOf(word), 1);
+      out = remaining;
     }
-    out.push(tokens[i]!);
-    i++;
   }
   return out;
 }

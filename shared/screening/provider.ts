@@ -72,5 +72,7 @@ export function createScreeningProviderFromEnv(env: NodeJS.ProcessEnv = process.
   const kind = (env.SCREENING_PROVIDER ?? 'trade-gov').trim();
   if (kind === 'csl') return createCslProviderFromEnv(env);
   if (kind === 'trade-gov') return createTradeGovProviderFromEnv(env);
-  throw new Error(`Invalid environment configuration: SCREENING_PROVIDER must be csl or trade-gov, got "${kind}"`);
+  throw new Error(
+    `Invalid environment configuration: SCREENING_PROVIDER must be csl or trade-gov, got "${kind}"`,
+  );
 }

@@ -18,7 +18,10 @@ export interface DeliveryQueue {
 }
 
 /** The delivery queue through the AWS SDK (`QUEUE_WEBHOOK_DELIVERY_URL`); batches of ten. */
-export function sqsDeliveryQueue(queueUrl: string, client = new SQSClient({ maxAttempts: 4 })): DeliveryQueue {
+export function sqsDeliveryQueue(
+  queueUrl: string,
+  client = new SQSClient({ maxAttempts: 4 }),
+): DeliveryQueue {
   return {
     async enqueue(messages) {
       for (let i = 0; i < messages.length; i += 10) {

@@ -35,7 +35,12 @@ function keyOf(secret: string): Buffer {
 }
 
 /** One `v1,<base64>` signature of `msgId.timestamp.payload`. */
-export function signPayload(secret: string, msgId: string, timestampSeconds: number, payload: string): string {
+export function signPayload(
+  secret: string,
+  msgId: string,
+  timestampSeconds: number,
+  payload: string,
+): string {
   const mac = createHmac('sha256', keyOf(secret))
     .update(`${msgId}.${timestampSeconds}.${payload}`, 'utf8')
     .digest('base64');

@@ -8,9 +8,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import {
+  type OrderStatus,
   orderRequestSchema,
   orderStatusSchema,
-  type OrderStatus,
   TERMINAL_STATUSES,
 } from '../../orders/contract.ts';
 import { decodeCursor, encodeCursor, isConditionFailed } from '../client.ts';
@@ -229,7 +229,12 @@ export class OrderRepository {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...claimKey(tenant, kind, value), entity: 'order-claim', ...claim, createdAt: now.toISOString() },
+          Item: {
+            ...claimKey(tenant, kind, value),
+            entity: 'order-claim',
+            ...claim,
+            createdAt: now.toISOString(),
+          },
           ConditionExpression: 'attribute_not_exists(PK)',
         }),
       );

@@ -33,7 +33,13 @@ export const groupStateSchema = z.object({
   billedCount: z.number().int().default(0),
   version: z.number().int(),
   inflight: z
-    .object({ submissionId: z.string(), target: z.string(), targetCount: z.number().int(), delta: z.string(), claimedAt: z.string() })
+    .object({
+      submissionId: z.string(),
+      target: z.string(),
+      targetCount: z.number().int(),
+      delta: z.string(),
+      claimedAt: z.string(),
+    })
     .optional(),
   failures: z.number().int().default(0),
   retryAt: z.string().optional(),
@@ -74,7 +80,15 @@ export const submissionLineSchema = z.object({
 });
 export type SubmissionLine = z.infer<typeof submissionLineSchema>;
 
-export const submissionStatusSchema = z.enum(['prepared', 'uploaded', 'interrupted', 'delivered', 'billed', 'failed', 'abandoned']);
+export const submissionStatusSchema = z.enum([
+  'prepared',
+  'uploaded',
+  'interrupted',
+  'delivered',
+  'billed',
+  'failed',
+  'abandoned',
+]);
 export type SubmissionStatus = z.infer<typeof submissionStatusSchema>;
 
 export const submissionSchema = z.object({
@@ -86,6 +100,10 @@ export const submissionSchema = z.object({
   /** Zuora: the import's id once known. AppDirect: the request id. */
   remoteId: z.string().optional(),
   attempts: z.number().int().default(0),
+  /** Incremented by every write: a run taking over an abandoned submission conditions on it. */
+  rev: z.number().int().default(0),
+  /** Run currently working on it. */
+  owner: z.string().optional(),
   reason: z.string().optional(),
   retryAt: z.string().optional(),
   createdAt: z.string(),
@@ -114,7 +132,9 @@ export const runSchema = z.object({
       skipped: z.number().int(),
     })
     .optional(),
-  failures: z.array(z.object({ submissionId: z.string(), biller: z.string(), reason: z.string() })).default([]),
+  failures: z
+    .array(z.object({ submissionId: z.string(), biller: z.string(), reason: z.string() }))
+    .default([]),
   error: z.string().optional(),
   expiresAt: z.number(),
 });
@@ -154,7 +174,12 @@ export class UsageBillingStore {
    * Claims a group for a submission: succeeds only if nobody changed the group since it was read
    * (`version`) and no other submission holds it. This is what stops two runs billing one group.
    */
-  async claim(g: GroupKey, expectedVersion: number, claim: NonNullable<GroupState['inflight']>, now: Date): Promise<boolean> {
+  async claim(
+    g: GroupKey,
+    expectedVersion: number,
+    claim: NonNullable<GroupState['inflight']>,
+    now: Date,
+  ): Promise<boolean> {
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -162,9 +187,10 @@ export class UsageBillingStore {
           Key: groupStateKey(g),
           UpdateExpression:
             'SET tenant = :t, subscriptionNumber = :s, chargeNumber = :c, #unit = :u, period = :p, billed = if_not_exists(billed, :zero), billedCount = if_not_exists(billedCount, :z), failures = if_not_exists(failures, :z), inflight = :claim, version = :next, updatedAt = :now, entity = :e',
-          ConditionExpression: expectedVersion === 0
-            ? 'attribute_not_exists(PK)'
-            : 'version = :v AND attribute_not_exists(inflight)',
+          ConditionExpression:
+            expectedVersion === 0
+              ? 'attribute_not_exists(PK)'
+              : 'version = :v AND attribute_not_exists(inflight)',
           ExpressionAttributeNames: { '#unit': 'unit' },
           ExpressionAttributeValues: {
             ':t': g.tenant,
@@ -190,7 +216,13 @@ export class UsageBillingStore {
   }
 
   /** Records the new billed total once the biller confirmed; a no-op if already recorded. */
-  async commit(g: GroupKey, submissionId: string, target: string, targetCount: number, now: Date): Promise<boolean> {
+  async commit(
+    g: GroupKey,
+    submissionId: string,
+    target: string,
+    targetCount: number,
+    now: Date,
+  ): Promise<boolean> {
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -251,18 +283,23 @@ export class UsageBillingStore {
   }
 
   async getSubmission(id: string): Promise<Submission | undefined> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: submissionKey(id), ConsistentRead: true }));
+    const res = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: submissionKey(id), ConsistentRead: true }),
+    );
     return res.Item ? submissionSchema.parse(res.Item) : undefined;
   }
 
   /** Updates a submission's status (and lines / remote id / reason) in one write. */
   async updateSubmission(
     id: string,
-    patch: Partial<Pick<Submission, 'status' | 'lines' | 'remoteId' | 'reason' | 'retryAt' | 'attempts'>>,
+    patch: Partial<
+      Pick<Submission, 'status' | 'lines' | 'remoteId' | 'reason' | 'retryAt' | 'attempts' | 'owner'>
+    >,
     now: Date,
-  ): Promise<void> {
-    const sets = ['updatedAt = :now'];
-    const values: Record<string, unknown> = { ':now': now.toISOString() };
+    expectedRev?: number,
+  ): Promise<boolean> {
+    const sets = ['updatedAt = :now', 'rev = if_not_exists(rev, :zero) + :one'];
+    const values: Record<string, unknown> = { ':now': now.toISOString(), ':zero': 0, ':one': 1 };
     const names: Record<string, string> = {};
     for (const [k, v] of Object.entries(patch)) {
       if (v === undefined) continue;
@@ -270,26 +307,39 @@ export class UsageBillingStore {
       values[`:${k}`] = v;
       sets.push(`#${k} = :${k}`);
     }
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: submissionKey(id),
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
-        ExpressionAttributeValues: values,
-        ConditionExpression: 'attribute_exists(PK)',
-      }),
-    );
+    if (expectedRev !== undefined) values[':rev'] = expectedRev;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: submissionKey(id),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
+          ExpressionAttributeValues: values,
+          ConditionExpression:
+            expectedRev === undefined ? 'attribute_exists(PK)' : 'attribute_exists(PK) AND rev = :rev',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (expectedRev !== undefined && isConditionFailed(error)) return false;
+      throw error;
+    }
   }
 
   async putRun(run: BillingRun): Promise<void> {
     await this.doc.send(
-      new PutCommand({ TableName: this.tableName, Item: { ...runKey(run.id), entity: 'usage-billing-run', ...runSchema.parse(run) } }),
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...runKey(run.id), entity: 'usage-billing-run', ...runSchema.parse(run) },
+      }),
     );
   }
 
   async getRun(id: string): Promise<BillingRun | undefined> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: runKey(id), ConsistentRead: true }));
+    const res = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: runKey(id), ConsistentRead: true }),
+    );
     return res.Item ? runSchema.parse(res.Item) : undefined;
   }
 }

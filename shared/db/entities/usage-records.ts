@@ -54,18 +54,28 @@ export type UsageRecordItem = z.infer<typeof usageRecordItemSchema>;
 
 export type NewUsageRecord = Omit<UsageRecordItem, 'contentHash' | 'period'>;
 
-export const usageRecordKey = (tenant: string, id: string) => ({ PK: key('USAGE', tenant, id), SK: 'RECORD' });
+export const usageRecordKey = (tenant: string, id: string) => ({
+  PK: key('USAGE', tenant, id),
+  SK: 'RECORD',
+});
 export const usageGroupShardKey = (tenant: string, sub: string, period: string, shard: number) =>
   key('USAGE', tenant, sub, period, shard);
 export const usagePeriodShardKey = (period: string, shard: number) => key('USAGEPERIOD', period, shard);
 
 /** Hash of what makes two deliveries "the same record" (everything but the acceptance metadata). */
-export function usageContentHash(r: Pick<NewUsageRecord, 'subscriptionNumber' | 'chargeNumber' | 'unit' | 'quantity' | 'timestamp' | 'attributes'>): string {
+export function usageContentHash(
+  r: Pick<
+    NewUsageRecord,
+    'subscriptionNumber' | 'chargeNumber' | 'unit' | 'quantity' | 'timestamp' | 'attributes'
+  >,
+): string {
   const attributes = r.attributes
     ? Object.fromEntries(Object.entries(r.attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
     : null;
   return createHash('sha256')
-    .update(JSON.stringify([r.subscriptionNumber, r.chargeNumber, r.unit, r.quantity, r.timestamp, attributes]))
+    .update(
+      JSON.stringify([r.subscriptionNumber, r.chargeNumber, r.unit, r.quantity, r.timestamp, attributes]),
+    )
     .digest('base64url');
 }
 
@@ -80,7 +90,12 @@ export function toUsageItem(record: NewUsageRecord, shards: UsageShards): Record
   return {
     ...usageRecordKey(item.tenant, item.id),
     entity: 'usage-record',
-    GSI1PK: usageGroupShardKey(item.tenant, item.subscriptionNumber, item.period, shardOf(item.id, shards.group)),
+    GSI1PK: usageGroupShardKey(
+      item.tenant,
+      item.subscriptionNumber,
+      item.period,
+      shardOf(item.id, shards.group),
+    ),
     GSI1SK: key(item.chargeNumber, item.unit, item.id),
     GSI2PK: usagePeriodShardKey(item.period, shardOf(item.id, shards.period)),
     GSI2SK: key(item.tenant, item.subscriptionNumber, item.chargeNumber, item.unit, item.id),
@@ -141,11 +156,20 @@ export class UsageRecordStore {
   }
 
   /** Every live record of one tenant's subscription in one period (all GSI1 shards). */
-  async listGroup(tenant: string, subscriptionNumber: string, period: string, nowEpochSeconds: number): Promise<UsageRecordItem[]> {
+  async listGroup(
+    tenant: string,
+    subscriptionNumber: string,
+    period: string,
+    nowEpochSeconds: number,
+  ): Promise<UsageRecordItem[]> {
     const out: UsageRecordItem[] = [];
     await Promise.all(
       Array.from({ length: this.shards.group }, async (_, shard) => {
-        for await (const item of this.query('GSI1', 'GSI1PK', usageGroupShardKey(tenant, subscriptionNumber, period, shard))) {
+        for await (const item of this.query(
+          'GSI1',
+          'GSI1PK',
+          usageGroupShardKey(tenant, subscriptionNumber, period, shard),
+        )) {
           const r = fromUsageItem(item);
           if (r.expiresAt >= nowEpochSeconds) out.push(r);
         }
@@ -155,7 +179,11 @@ export class UsageRecordStore {
   }
 
   /** Streams every live record of one period, shard by shard (GSI2), for the billing run. */
-  async *listPeriodShard(period: string, shard: number, nowEpochSeconds: number): AsyncGenerator<UsageRecordItem> {
+  async *listPeriodShard(
+    period: string,
+    shard: number,
+    nowEpochSeconds: number,
+  ): AsyncGenerator<UsageRecordItem> {
     for await (const item of this.query('GSI2', 'GSI2PK', usagePeriodShardKey(period, shard))) {
       const r = fromUsageItem(item);
       if (r.expiresAt >= nowEpochSeconds) yield r;

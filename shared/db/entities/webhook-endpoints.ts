@@ -54,7 +54,9 @@ export function toEndpointItem(endpoint: WebhookEndpoint): Record<string, unknow
   return {
     ...endpointKey(endpoint.tenant, endpoint.id),
     entity: 'webhook-endpoint',
-    ...(endpoint.allEvents ? { GSI1PK: ALL_EVENTS_PARTITION, GSI1SK: key(endpoint.tenant, endpoint.id) } : {}),
+    ...(endpoint.allEvents
+      ? { GSI1PK: ALL_EVENTS_PARTITION, GSI1SK: key(endpoint.tenant, endpoint.id) }
+      : {}),
     ...webhookEndpointSchema.parse(endpoint),
   };
 }

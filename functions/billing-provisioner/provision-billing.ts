@@ -1,0 +1,84 @@
+import type { OrderRepository } from '../../shared/db/entities/orders.ts';
+import type { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
+import { PermanentError } from '../../shared/errors.ts';
+import { logger } from '../../shared/logger.ts';
+import { catalogue } from '../../shared/orders/catalogue.ts';
+import { announce, failOrder, type LifecycleDeps, orderEvent } from '../../shared/orders/lifecycle.ts';
+import type { ZuoraOrdersPort } from './zuora-orders.ts';
+
+/**
+ * `order.accepted` → Zuora account + subscription, registered in the subscription registry (usage
+ * may then be submitted by the channel and the platform), then ACCEPTED → BILLING_PROVISIONED and
+ * `order.billing.provisioned`. Safe to repeat at any line: Zuora replays the first result for the
+ * same Idempotency-Key, registry writes are upserts and the status change is conditional.
+ * A Zuora refusal fails the order (ERROR + `order.failed`); transient errors escape for SQS to retry.
+ */
+export interface ProvisionBillingDeps extends LifecycleDeps {
+  orders: Pick<OrderRepository, 'get' | 'transition' | 'settle' | 'recordStep'>;
+  zuora: ZuoraOrdersPort;
+  registry: Pick<SubscriptionRegistry, 'register' | 'putCharge'>;
+  platformTenant: string;
+}
+
+export async function provisionBilling(
+  input: { orderId: string },
+  deps: ProvisionBillingDeps,
+): Promise<'provisioned' | 'failed' | 'skipped'> {
+  const order = await deps.orders.get(input.orderId);
+  if (!order || order.status !== 'ACCEPTED') {
+    logger.info('order not awaiting billing; nothing to do', {
+      orderId: input.orderId,
+      status: order?.status,
+    });
+    return 'skipped';
+  }
+  try {
+    const now = deps.clock.now();
+    const created = await deps.zuora.createOrder(order, now.toISOString().slice(0, 10));
+    const charges = await deps.zuora.subscriptionCharges(created.subscriptionNumber);
+    await deps.registry.register({
+      subscriptionNumber: created.subscriptionNumber,
+      accountNumber: created.accountNumber,
+      tenants: [...new Set([order.tenant, deps.platformTenant])],
+      source: 'order',
+      biller: 'zuora',
+      now,
+    });
+    for (const charge of charges) {
+      const product = Object.values(catalogue).find(
+        (p) => p.zuora.productRatePlanChargeId === charge.productRatePlanChargeId,
+      );
+      await deps.registry.putCharge(
+        {
+          subscriptionNumber: created.subscriptionNumber,
+          chargeNumber: charge.chargeNumber,
+          ...((charge.uom ?? product?.zuora.uom) ? { unit: charge.uom ?? product?.zuora.uom } : {}),
+          ...(product ? { productCode: product.productCode } : {}),
+        },
+        now,
+      );
+    }
+    const moved = await deps.orders.transition(order.orderId, {
+      from: ['ACCEPTED'],
+      to: 'BILLING_PROVISIONED',
+      set: {
+        billing: {
+          accountNumber: created.accountNumber,
+          subscriptionNumber: created.subscriptionNumber,
+          ...(created.orderNumber ? { orderNumber: created.orderNumber } : {}),
+          chargeNumbers: charges.map((c) => c.chargeNumber),
+          provisionedAt: now.toISOString(),
+        },
+      },
+      event: orderEvent('order.billing.provisioned', order, 'BILLING_PROVISIONED'),
+      now,
+    });
+    if (!moved) return 'skipped';
+    await announce(moved, deps);
+    return 'provisioned';
+  } catch (error) {
+    if (!(error instanceof PermanentError)) throw error;
+    await failOrder(order, 'billing', error.message, deps);
+    return 'failed';
+  }
+}

@@ -1,0 +1,238 @@
+import type { ClientCredentials } from '../../shared/clients/credentials.ts';
+import { type HttpCallOptions, HttpClient, type HttpResult } from '../../shared/clients/http.ts';
+import type { Clock } from '../../shared/clock.ts';
+import type { Submission, SubmissionLine } from '../../shared/db/entities/usage-billing.ts';
+import { PermanentError, TransientError } from '../../shared/errors.ts';
+import type { BillerAdapter, DeliveryHooks, DeliveryOutcome } from './biller.ts';
+
+/** Billing Usage V2 limits (AppDirect guide): per request, and never volume-priced with others. */
+export const APPDIRECT_LIMITS = { preconfigured: 250, custom: 850, bytes: 262_144 } as const;
+
+/** AppDirect PricingUnit values are UPPER_SNAKE enum names; anything else is sent as a custom unit. */
+export const isPricingUnit = (unit: string) => /^[A-Z][A-Z0-9_]*$/.test(unit);
+
+export type AppDirectChunkClass = 'volume' | 'standard';
+export const chunkClass = (line: Pick<SubmissionLine, 'pricing'>): AppDirectChunkClass =>
+  line.pricing === 'volume' ? 'volume' : 'standard';
+
+/** One usage event of the V2 body for a line (the line's aggregated delta). */
+export function appDirectUsageItem(submissionId: string, line: SubmissionLine, index: number) {
+  const preconfigured = line.pricing === 'volume' || isPricingUnit(line.unit);
+  return {
+    eventId: `${submissionId}-${index}`,
+    eventDate: line.usageDate,
+    ...(preconfigured ? { pricingUnit: line.unit } : { customUnit: line.unit }),
+    quantity: line.quantity,
+    description: `${line.quantity} ${line.unit} (${line.chargeNumber}, ${line.period})`,
+    attributes: { subscriptionNumber: line.subscriptionNumber, chargeNumber: line.chargeNumber },
+  };
+}
+
+/** The exact `POST /api/integration/v2/billing/usage` body of a submission. */
+export function appDirectUsageBody(submission: Pick<Submission, 'id' | 'lines'>) {
+  const byAccount = new Map<string, ReturnType<typeof appDirectUsageItem>[]>();
+  submission.lines.forEach((line, i) => {
+    const list = byAccount.get(line.accountNumber) ?? [];
+    list.push(appDirectUsageItem(submission.id, line, i));
+    byAccount.set(line.accountNumber, list);
+  });
+  return {
+    idempotencyKey: submission.id,
+    requestGroupId: submission.lines[0]?.period ?? null,
+    billable: true,
+    usages: [...byAccount].map(([accountId, usageList]) => ({ accountId, usageList })),
+  };
+}
+
+/**
+ * Splits lines into AppDirect submissions: one period per request (`requestGroupId`), volume-priced
+ * lines never with others, at most 250 preconfigured and 850 events in all, and a body of at most
+ * 262,144 bytes. `isolated` lines (that failed before) each get a request of their own, so one bad
+ * line cannot keep refusing its neighbours.
+ */
+export function chunkAppDirectLines(
+  lines: SubmissionLine[],
+  isolated: (l: SubmissionLine) => boolean = () => false,
+): SubmissionLine[][] {
+  const chunks: SubmissionLine[][] = [];
+  const buckets = new Map<string, SubmissionLine[]>();
+  for (const line of lines) {
+    if (isolated(line)) {
+      chunks.push([line]);
+      continue;
+    }
+    const k = `${line.period}|${chunkClass(line)}`;
+    const b = buckets.get(k) ?? [];
+    b.push(line);
+    buckets.set(k, b);
+  }
+  // Envelope budget: the body without events, with room for the longest idempotency key and period.
+  const envelope = 200;
+  for (const bucket of buckets.values()) {
+    let current: SubmissionLine[] = [];
+    let pre = 0;
+    let bytes = envelope;
+    const accounts = new Set<string>();
+    for (const line of bucket) {
+      const item = appDirectUsageItem('usub_00000000000000000000000000', line, 99_999);
+      const itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
+      const accountBytes = accounts.has(line.accountNumber) ? 0 : Buffer.byteLength(line.accountNumber) + 40;
+      const isPre = 'pricingUnit' in item;
+      if (
+        current.length > 0 &&
+        (current.length + 1 > APPDIRECT_LIMITS.custom ||
+          (isPre && pre + 1 > APPDIRECT_LIMITS.preconfigured) ||
+          bytes + itemBytes + accountBytes > APPDIRECT_LIMITS.bytes)
+      ) {
+        chunks.push(current);
+        current = [];
+        pre = 0;
+        bytes = envelope;
+        accounts.clear();
+      }
+      current.push(line);
+      if (isPre) pre++;
+      bytes +=
+        itemBytes + (accounts.has(line.accountNumber) ? 0 : Buffer.byteLength(line.accountNumber) + 40);
+      accounts.add(line.accountNumber);
+    }
+    if (current.length) chunks.push(current);
+  }
+  return chunks;
+}
+
+/**
+ * OAuth 2.0 client credentials on the marketplace (`POST {marketplace}/oauth2/token`, HTTP Basic,
+ * `scope=ROLE_PARTNER`), the token cached until a minute before expiry and refreshed on a 401.
+ */
+export class AppDirectClient {
+  private token: { value: string; expiresAtMs: number } | undefined;
+  private pending: Promise<string> | undefined;
+  readonly http: HttpClient;
+
+  constructor(
+    private readonly options: {
+      baseUrl: string;
+      credentials: () => Promise<ClientCredentials>;
+      clock: Clock;
+      http?: HttpClient;
+    },
+  ) {
+    this.http = options.http ?? new HttpClient({ baseUrl: options.baseUrl, defaultTimeoutMs: 15_000 });
+  }
+
+  private async accessToken(): Promise<string> {
+    if (this.token && this.token.expiresAtMs - 60_000 > this.options.clock.now().getTime())
+      return this.token.value;
+    this.pending ??= this.fetchToken().finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  private async fetchToken(): Promise<string> {
+    const creds = await this.options.credentials();
+    const res = await this.http.request<{ access_token?: string; expires_in?: number }>('/oauth2/token', {
+      method: 'POST',
+      operation: 'appdirect.oauth',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${creds.clientId}:${creds.clientSecret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'ROLE_PARTNER' }),
+    });
+    if (res.status !== 200 || !res.body?.access_token) {
+      throw new PermanentError(
+        `AppDirect refused the OAuth client credentials (HTTP ${res.status})`,
+        'APPDIRECT_AUTH',
+      );
+    }
+    this.token = {
+      value: res.body.access_token,
+      expiresAtMs: this.options.clock.now().getTime() + (res.body.expires_in ?? 43_199) * 1000,
+    };
+    return this.token.value;
+  }
+
+  async request<T = unknown>(path: string, options: HttpCallOptions): Promise<HttpResult<T>> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const token = await this.accessToken();
+      const res = await this.http.request<T>(path, {
+        ...options,
+        headers: { authorization: `Bearer ${token}`, ...options.headers },
+      });
+      if (res.status !== 401) return res;
+      this.token = undefined;
+    }
+    throw new TransientError(`${options.operation}: AppDirect kept answering 401 after a token refresh`);
+  }
+}
+
+const USAGE_PATH = '/api/integration/v2/billing/usage';
+
+/**
+ * AppDirect Billing Usage V2. The idempotency key is the submission id (recorded before the first
+ * upload), so re-sending after a crash is safe: a duplicate-key answer means AppDirect already has
+ * it, which counts as delivered. 202 → poll `queryUsageStatus`.
+ */
+export class AppDirectUsageBiller implements BillerAdapter {
+  readonly maxLines = APPDIRECT_LIMITS.custom;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly client: Pick<AppDirectClient, 'request'>,
+    private readonly options: {
+      pollAttempts: number;
+      pollIntervalMs: number;
+      sleep?: (ms: number) => Promise<void>;
+    },
+  ) {
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  async deliver(submission: Submission, hooks: DeliveryHooks): Promise<DeliveryOutcome> {
+    let requestId = submission.remoteId;
+    if (!requestId) {
+      await hooks.beforeUpload();
+      const res = await this.client.request<{ requestId?: string; message?: string; code?: string }>(
+        USAGE_PATH,
+        {
+          method: 'POST',
+          body: appDirectUsageBody(submission),
+          operation: 'appdirect.billingUsageV2',
+        },
+      );
+      if (
+        res.status === 409 ||
+        (res.status === 400 && /duplicate|idempotency/i.test(JSON.stringify(res.body ?? '')))
+      ) {
+        return { status: 'delivered' };
+      }
+      if (res.status !== 202 || !res.body?.requestId) {
+        if (res.status >= 500) throw new TransientError(`AppDirect billing usage answered ${res.status}`);
+        return {
+          status: 'failed',
+          reason: `AppDirect refused the usage (HTTP ${res.status}): ${res.body?.message ?? 'no message'}`,
+        };
+      }
+      requestId = res.body.requestId;
+      await hooks.recordRemoteId(requestId);
+    }
+    for (let i = 0; i < this.options.pollAttempts; i++) {
+      const res = await this.client.request<{ status?: string; errors?: Array<{ message?: string }> }>(
+        `${USAGE_PATH}/requests/${encodeURIComponent(requestId)}`,
+        { method: 'GET', operation: 'appdirect.billingUsageStatus' },
+      );
+      if (res.status !== 200) throw new TransientError(`AppDirect usage status answered ${res.status}`);
+      const status = res.body?.status?.toUpperCase();
+      if (status === 'COMPLETED' || status === 'SUCCESS') return { status: 'delivered' };
+      if (status === 'FAILED' || status === 'ERROR') {
+        return {
+          status: 'failed',
+          reason: `AppDirect rejected the usage: ${res.body?.errors?.map((e) => e.message).join('; ') || 'no detail'}`,
+        };
+      }
+      await this.sleep(this.options.pollIntervalMs);
+    }
+    return { status: 'pending' };
+  }
+}

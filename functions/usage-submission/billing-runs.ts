@@ -1,0 +1,45 @@
+import type { Clock } from '../../shared/clock.ts';
+import type { BillingRun } from '../../shared/db/entities/usage-billing.ts';
+import { NotFoundError } from '../../shared/errors.ts';
+import type { IdGenerator } from '../../shared/ids.ts';
+
+export interface BillingRunDeps {
+  runs: { putRun(run: BillingRun): Promise<void>; getRun(id: string): Promise<BillingRun | undefined> };
+  /** Hands the run to the usage-billing function (its SQS queue). */
+  queue: { send(message: { runId: string }): Promise<void> };
+  ids: IdGenerator;
+  clock: Clock;
+}
+
+const RUN_RETENTION_SECONDS = 90 * 86_400;
+
+/**
+ * Starts a billing run now: the run is recorded as `queued` first (so `GET` always finds it), then
+ * handed to the billing function through its queue. The billing run itself is the same use case the
+ * schedule runs.
+ */
+export async function startBillingRun(
+  input: { requestedBy: string },
+  deps: BillingRunDeps,
+): Promise<BillingRun> {
+  const now = deps.clock.now();
+  const run: BillingRun = {
+    id: deps.ids.next('urun'),
+    trigger: 'api',
+    status: 'queued',
+    requestedBy: input.requestedBy,
+    createdAt: now.toISOString(),
+    failures: [],
+    expiresAt: Math.floor(now.getTime() / 1000) + RUN_RETENTION_SECONDS,
+  };
+  await deps.runs.putRun(run);
+  await deps.queue.send({ runId: run.id });
+  return run;
+}
+
+/** The outcome of one run (404 when unknown). */
+export async function getBillingRun(id: string, deps: Pick<BillingRunDeps, 'runs'>): Promise<BillingRun> {
+  const run = /^urun_[0-9A-HJKMNP-TV-Z]{26}$/.test(id) ? await deps.runs.getRun(id) : undefined;
+  if (!run) throw new NotFoundError(`No billing run ${id}.`);
+  return run;
+}

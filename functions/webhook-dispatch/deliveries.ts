@@ -1,0 +1,139 @@
+import type { Clock } from '../../shared/clock.ts';
+import { CursorError } from '../../shared/db/client.ts';
+import {
+  dueKeyFor,
+  type LogQuery,
+  type WebhookDelivery,
+  type WebhookDeliveryRepository,
+} from '../../shared/db/entities/webhook-deliveries.ts';
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../../shared/errors.ts';
+import type { DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
+import { type Caller, type EndpointDeps, requireEndpoint } from './endpoints.ts';
+import { REPLAY_PAGE } from './schema.ts';
+
+export interface DeliveryDeps {
+  deliveries: Pick<WebhookDeliveryRepository, 'get' | 'list' | 'transition' | 'putDue' | 'deleteDue'>;
+  endpoints: EndpointDeps['endpoints'];
+  queue: DeliveryQueue;
+  clock: Clock;
+}
+
+const summary = (d: WebhookDelivery) => ({
+  id: d.id,
+  endpointId: d.endpointId,
+  eventId: d.eventId,
+  eventType: d.eventType,
+  status: d.status,
+  attemptCount: d.attemptCount,
+  ...(d.nextAttemptAt && d.status === 'pending' ? { nextAttemptAt: d.nextAttemptAt } : {}),
+  ...(d.lastStatusCode !== undefined ? { lastStatusCode: d.lastStatusCode } : {}),
+  ...(d.lastError ? { lastError: d.lastError } : {}),
+  createdAt: d.createdAt,
+  updatedAt: d.updatedAt,
+  ...(d.completedAt ? { completedAt: d.completedAt } : {}),
+});
+
+async function listPage(q: LogQuery, deps: DeliveryDeps) {
+  try {
+    return await deps.deliveries.list(q);
+  } catch (error) {
+    if (error instanceof CursorError) {
+      throw new ValidationError('The cursor is not one this API issued.', [{ field: 'cursor', message: error.message }], 'INVALID_CURSOR');
+    }
+    throw error;
+  }
+}
+
+/** The tenant's delivery log, newest first, filtered by endpoint, status and type. */
+export async function listDeliveries(
+  q: Omit<LogQuery, 'tenant'>,
+  caller: Caller,
+  deps: DeliveryDeps,
+) {
+  const page = await listPage({ ...q, tenant: caller.tenant }, deps);
+  return { items: page.items.map(summary), ...(page.cursor ? { cursor: page.cursor } : {}) };
+}
+
+async function mustGetDelivery(id: string, caller: Caller, deps: DeliveryDeps): Promise<WebhookDelivery> {
+  const d = /^msg_[0-9A-Z]{26}$/.test(id) ? await deps.deliveries.get(id) : undefined;
+  if (!d || d.endpointTenant !== caller.tenant) {
+    throw new NotFoundError(`No webhook delivery ${id}.`, 'DELIVERY_NOT_FOUND');
+  }
+  return d;
+}
+
+/** One delivery with its payload and every attempt (time, status, duration, error, body, next time). */
+export async function getDelivery(id: string, caller: Caller, deps: DeliveryDeps) {
+  const d = await mustGetDelivery(id, caller, deps);
+  return { ...summary(d), payload: d.payload, attempts: d.attempts };
+}
+
+/**
+ * Re-arms a finished delivery (same `webhook-id`, fresh retry schedule). The due item is written
+ * first and the message sent last, so a crash in between is finished by the sweeper.
+ */
+async function rearm(d: WebhookDelivery, tenant: string, deps: DeliveryDeps): Promise<boolean> {
+  const now = deps.clock.now();
+  const dueKey = dueKeyFor(now, d.id);
+  await deps.deliveries.putDue(dueKey);
+  const ok = await deps.deliveries.transition(
+    d.id,
+    { status: 'pending', retryIndex: 0, nextAttemptAt: now.toISOString(), dueKey, updatedAt: now.toISOString() },
+    { statuses: ['succeeded', 'failed', 'cancelled'], tenant },
+    ['completedAt', 'claimId'],
+  );
+  if (!ok) {
+    await deps.deliveries.deleteDue(dueKey);
+    return false;
+  }
+  await deps.queue.enqueue([{ deliveryId: d.id, dueKey }]);
+  return true;
+}
+
+async function requireEnabled(endpointId: string, caller: Caller, deps: DeliveryDeps) {
+  const ep = await requireEndpoint({ endpoints: deps.endpoints } as EndpointDeps, caller.tenant, endpointId);
+  if (ep.status !== 'enabled') {
+    throw new UnprocessableError(
+      `Endpoint ${endpointId} is disabled; enable it (PATCH status: enabled) before replaying.`,
+      'ENDPOINT_DISABLED',
+    );
+  }
+}
+
+export async function replayDelivery(id: string, caller: Caller, deps: DeliveryDeps) {
+  const d = await mustGetDelivery(id, caller, deps);
+  if (d.status === 'pending' || d.notices?.length) {
+    throw new ConflictError(`Delivery ${id} is still in progress; it can be replayed once it has finished.`, 'DELIVERY_IN_PROGRESS');
+  }
+  await requireEnabled(d.endpointId, caller, deps);
+  if (!(await rearm(d, caller.tenant, deps))) {
+    throw new ConflictError(`Delivery ${id} changed while being replayed; try again.`, 'DELIVERY_IN_PROGRESS');
+  }
+  return summary({ ...d, status: 'pending' });
+}
+
+/** Replays the failed and cancelled deliveries of an endpoint since a time, a page at a time. */
+export async function replayEndpoint(
+  endpointId: string,
+  input: { since: string; cursor?: string },
+  caller: Caller,
+  deps: DeliveryDeps,
+) {
+  await requireEnabled(endpointId, caller, deps);
+  const page = await listPage(
+    {
+      tenant: caller.tenant,
+      endpointId,
+      statuses: ['failed', 'cancelled'],
+      since: new Date(input.since),
+      limit: REPLAY_PAGE,
+      ...(input.cursor ? { cursor: input.cursor } : {}),
+    },
+    deps,
+  );
+  let replayed = 0;
+  for (const d of page.items) {
+    if (!d.notices?.length && (await rearm(d, caller.tenant, deps))) replayed++;
+  }
+  return { replayed, ...(page.cursor ? { cursor: page.cursor } : {}) };
+}

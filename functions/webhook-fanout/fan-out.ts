@@ -1,0 +1,79 @@
+import type { Clock } from '../../shared/clock.ts';
+import {
+  deliveryIdFor,
+  dueKeyFor,
+  type WebhookDelivery,
+  type WebhookDeliveryRepository,
+} from '../../shared/db/entities/webhook-deliveries.ts';
+import type { WebhookEndpoint, WebhookEndpointRepository } from '../../shared/db/entities/webhook-endpoints.ts';
+import { CUSTOM_EVENT_PREFIX } from '../../shared/events/catalog/webhooks.ts';
+import type { ReceivedEvent } from '../../shared/events/consumer.ts';
+import { PermanentError } from '../../shared/errors.ts';
+import type { DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
+import { matchesAny } from '../../shared/webhooks/event-filter.ts';
+
+export interface FanOutDeps {
+  endpoints: Pick<WebhookEndpointRepository, 'listAll' | 'listAllEvents'>;
+  deliveries: Pick<WebhookDeliveryRepository, 'createIfAbsent'>;
+  queue: DeliveryQueue;
+  clock: Clock;
+}
+
+/** The Standard Webhooks body of an event: `{type, timestamp, data}` (custom events: their `data`). */
+export function webhookPayload(event: ReceivedEvent): string {
+  const data = event.type.startsWith(CUSTOM_EVENT_PREFIX) ? event.detail.data : event.detail;
+  return JSON.stringify({ type: event.type, timestamp: event.time, data });
+}
+
+/**
+ * Creates one pending delivery per enabled endpoint that should receive `event`: the event's tenant's
+ * endpoints whose filters match, and the matching all-events endpoints. Idempotent per event and
+ * endpoint (deterministic delivery id + conditional put), so a redelivered event creates nothing new
+ * and only re-enqueues deliveries still pending.
+ */
+export async function fanOut(event: ReceivedEvent, deps: FanOutDeps): Promise<{ matched: number; created: number }> {
+  const tenant = event.detail.tenant;
+  if (typeof tenant !== 'string' || !tenant) {
+    throw new PermanentError(`event ${event.type} has no tenant; it cannot be dispatched`, 'NO_TENANT');
+  }
+  const candidates = new Map<string, WebhookEndpoint>();
+  const [own, everyTenant] = await Promise.all([deps.endpoints.listAll(tenant), deps.endpoints.listAllEvents()]);
+  for (const ep of [...own, ...everyTenant]) candidates.set(ep.id, ep);
+  const targets = [...candidates.values()].filter((ep) => ep.status === 'enabled' && matchesAny(ep.eventTypes, event.type));
+  if (!targets.length) return { matched: 0, created: 0 };
+
+  const now = deps.clock.now();
+  const eventId = typeof event.detail.eventId === 'string' && event.detail.eventId ? event.detail.eventId : event.id;
+  const payload = webhookPayload(event);
+  const parsedTime = Date.parse(event.time);
+  const eventTimeMs = Number.isNaN(parsedTime) ? now.getTime() : parsedTime;
+  let created = 0;
+  const wake: Array<{ deliveryId: string; dueKey: string }> = [];
+  for (const ep of targets) {
+    const id = deliveryIdFor(eventId, ep.id, eventTimeMs);
+    const delivery: WebhookDelivery = {
+      id,
+      tenant,
+      endpointId: ep.id,
+      endpointTenant: ep.tenant,
+      eventId,
+      eventType: event.type,
+      payload,
+      status: 'pending',
+      attemptCount: 0,
+      retryIndex: 0,
+      nextAttemptAt: now.toISOString(),
+      dueKey: dueKeyFor(now, id),
+      attempts: [],
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+    };
+    const result = await deps.deliveries.createIfAbsent(delivery);
+    if (result.created) created++;
+    if (result.delivery.status === 'pending' && result.delivery.dueKey) {
+      wake.push({ deliveryId: id, dueKey: result.delivery.dueKey });
+    }
+  }
+  await deps.queue.enqueue(wake);
+  return { matched: targets.length, created };
+}

@@ -1,0 +1,531 @@
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { isConditionFailed } from '../../shared/db/client.ts';
+import type { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
+import { key } from '../../shared/db/keys.ts';
+import { zuoraUnitSchema } from '../../shared/events/catalog/zuora.ts';
+import { outcomeNames } from './schema.ts';
+
+/**
+ * The seed's decoupled "Current" model, one item per entity (no transactions needed):
+ *   PK `ZCLIENT#<account>`     SK `CLIENT`               client by Zuora account number
+ *   PK `ZCLIENT#<account>`     SK `WORKSPACE#<name>`     workspace of a client
+ *   PK `ZSUB#<subscription>`   SK `SUBSCRIPTION`         subscription of a client (and workspace)
+ *   PK `ZSUB#<subscription>`   SK `PRODUCT#<charge>`     product by charge number (never the rate plan id)
+ * and the idempotency records:
+ *   PK `ZEVENT#ITEM#<hash>`    SK `RECEIPT`              claim, write-ahead plan, then the first result
+ *   PK `ZEVENT#NOTIF#<id>`     SK `RESPONSE`             first response to a Zuora-Notification-Id
+ *
+ * Every entity carries `version` (optimistic concurrency) and `lastHash`/`lastName` (the item that
+ * last changed it), so re-running a stored plan after a crash overwrites our own write instead of
+ * failing on the version it already bumped.
+ */
+const meta = {
+  version: z.number().int().nonnegative(),
+  lastHash: z.string(),
+  lastName: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+};
+
+export const clientDetailsSchema = z.object({
+  firstName: z.string().optional(),
+  lastName: z.string().optional(),
+  email: z.string().optional(),
+  phone: z.string().optional(),
+  company: z.string().optional(),
+  department: z.string().optional(),
+  address1: z.string().optional(),
+  address2: z.string().optional(),
+  city: z.string().optional(),
+  zipCode: z.string().optional(),
+  country: z.string().optional(),
+});
+
+export const zuoraClientSchema = z.object({
+  clientId: z.string(),
+  accountNumber: z.string(),
+  details: clientDetailsSchema,
+  ...meta,
+});
+export type ZuoraClient = z.infer<typeof zuoraClientSchema>;
+
+export const zuoraWorkspaceSchema = z.object({
+  workspaceId: z.string(),
+  clientId: z.string(),
+  accountNumber: z.string(),
+  workspace: z.string(),
+  ...meta,
+});
+export type ZuoraWorkspace = z.infer<typeof zuoraWorkspaceSchema>;
+
+export const zuoraSubscriptionSchema = z.object({
+  subscriptionId: z.string(),
+  subscriptionNumber: z.string(),
+  clientId: z.string(),
+  accountNumber: z.string(),
+  workspace: z.string(),
+  ...meta,
+});
+export type ZuoraSubscription = z.infer<typeof zuoraSubscriptionSchema>;
+
+export const zuoraProductSchema = z.object({
+  productId: z.string(),
+  subscriptionNumber: z.string(),
+  chargeNumber: z.string(),
+  family: z.string(),
+  capacity: z.number(),
+  unit: zuoraUnitSchema,
+  ...meta,
+});
+export type ZuoraProduct = z.infer<typeof zuoraProductSchema>;
+
+export const clientKey = (account: string) => ({ PK: key('ZCLIENT', account), SK: 'CLIENT' });
+export const workspaceKey = (account: string, workspace: string) => ({
+  PK: key('ZCLIENT', account),
+  SK: key('WORKSPACE', workspace),
+});
+export const zSubscriptionKey = (subscription: string) => ({
+  PK: key('ZSUB', subscription),
+  SK: 'SUBSCRIPTION',
+});
+export const productKey = (subscription: string, charge: string) => ({
+  PK: key('ZSUB', subscription),
+  SK: key('PRODUCT', charge),
+});
+export const receiptKey = (hash: string) => ({ PK: key('ZEVENT', 'ITEM', hash), SK: 'RECEIPT' });
+export const notificationKey = (id: string) => ({ PK: key('ZEVENT', 'NOTIF', id), SK: 'RESPONSE' });
+
+/** Entities as stored: key attributes plus an `entity` discriminator. */
+export type EntityRecord =
+  | { entity: 'zuora-client'; value: ZuoraClient }
+  | { entity: 'zuora-workspace'; value: ZuoraWorkspace }
+  | { entity: 'zuora-subscription'; value: ZuoraSubscription }
+  | { entity: 'zuora-product'; value: ZuoraProduct };
+
+export function toItem(record: EntityRecord): Record<string, unknown> {
+  switch (record.entity) {
+    case 'zuora-client':
+      return { ...clientKey(record.value.accountNumber), entity: record.entity, ...record.value };
+    case 'zuora-workspace':
+      return {
+        ...workspaceKey(record.value.accountNumber, record.value.workspace),
+        entity: record.entity,
+        ...record.value,
+      };
+    case 'zuora-subscription':
+      return { ...zSubscriptionKey(record.value.subscriptionNumber), entity: record.entity, ...record.value };
+    case 'zuora-product':
+      return {
+        ...productKey(record.value.subscriptionNumber, record.value.chargeNumber),
+        entity: record.entity,
+        ...record.value,
+      };
+  }
+}
+
+// --- write-ahead plan -------------------------------------------------------------------------
+/** One idempotent write of a plan. `expectedVersion: null` creates. */
+export const writeOpSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('put'),
+    record: z.discriminatedUnion('entity', [
+      z.object({ entity: z.literal('zuora-client'), value: zuoraClientSchema }),
+      z.object({ entity: z.literal('zuora-workspace'), value: zuoraWorkspaceSchema }),
+      z.object({ entity: z.literal('zuora-subscription'), value: zuoraSubscriptionSchema }),
+      z.object({ entity: z.literal('zuora-product'), value: zuoraProductSchema }),
+    ]),
+    expectedVersion: z.number().int().nullable(),
+  }),
+  z.object({
+    kind: z.literal('deleteProduct'),
+    subscriptionNumber: z.string(),
+    chargeNumber: z.string(),
+    expectedVersion: z.number().int(),
+  }),
+  z.object({
+    kind: z.literal('registerSubscription'),
+    subscriptionNumber: z.string(),
+    accountNumber: z.string(),
+  }),
+  z.object({
+    kind: z.literal('putCharge'),
+    subscriptionNumber: z.string(),
+    chargeNumber: z.string(),
+    unit: z.string(),
+  }),
+  z.object({ kind: z.literal('removeCharge'), subscriptionNumber: z.string(), chargeNumber: z.string() }),
+]);
+export type WriteOp = z.infer<typeof writeOpSchema>;
+
+export const itemResultSchema = z.object({
+  success: z.boolean(),
+  name: z.enum(outcomeNames),
+  message: z.string().nullable(),
+  changes: z
+    .array(z.object({ zcharge: z.string(), name: z.enum(outcomeNames), message: z.string().nullable() }))
+    .optional(),
+});
+export type ItemResult = z.infer<typeof itemResultSchema>;
+
+export const planSchema = z.object({
+  result: itemResultSchema,
+  ops: z.array(writeOpSchema),
+  events: z.array(z.object({ type: z.string(), detail: z.record(z.string(), z.unknown()) })),
+});
+export type Plan = z.infer<typeof planSchema>;
+
+const receiptSchema = z.object({
+  status: z.enum(['pending', 'done']),
+  owner: z.string(),
+  leaseUntil: z.number(),
+  plan: planSchema.optional(),
+  result: itemResultSchema.optional(),
+});
+export type Receipt = z.infer<typeof receiptSchema>;
+
+const notificationSchema = z.object({
+  status: z.enum(['pending', 'done']),
+  owner: z.string(),
+  leaseUntil: z.number(),
+  requestHash: z.string(),
+  response: z.object({ statusCode: z.number().int(), body: z.unknown() }).optional(),
+});
+export type NotificationRecord = z.infer<typeof notificationSchema>;
+
+/** A plan's write lost its condition: someone else changed the entity since the plan was made. */
+export class WriteConflictError extends Error {
+  constructor(what: string) {
+    super(`concurrent change of ${what}`);
+    this.name = 'WriteConflictError';
+  }
+}
+
+export type ClaimOutcome<T> = { claimed: true; record: T } | { claimed: false; record: T | undefined };
+
+/** The narrow persistence port of the use case (the DynamoDB adapter below; fakes are possible). */
+export interface ZuoraStore {
+  getClient(account: string): Promise<ZuoraClient | undefined>;
+  getWorkspace(account: string, workspace: string): Promise<ZuoraWorkspace | undefined>;
+  getSubscription(
+    subscription: string,
+  ): Promise<{ subscription: ZuoraSubscription; products: ZuoraProduct[] } | undefined>;
+  getReceipt(hash: string): Promise<Receipt | undefined>;
+  claimReceipt(hash: string, owner: string, nowMs: number, leaseMs: number): Promise<ClaimOutcome<Receipt>>;
+  savePlan(hash: string, owner: string, plan: Plan): Promise<void>;
+  completeReceipt(hash: string, owner: string, result: ItemResult, expiresAt: number): Promise<void>;
+  /** Ends our claim: `keepPlan` for a retry to finish it, `replan` to plan afresh, `drop` when nothing was written. */
+  releaseReceipt(hash: string, owner: string, mode: 'keepPlan' | 'replan' | 'drop'): Promise<void>;
+  claimNotification(
+    id: string,
+    requestHash: string,
+    owner: string,
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<ClaimOutcome<NotificationRecord>>;
+  completeNotification(
+    id: string,
+    owner: string,
+    response: { statusCode: number; body: unknown },
+    expiresAt: number,
+  ): Promise<void>;
+  releaseNotification(id: string, owner: string): Promise<void>;
+  execute(op: WriteOp, hash: string, now: Date): Promise<void>;
+}
+
+const strip = (item: Record<string, unknown>) => {
+  const { PK: _pk, SK: _sk, entity: _e, expiresAt: _x, ...rest } = item;
+  return rest;
+};
+
+/** DynamoDB adapter of `ZuoraStore`; keeps the shared subscription registry in step. */
+export class DynamoZuoraStore implements ZuoraStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly registry: SubscriptionRegistry,
+    private readonly tenants: string[],
+  ) {}
+
+  private async get(k: { PK: string; SK: string }): Promise<Record<string, unknown> | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: k, ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
+  async getClient(account: string) {
+    const item = await this.get(clientKey(account));
+    return item ? zuoraClientSchema.parse(strip(item)) : undefined;
+  }
+
+  async getWorkspace(account: string, workspace: string) {
+    const item = await this.get(workspaceKey(account, workspace));
+    return item ? zuoraWorkspaceSchema.parse(strip(item)) : undefined;
+  }
+
+  async getSubscription(subscription: string) {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk',
+          ExpressionAttributeValues: { ':pk': key('ZSUB', subscription) },
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    const head = items.find((i) => i.SK === 'SUBSCRIPTION');
+    if (!head) return undefined;
+    return {
+      subscription: zuoraSubscriptionSchema.parse(strip(head)),
+      products: items
+        .filter((i) => i.entity === 'zuora-product')
+        .map((i) => zuoraProductSchema.parse(strip(i))),
+    };
+  }
+
+  async getReceipt(hash: string) {
+    const item = await this.get(receiptKey(hash));
+    return item ? receiptSchema.parse(item) : undefined;
+  }
+
+  async claimReceipt(
+    hash: string,
+    owner: string,
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<ClaimOutcome<Receipt>> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: receiptKey(hash),
+          UpdateExpression: 'SET #st = :pending, #owner = :o, leaseUntil = :l, entity = :e',
+          // Free, or pending with an expired lease (its holder crashed or timed out): take it over.
+          ConditionExpression: 'attribute_not_exists(PK) OR (#st = :pending AND leaseUntil < :now)',
+          ExpressionAttributeNames: { '#st': 'status', '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':pending': 'pending',
+            ':o': owner,
+            ':l': nowMs + leaseMs,
+            ':now': nowMs,
+            ':e': 'zuora-event-receipt',
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { claimed: true, record: receiptSchema.parse(out.Attributes) };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      return { claimed: false, record: await this.getReceipt(hash) };
+    }
+  }
+
+  private async ownedUpdate(
+    k: { PK: string; SK: string },
+    owner: string,
+    update: string,
+    values: Record<string, unknown>,
+    names: Record<string, string> = {},
+  ): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: k,
+          UpdateExpression: update,
+          ConditionExpression: '#owner = :me',
+          ExpressionAttributeNames: { '#owner': 'owner', ...names },
+          ExpressionAttributeValues: { ':me': owner, ...values },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) throw new WriteConflictError('an idempotency claim (lease lost)');
+      throw error;
+    }
+  }
+
+  async savePlan(hash: string, owner: string, plan: Plan) {
+    await this.ownedUpdate(receiptKey(hash), owner, 'SET #plan = :p', { ':p': plan }, { '#plan': 'plan' });
+  }
+
+  async completeReceipt(hash: string, owner: string, result: ItemResult, expiresAt: number) {
+    await this.ownedUpdate(
+      receiptKey(hash),
+      owner,
+      'SET #st = :done, #result = :r, expiresAt = :x REMOVE #plan',
+      { ':done': 'done', ':r': result, ':x': expiresAt },
+      { '#st': 'status', '#result': 'result', '#plan': 'plan' },
+    );
+  }
+
+  async releaseReceipt(hash: string, owner: string, mode: 'keepPlan' | 'replan' | 'drop') {
+    if (mode === 'drop') {
+      try {
+        await this.doc.send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: receiptKey(hash),
+            ConditionExpression: '#owner = :me AND #st = :pending',
+            ExpressionAttributeNames: { '#owner': 'owner', '#st': 'status' },
+            ExpressionAttributeValues: { ':me': owner, ':pending': 'pending' },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailed(error)) throw error;
+      }
+      return;
+    }
+    const keepPlan = mode === 'keepPlan';
+    // The lease ends now so the next delivery continues at once; without the plan it re-plans.
+    await this.ownedUpdate(
+      receiptKey(hash),
+      owner,
+      keepPlan ? 'SET leaseUntil = :zero' : 'SET leaseUntil = :zero REMOVE #plan',
+      { ':zero': 0 },
+      keepPlan ? {} : { '#plan': 'plan' },
+    ).catch((error) => {
+      if (!(error instanceof WriteConflictError)) throw error;
+    });
+  }
+
+  async claimNotification(
+    id: string,
+    requestHash: string,
+    owner: string,
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<ClaimOutcome<NotificationRecord>> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: notificationKey(id),
+          UpdateExpression: 'SET #st = :pending, #owner = :o, leaseUntil = :l, requestHash = :h, entity = :e',
+          ConditionExpression: 'attribute_not_exists(PK) OR (#st = :pending AND leaseUntil < :now)',
+          ExpressionAttributeNames: { '#st': 'status', '#owner': 'owner' },
+          ExpressionAttributeValues: {
+            ':pending': 'pending',
+            ':o': owner,
+            ':l': nowMs + leaseMs,
+            ':now': nowMs,
+            ':h': requestHash,
+            ':e': 'zuora-event-notification',
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { claimed: true, record: notificationSchema.parse(out.Attributes) };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const item = await this.get(notificationKey(id));
+      return { claimed: false, record: item ? notificationSchema.parse(item) : undefined };
+    }
+  }
+
+  async completeNotification(
+    id: string,
+    owner: string,
+    response: { statusCode: number; body: unknown },
+    expiresAt: number,
+  ) {
+    await this.ownedUpdate(
+      notificationKey(id),
+      owner,
+      'SET #st = :done, #response = :r, expiresAt = :x',
+      { ':done': 'done', ':r': response, ':x': expiresAt },
+      { '#st': 'status', '#response': 'response' },
+    );
+  }
+
+  async releaseNotification(id: string, owner: string) {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: notificationKey(id),
+          ConditionExpression: '#owner = :me AND #st = :pending',
+          ExpressionAttributeNames: { '#owner': 'owner', '#st': 'status' },
+          ExpressionAttributeValues: { ':me': owner, ':pending': 'pending' },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+  }
+
+  async execute(op: WriteOp, hash: string, now: Date): Promise<void> {
+    switch (op.kind) {
+      case 'put': {
+        const item = toItem(op.record);
+        try {
+          await this.doc.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: item,
+              // Our own earlier write (same item hash) may be overwritten with the same values.
+              ConditionExpression:
+                op.expectedVersion === null
+                  ? 'attribute_not_exists(PK) OR lastHash = :h'
+                  : 'version = :v OR lastHash = :h',
+              ExpressionAttributeValues: {
+                ':h': hash,
+                ...(op.expectedVersion === null ? {} : { ':v': op.expectedVersion }),
+              },
+            }),
+          );
+        } catch (error) {
+          if (isConditionFailed(error)) throw new WriteConflictError(`${op.record.entity} ${item.PK}`);
+          throw error;
+        }
+        return;
+      }
+      case 'deleteProduct':
+        try {
+          await this.doc.send(
+            new DeleteCommand({
+              TableName: this.tableName,
+              Key: productKey(op.subscriptionNumber, op.chargeNumber),
+              ConditionExpression: 'attribute_not_exists(PK) OR version = :v',
+              ExpressionAttributeValues: { ':v': op.expectedVersion },
+            }),
+          );
+        } catch (error) {
+          if (isConditionFailed(error)) throw new WriteConflictError(`product ${op.chargeNumber}`);
+          throw error;
+        }
+        return;
+      case 'registerSubscription':
+        await this.registry.register({
+          subscriptionNumber: op.subscriptionNumber,
+          accountNumber: op.accountNumber,
+          tenants: this.tenants,
+          source: 'zuora-event',
+          now,
+        });
+        return;
+      case 'putCharge':
+        await this.registry.putCharge(
+          { subscriptionNumber: op.subscriptionNumber, chargeNumber: op.chargeNumber, unit: op.unit },
+          now,
+        );
+        return;
+      case 'removeCharge':
+        await this.registry.removeCharge(op.subscriptionNumber, op.chargeNumber);
+        return;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { loadStageConfig } from './config.ts';
+import { StatefulStack } from './stacks/stateful-stack.ts';
+import { StatelessStack } from './stacks/stateless-stack.ts';
+import { wiring as manifest } from './wiring.ts';
+import type { Wiring } from './wiring-types.ts';
+
+export interface SwitchboardApp {
+  app: App;
+  stateful: StatefulStack;
+  stateless: StatelessStack;
+}
+
+/**
+ * Builds the Switchboard CDK app for the stage named in context: the stateful stack (table, bus,
+ * secrets, signing key) and the stateless stack generated from the wiring manifest. Tests call it
+ * with their own `App` (context, bundling skipped) and, for fixtures, their own manifest.
+ */
+export function buildApp(
+  app: App = new App(),
+  wiring: Wiring = manifest,
+  options: { nag?: boolean } = {},
+): SwitchboardApp {
+  const config = loadStageConfig((key) => app.node.tryGetContext(key));
+  const env =
+    config.account || config.region ? { account: config.account, region: config.region } : undefined;
+  const prefix = `Switchboard-${config.stage}`;
+  Tags.of(app).add('app', 'switchboard');
+  Tags.of(app).add('stage', config.stage);
+
+  const stateful = new StatefulStack(app, `${prefix}-Stateful`, {
+    env,
+    config,
+    wiring,
+    description: `Switchboard ${config.stage}: table, event bus, secrets, signing key`,
+    terminationProtection: config.stage === 'prod',
+  });
+  const stateless = new StatelessStack(app, `${prefix}-Stateless`, {
+    env,
+    config,
+    wiring,
+    table: stateful.table,
+    bus: stateful.bus,
+    secrets: stateful.secrets,
+    publicJwk: stateful.publicJwk,
+    description: `Switchboard ${config.stage}: API, functions, queues, rules, schedules`,
+  });
+  stateless.addStackDependency(stateful);
+  // cdk-nag runs on every synth (`-c nag=false` skips it while iterating on a draft).
+  if (options.nag ?? app.node.tryGetContext('nag') !== 'false') {
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+  }
+  return { app, stateful, stateless };
+}
+
+// Entry point of `cdk synth` / `cdk deploy` (cdk.json: `npx tsx infra/app.ts`).
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { app } = buildApp();
+  app.synth();
+}

@@ -1,0 +1,71 @@
+import { importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod';
+
+/**
+ * Licence keys are compact JWS (EdDSA / Ed25519) whose payload carries the licence: products,
+ * quantities, term and customer. The product verifies them offline with the public key served at
+ * `GET /v1/licences/public-key`. Shared by the licence provisioner (signs) and order intake (serves
+ * the public key).
+ */
+export const licenceSigningKeySchema = z.object({
+  keyId: z.string().min(1),
+  privateJwk: z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), d: z.string(), x: z.string() }),
+});
+export type LicenceSigningKey = z.infer<typeof licenceSigningKeySchema>;
+
+export const LICENCE_ALG = 'EdDSA';
+export const LICENCE_ISSUER = 'switchboard-licensing';
+
+/** The public half, as a JWK Set the product can pin. */
+export function publicJwks(key: LicenceSigningKey) {
+  const { d: _private, ...pub } = key.privateJwk;
+  return { keys: [{ ...pub, kid: key.keyId, alg: LICENCE_ALG, use: 'sig' }] };
+}
+
+export const licenceClaimsSchema = z.object({
+  lid: z.string(),
+  orderId: z.string(),
+  customer: z.object({ company: z.string(), country: z.string() }),
+  products: z.array(
+    z.object({
+      productCode: z.string(),
+      name: z.string(),
+      quantity: z.number(),
+      unit: z.string(),
+      termMonths: z.number(),
+    }),
+  ),
+  orderType: z.string(),
+});
+export type LicenceClaims = z.infer<typeof licenceClaimsSchema>;
+
+export async function signLicence(
+  claims: LicenceClaims,
+  key: LicenceSigningKey,
+  times: { issuedAt: Date; expiresAt: Date },
+): Promise<string> {
+  const privateKey = await importJWK(key.privateJwk as JWK, LICENCE_ALG);
+  return new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: LICENCE_ALG, kid: key.keyId, typ: 'licence+jwt' })
+    .setIssuer(LICENCE_ISSUER)
+    .setSubject(claims.lid)
+    .setIssuedAt(Math.floor(times.issuedAt.getTime() / 1000))
+    .setNotBefore(Math.floor(times.issuedAt.getTime() / 1000))
+    .setExpirationTime(Math.floor(times.expiresAt.getTime() / 1000))
+    .sign(privateKey);
+}
+
+/** Verifies a licence key with a public JWK (what the product does offline). */
+export async function verifyLicence(
+  token: string,
+  publicJwk: JWK,
+  currentDate?: Date,
+): Promise<LicenceClaims> {
+  const key = await importJWK(publicJwk, LICENCE_ALG);
+  const { payload } = await jwtVerify(token, key, {
+    issuer: LICENCE_ISSUER,
+    algorithms: [LICENCE_ALG],
+    ...(currentDate ? { currentDate } : {}),
+  });
+  return licenceClaimsSchema.parse(payload);
+}
