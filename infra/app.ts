@@ -5,7 +5,6 @@ import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { loadStageConfig } from './config.ts';
 import { StatefulStack } from './stacks/stateful-stack.ts';
 import { StatelessStack } from './stacks/stateless-stack.ts';
-import { wiring as manifest } from './wiring.ts';
 import type { Wiring } from './wiring-types.ts';
 
 export interface SwitchboardApp {
@@ -17,13 +16,9 @@ export interface SwitchboardApp {
 /**
  * Builds the Switchboard CDK app for the stage named in context: the stateful stack (table, bus,
  * secrets, signing key) and the stateless stack generated from the wiring manifest. Tests call it
- * with their own `App` (context, bundling skipped) and, for fixtures, their own manifest.
+ * with their own `App` (context, bundling skipped) and manifest (the real one or a fixture).
  */
-export function buildApp(
-  app: App = new App(),
-  wiring: Wiring = manifest,
-  options: { nag?: boolean } = {},
-): SwitchboardApp {
+export function buildApp(app: App, wiring: Wiring, options: { nag?: boolean } = {}): SwitchboardApp {
   const config = loadStageConfig((key) => app.node.tryGetContext(key));
   const env =
     config.account || config.region ? { account: config.account, region: config.region } : undefined;
@@ -50,7 +45,8 @@ export function buildApp(
   });
   stateless.addStackDependency(stateful);
   // cdk-nag runs on every synth (`-c nag=false` skips it while iterating on a draft).
-  if (options.nag ?? app.node.tryGetContext('nag') !== 'false') {
+  const nagContext = app.node.tryGetContext('nag');
+  if (options.nag ?? (nagContext !== 'false' && nagContext !== false)) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   }
   return { app, stateful, stateless };
@@ -58,6 +54,6 @@ export function buildApp(
 
 // Entry point of `cdk synth` / `cdk deploy` (cdk.json: `npx tsx infra/app.ts`).
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { app } = buildApp();
-  app.synth();
+  const { wiring } = await import('./wiring.ts');
+  buildApp(new App(), wiring).app.synth();
 }

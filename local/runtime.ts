@@ -58,6 +58,12 @@ export interface Runtime {
   queues: Map<string, LocalQueue>;
   scheduler: LocalScheduler;
   sandbox(name: string): Sandbox<object>;
+  /** What this runtime actually serves, read from its live structures (compared with the CDK stack in tests). */
+  tables(): {
+    routes: Array<{ routeKey: string; functionName: string }>;
+    rules: Array<{ name: string; pattern: Record<string, unknown>; consumer: string }>;
+    schedules: Array<{ name: string; expression: string; consumer: string }>;
+  };
   /** A bearer token of the dev client of `kind` (`distributor`, `zuora`, `platform`) or tenant. */
   token(kindOrTenant: string, scope?: string): Promise<string>;
   /** Until every queue is empty and idle (or the timeout). */
@@ -334,6 +340,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     bus,
     queues,
     scheduler,
+    tables() {
+      return {
+        routes: routes.map((r) => ({ routeKey: r.routeKey, functionName: r.spec.function })),
+        rules: bus.ruleSpecs().map((r) => ({ name: r.name, pattern: r.pattern, consumer: wiring.queues[r.queue]!.consumer })),
+        schedules: scheduler.status().map((s) => ({ name: s.name, expression: s.expression, consumer: s.function })),
+      };
+    },
     sandbox(name) {
       const s = sandboxes.get(name);
       if (!s) throw new Error(`no sandbox ${name}`);

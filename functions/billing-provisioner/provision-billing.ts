@@ -25,7 +25,7 @@ export async function provisionBilling(
   deps: ProvisionBillingDeps,
 ): Promise<'provisioned' | 'failed' | 'skipped'> {
   const order = await deps.orders.get(input.orderId);
-  if (!order || order.status !== 'ACCEPTED') {
+  if (order?.status !== 'ACCEPTED') {
     logger.info('order not awaiting billing; nothing to do', {
       orderId: input.orderId,
       status: order?.status,

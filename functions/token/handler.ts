@@ -18,13 +18,14 @@ import {
 } from './schema.ts';
 
 const env = parseEnv(tokenEnvSchema);
-let dummy: Promise<string> | undefined;
+// Hash of a random secret nobody knows, started at cold start so even the first refusal of an
+// unknown client costs one scrypt check, like a wrong secret.
+const dummy = hashSecret(generateSecret());
 
 const deps: IssueTokenDeps = {
   clients: new ClientRepository(documentClient(), env.TABLE_NAME),
   verifySecret,
-  // Hash of a random secret nobody knows, computed once per execution environment.
-  dummyHash: () => (dummy ??= hashSecret(generateSecret())),
+  dummyHash: () => dummy,
   // Powertools caches the secret for five minutes, so a rotated key is picked up without a deploy.
   signingKey: async () => (await readSecretJson('auth-signing-key', signingKeySecretSchema)).privateJwk,
   clock: systemClock,

@@ -213,7 +213,7 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
     );
     if (!written) return 'lost-claim';
     await finishNotices(
-      { ...d, status: 'failed', notices, attemptCount: base.attemptCount, lastError, ...base },
+      { ...d, ...base, status: 'failed', notices, lastError },
       msg.dueKey,
       deps,
       endpoint,

@@ -50,6 +50,7 @@ export interface ReceiveEventInput {
   notificationId?: string;
 }
 
+const POLL_MS = 50;
 const RETENTION_SECONDS = 90 * 24 * 3600;
 const NOTIFICATION_ID = /^[\w.:-]{1,128}$/;
 
@@ -173,9 +174,10 @@ async function applyItem(
     const seen = await store.getReceipt(hash);
     if (seen?.status === 'done' && seen.result) return detailOf(seen.result, hash, zReference);
 
-    const waitUntil = deps.clock.now().getTime() + (deps.waitMs ?? 3_000);
+    // Polls by count, not by clock: the hub clock can be frozen or moved by the local runtime.
+    const polls = Math.ceil((deps.waitMs ?? 3_000) / POLL_MS);
     let stored: Plan | undefined;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const claim = await store.claimReceipt(hash, owner, deps.clock.now().getTime(), deps.leaseMs ?? 30_000);
       if (claim.claimed) {
         stored = claim.record.plan;
@@ -184,14 +186,10 @@ async function applyItem(
       if (claim.record?.status === 'done' && claim.record.result) {
         return detailOf(claim.record.result, hash, zReference);
       }
-      if (deps.clock.now().getTime() >= waitUntil) {
-        return failed(
-          zReference,
-          'INTERNAL_SERVER_ERROR',
-          'a delivery of this item is in progress; retry later',
-        );
+      if (attempt >= polls) {
+        return failed(zReference, 'INTERNAL_SERVER_ERROR', 'a delivery of this item is in progress; retry later');
       }
-      await sleep(50);
+      await sleep(POLL_MS);
     }
 
     const plan =

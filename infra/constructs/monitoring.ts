@@ -43,7 +43,13 @@ export class Monitoring extends Construct {
       id: 'AwsSolutions-SNS2',
       reason: 'Alarm notifications carry no data; CloudWatch cannot publish to the AWS-managed SNS key',
     });
-    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    if (props.alarmEmail) {
+      const subscription = this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+      Validations.of(subscription).acknowledge({
+        id: 'Serverless-SNSRedrivePolicy',
+        reason: 'E-mail alarm subscription: an undeliverable notification leaves the alarm state in CloudWatch',
+      });
+    }
     const action = new SnsAction(this.topic);
 
     const dlqDepth: IMetric[] = [];

@@ -117,6 +117,11 @@ export class LocalEventBus {
     });
   }
 
+  /** The rules this bus applies, in manifest order (for the manifest-agreement test). */
+  ruleSpecs(): RuleSpec[] {
+    return this.rules.map((r) => r.spec);
+  }
+
   /** Fault injection for tests of the publisher's `FailedEntryCount` handling. */
   setFaults(faults: BusFaults): void {
     if (!(faults.failureRate >= 0 && faults.failureRate <= 1))

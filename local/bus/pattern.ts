@@ -69,7 +69,7 @@ function validateObject(node: Record<string, unknown>, path: string): void {
     } else if (Array.isArray(value)) {
       if (value.length === 0)
         throw new InvalidPatternError(here, 'empty arrays are not allowed (they match nothing)');
-      value.forEach((matcher, i) => validateMatcher(matcher, `${here}[${i}]`));
+      for (const [i, matcher] of value.entries()) validateMatcher(matcher, `${here}[${i}]`);
     } else if (isPlainObject(value)) {
       validateObject(value, here);
     } else {
@@ -125,11 +125,14 @@ function validateMatcher(matcher: unknown, path: string): void {
   switch (op) {
     case 'prefix':
     case 'suffix':
-      return validateAffix(value, path, op);
+      validateAffix(value, path, op);
+      return;
     case 'equals-ignore-case':
-      return void requireString(value, path, op);
+      requireString(value, path, op);
+      return;
     case 'wildcard':
-      return validateWildcard(value, path);
+      validateWildcard(value, path);
+      return;
     case 'exists':
       if (typeof value !== 'boolean') throw new InvalidPatternError(path, 'exists takes true or false');
       return;
@@ -142,9 +145,11 @@ function validateMatcher(matcher: unknown, path: string): void {
       }
       return;
     case 'numeric':
-      return validateNumeric(value, path);
+      validateNumeric(value, path);
+      return;
     case 'anything-but':
-      return validateAnythingBut(value, path);
+      validateAnythingBut(value, path);
+      return;
     default:
       throw new InvalidPatternError(path, `unknown operator ${JSON.stringify(op)}`);
   }

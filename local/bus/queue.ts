@@ -19,7 +19,7 @@ import { nowMs } from '../../shared/clock.ts';
  */
 
 /** The consumer: the function's `handler` export, invoked with a real SQS event. */
-export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | undefined | null | void>;
+export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | undefined | null | undefined>;
 
 export interface LocalQueueOptions {
   /** Manifest queue spec plus its name (the manifest key). */

@@ -5,6 +5,7 @@ import {
   newClientSchema,
   registerClient,
   rotateClientSecret,
+  rotateUserPassword,
 } from '../../shared/auth/clients.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { grantTypes, scopes } from '../../shared/contracts/oauth.ts';
@@ -18,7 +19,9 @@ export const CLIENTS_USAGE = `Usage: npm run clients -- <command> [options]
   list [--tenant <tenant>]
                     id, tenant, scopes, grants, created (never secrets)
   remove <clientId> delete a client (its tokens stay valid until they expire)
-  rotate <clientId> give a client a new secret; prints it ONCE, the old one stops working
+  rotate <clientId> [--username <user>]
+                    give a client a new secret (or that user a new password); prints it ONCE,
+                    the old one stops working at once
 
   Common: --table <name> (or TABLE_NAME) targets that table in AWS with the default credentials;
           otherwise the local suite's table (SWITCHBOARD_DATA_DIR, default .switchboard).
@@ -26,7 +29,7 @@ Scopes: ${scopes.join(' ')}
 Grants: ${grantTypes.join(' ')}`;
 
 export interface ClientsCliDeps {
-  clients: Pick<ClientRepository, 'add' | 'list' | 'remove' | 'rotate'>;
+  clients: Pick<ClientRepository, 'add' | 'list' | 'remove' | 'rotate' | 'setUserPassword'>;
   clock: Clock;
   out(line: string): void;
   err(line: string): void;
@@ -130,6 +133,21 @@ export async function runClientsCli(argv: string[], deps: ClientsCliDeps): Promi
           return 1;
         }
         deps.out(`Removed ${clientId}. Tokens already issued stay valid until they expire.`);
+        return 0;
+      }
+      if (values.username) {
+        const password = await rotateUserPassword(clientId, values.username, {
+          clients: deps.clients,
+          now: deps.clock.now(),
+        });
+        if (!password) {
+          deps.err(`No user ${values.username} on client ${clientId}.`);
+          return 1;
+        }
+        deps.out(`client_id:     ${clientId}`);
+        deps.out(`username:      ${values.username}`);
+        deps.out(`password:      ${password}`);
+        deps.out('The previous password no longer works. Store this one now: it cannot be shown again.');
         return 0;
       }
       const secret = await rotateClientSecret(clientId, { clients: deps.clients, now: deps.clock.now() });

@@ -1,4 +1,7 @@
+import { createAppDirectSandbox } from './appdirect.ts';
 import type { SandboxFactory } from './kit.ts';
+import { createReceiverSandbox } from './receiver.ts';
+import { createSalesforceSandbox } from './salesforce.ts';
 import { createScreeningSandbox } from './screening.ts';
 import { createZuoraSandbox } from './zuora/index.ts';
 
@@ -8,5 +11,8 @@ import { createZuoraSandbox } from './zuora/index.ts';
  */
 export const sandboxFactories: Record<string, SandboxFactory> = {
   zuora: createZuoraSandbox,
+  appdirect: createAppDirectSandbox,
+  salesforce: createSalesforceSandbox,
   screening: (ctx) => createScreeningSandbox(ctx),
+  receiver: createReceiverSandbox,
 };

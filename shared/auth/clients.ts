@@ -160,6 +160,39 @@ export class ClientRepository implements ClientReader {
       throw error;
     }
   }
+
+  /**
+   * Replaces the password hash of one user of a password-grant client; false if the client or user
+   * does not exist. The condition pins the list position to the username, so a concurrent change of
+   * the user list cannot make this write land on another user.
+   */
+  async setUserPassword(
+    clientId: string,
+    username: string,
+    passwordHash: string,
+    now: Date,
+  ): Promise<boolean> {
+    const client = await this.get(clientId);
+    const index = client?.users?.findIndex((u) => u.username === username) ?? -1;
+    if (index < 0) return false;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: clientKey(clientId),
+          // `users` is a DynamoDB reserved word.
+          UpdateExpression: `SET #users[${index}].passwordHash = :h, rotatedAt = :r`,
+          ConditionExpression: `#users[${index}].username = :u`,
+          ExpressionAttributeNames: { '#users': 'users' },
+          ExpressionAttributeValues: { ':h': passwordHash, ':r': now.toISOString(), ':u': username },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
 }
 
 export const newClientSchema = z
@@ -230,4 +263,15 @@ export async function rotateClientSecret(
   const secret = generateSecret();
   const ok = await deps.clients.rotate(clientId, await hashSecret(secret), deps.now);
   return ok ? secret : undefined;
+}
+
+/** Gives a user of a password-grant client a new password (returned once); undefined if unknown. */
+export async function rotateUserPassword(
+  clientId: string,
+  username: string,
+  deps: { clients: Pick<ClientRepository, 'setUserPassword'>; now: Date },
+): Promise<string | undefined> {
+  const password = generateSecret(18);
+  const ok = await deps.clients.setUserPassword(clientId, username, await hashSecret(password), deps.now);
+  return ok ? password : undefined;
 }

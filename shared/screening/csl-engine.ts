@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../clock.ts';
-import { foldCase, nameSimilarity, normaliseName, splitAka } from './normalise.ts';
+import {
+  compactScore,
+  foldCase,
+  normaliseName,
+  softTokenSetScore,
+  splitAka,
+  tokenSimilarity,
+  tokenWeight,
+} from './normalise.ts';
 import type {
   ScreeningEvidence,
   ScreeningOutcome,
@@ -22,7 +30,8 @@ import type {
  * with the query are scored: each token of four characters or more yields its first three and last
  * three characters as keys (so one typo rarely hides a token), shorter tokens yield themselves, and
  * the concatenated name yields its first four characters (spacing variants). Keys shared by too many
- * names (e.g. "ban" on a list full of banks) are skipped when more selective keys exist.
+ * names (e.g. "ban" on a list full of banks) are skipped when more selective keys exist, and a
+ * candidate is only scored when an upper bound of its score reaches the threshold.
  *
  * Outcome, per matched entry (the result takes the most severe):
  * - `blocked`: score ≥ `block` AND the party's country (or its address's country, city or postal
@@ -111,7 +120,11 @@ export interface CslMatch {
 interface Variant {
   entry: number;
   name: string;
-  tokens: string[];
+  /** Token ids in the engine's vocabulary. */
+  ids: number[];
+  weights: number[];
+  totalWeight: number;
+  compact: string;
 }
 
 interface EntryFacts {
@@ -124,18 +137,27 @@ const ISO2 = /^[A-Z]{2}$/;
 const compactPostal = (s: string) => s.replace(/[^0-9a-z]/gi, '').toUpperCase();
 const normCity = (s: string) => foldCase(s).replace(/[^\p{L}\p{N}]+/gu, '');
 
-function blockingKeys(tokens: readonly string[]): string[] {
-  const keys = new Set<string>();
-  for (const t of tokens) {
-    if (t.length >= 4) {
-      keys.add(`p:${t.slice(0, 3)}`);
-      keys.add(`s:${t.slice(-3)}`);
-    } else if (t.length > 1 || tokens.length === 1) {
-      keys.add(`w:${t}`);
-    }
-  }
+/**
+ * Blocking keys of one token: first and last three characters, plus (for 4-6 characters, where those
+ * two overlap and one typo in the middle changes both) first letter, last letter and length; a
+ * shorter token is its own key.
+ */
+function tokenKeys(t: string, onlyToken: boolean): string[] {
+  if (t.length >= 7) return [`p:${t.slice(0, 3)}`, `s:${t.slice(-3)}`];
+  if (t.length >= 4) return [`p:${t.slice(0, 3)}`, `s:${t.slice(-3)}`, `e:${t[0]}${t.at(-1)}${t.length}`];
+  return t.length > 1 || onlyToken ? [`w:${t}`] : [];
+}
+
+/** Key of the concatenated name (spacing variants). */
+function compactKey(tokens: readonly string[]): string | undefined {
   const compact = tokens.join('');
-  if (compact.length >= 4) keys.add(`c:${compact.slice(0, 4)}`);
+  return compact.length >= 4 ? `c:${compact.slice(0, 4)}` : undefined;
+}
+
+function blockingKeys(tokens: readonly string[]): string[] {
+  const keys = new Set(tokens.flatMap((t) => tokenKeys(t, tokens.length === 1)));
+  const c = compactKey(tokens);
+  if (c) keys.add(c);
   return [...keys];
 }
 
@@ -152,6 +174,11 @@ export class CslEngine {
   private readonly variants: Variant[] = [];
   private readonly facts: EntryFacts[];
   private readonly postings = new Map<string, number[]>();
+  /** Token vocabulary: similarities are cached per query by token id (list tokens repeat a lot). */
+  private readonly vocabulary = new Map<string, number>();
+  private readonly words: string[] = [];
+  /** Per query-token-position similarity caches over the vocabulary (-1 = not computed), reused. */
+  private readonly simCaches: Float32Array[] = [];
   /** A key with more names than this is only used when the query has no more selective key. */
   private readonly maxBlock: number;
 
@@ -179,7 +206,17 @@ export class CslEngine {
         const key = tokens.join(' ');
         if (!tokens.length || seen.has(key)) continue;
         seen.add(key);
-        const v = this.variants.push({ entry: index, name, tokens }) - 1;
+        const ids = tokens.map((t) => {
+          let id = this.vocabulary.get(t);
+          if (id === undefined) {
+            id = this.words.push(t) - 1;
+            this.vocabulary.set(t, id);
+          }
+          return id;
+        });
+        const weights = tokens.map(tokenWeight);
+        const totalWeight = weights.reduce((a, b) => a + b, 0);
+        const v = this.variants.push({ entry: index, name, ids, weights, totalWeight, compact: tokens.join('') }) - 1;
         for (const k of blockingKeys(tokens)) {
           const list = this.postings.get(k);
           if (list) list.push(v);
@@ -231,10 +268,28 @@ export class CslEngine {
     const tokens = normaliseName(name);
     if (!tokens.length) return [];
     const best = new Map<number, CslMatch>();
-    for (const v of this.candidates(tokens)) {
+    const queryWeights = tokens.map(tokenWeight);
+    const queryCompact = tokens.join('');
+    const caches = tokens.map((_, i) => this.simCache(i));
+    const touched: number[] = [];
+    let ids: number[] = [];
+    const sim = (i: number, j: number): number => {
+      const id = ids[j]!;
+      const cache = caches[i]!;
+      let s = cache[id]!;
+      if (s < 0) {
+        s = tokenSimilarity(tokens[i]!, this.words[id]!);
+        cache[id] = s;
+        touched.push(i, id);
+      }
+      return s;
+    };
+    for (const v of this.candidates(tokens, queryWeights, minScore)) {
       const variant = this.variants[v]!;
       const entry = this.entries[variant.entry]!;
-      let score = nameSimilarity(tokens, variant.tokens);
+      ids = variant.ids;
+      let score = softTokenSetScore(queryWeights, variant.weights, sim);
+      if (score < 1) score = Math.max(score, compactScore(queryCompact, variant.compact));
       if (this.options.trustEntryScores && typeof entry.score === 'number') {
         score = Math.max(score, Math.min(1, entry.score / 100));
       }
@@ -244,6 +299,7 @@ export class CslEngine {
         best.set(variant.entry, { entry, index: variant.entry, score, matchedName: variant.name });
       }
     }
+    for (let k = 0; k < touched.length; k += 2) caches[touched[k]!]![touched[k + 1]!] = -1;
     const out = [...best.values()].sort((a, b) => b.score - a.score || a.entry.id.localeCompare(b.entry.id));
     return options.limit ? out.slice(0, options.limit) : out;
   }
@@ -289,17 +345,64 @@ export class CslEngine {
     };
   }
 
-  private candidates(tokens: readonly string[]): Iterable<number> {
-    const lists = blockingKeys(tokens)
-      .map((k) => this.postings.get(k))
-      .filter((l): l is number[] => !!l)
-      .sort((a, b) => a.length - b.length);
-    if (!lists.length) return [];
-    const selective = lists.filter((l) => l.length <= this.maxBlock);
-    const used = selective.length ? selective : [lists[0]!];
-    if (used.length === 1) return used[0]!;
-    const out = new Set<number>();
-    for (const l of used) for (const v of l) out.add(v);
+  private simCache(position: number): Float32Array {
+    let cache = this.simCaches[position];
+    if (!cache) {
+      cache = new Float32Array(this.words.length).fill(-1);
+      this.simCaches[position] = cache;
+    }
+    return cache;
+  }
+
+  /**
+   * Variants worth scoring: those sharing a selective blocking key with the query and whose score
+   * could still reach `minScore`. The bound assumes every candidate token matches perfectly and
+   * every query token without a shared key matches nothing — except tokens some of whose keys were
+   * skipped as unselective, which are assumed to match. Sharing the compact key always qualifies.
+   */
+  private candidates(tokens: readonly string[], weights: readonly number[], minScore: number): Iterable<number> {
+    // API results are few and pre-selected by trade.gov: score them all
+    if (this.options.trustEntryScores) return this.variants.keys();
+    const queryWeight = weights.reduce((a, b) => a + b, 0);
+    const hits = new Map<number, number>();
+    const compactHits = new Set<number>();
+    const assumed = tokens.map((t) => t.length === 1);
+    const perToken = tokens.map((t, i) => ({ i, lists: tokenKeys(t, tokens.length === 1).map((k) => this.postings.get(k)) }));
+    const compact = compactKey(tokens);
+    const compactList = compact ? this.postings.get(compact) : undefined;
+    let used = 0;
+    for (const { i, lists } of perToken) {
+      for (const list of lists) {
+        if (!list) continue;
+        if (list.length > this.maxBlock || i > 30) {
+          assumed[i] = true;
+          continue;
+        }
+        used++;
+        const bit = 1 << i;
+        for (const v of list) hits.set(v, (hits.get(v) ?? 0) | bit);
+      }
+    }
+    if (compactList && compactList.length <= this.maxBlock) {
+      used++;
+      for (const v of compactList) compactHits.add(v);
+    }
+    if (!used) {
+      // every key is unselective: fall back to the smallest block, unpruned
+      const smallest = [...perToken.flatMap((p) => p.lists), compactList]
+        .filter((l): l is number[] => !!l)
+        .sort((a, b) => a.length - b.length)[0];
+      return smallest ?? [];
+    }
+    const assumedWeight = weights.reduce((sum, w, i) => (assumed[i] ? sum + w : sum), 0);
+    const out: number[] = [...compactHits];
+    for (const [v, mask] of hits) {
+      if (compactHits.has(v)) continue;
+      let hitWeight = assumedWeight;
+      for (let i = 0; i < tokens.length && i <= 30; i++) if (mask & (1 << i) && !assumed[i]) hitWeight += weights[i]!;
+      const candidateWeight = this.variants[v]!.totalWeight;
+      if ((hitWeight + candidateWeight) / (queryWeight + candidateWeight) >= minScore) out.push(v);
+    }
     return out;
   }
 }

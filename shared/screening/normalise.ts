@@ -266,8 +266,9 @@ const TOKEN_FLOOR = 0.8;
 
 /**
  * Similarity of two tokens, 0..1: identical 1; an initial against a word starting with it 0.9
- * ("R" ~ "Raul"); otherwise the better of Jaro-Winkler and the Levenshtein ratio (the latter
- * forgives a wrong first letter, "Kuba" ~ "Cuba"), zeroed below {@link TOKEN_FLOOR}. Tokens of
+ * ("R" ~ "Raul"); otherwise the better of Jaro-Winkler (scaled by (1 + length ratio) / 2) and the
+ * Levenshtein ratio (which forgives a wrong first letter, "Kuba" ~ "Cuba"), zeroed below
+ * {@link TOKEN_FLOOR}. Tokens of
  * three characters or less, or containing digits, must be equal: one edit in them changes the word.
  */
 export function tokenSimilarity(a: string, b: string): number {
@@ -276,49 +277,75 @@ export function tokenSimilarity(a: string, b: string): number {
   if (a.length <= 3 || b.length <= 3) return 0;
   // codes and numbered names (T2BA, S2BA, "150th") differ by one character and are different parties
   if (/\d/.test(a) || /\d/.test(b)) return 0;
-  const s = Math.max(jaroWinkler(a, b), levenshteinRatio(a, b));
+  // Jaro-Winkler's prefix bonus over-rates a shared start on words of different lengths
+  // ("Northwind" ~ "Norten" 0.88), so it is scaled by the length ratio
+  const lengthRatio = Math.min(a.length, b.length) / Math.max(a.length, b.length);
+  const s = Math.max(jaroWinkler(a, b) * ((1 + lengthRatio) / 2), levenshteinRatio(a, b));
   return s >= TOKEN_FLOOR ? s : 0;
 }
 
 /** Weight of a token in the name score: longer tokens are more distinctive; initials count little. */
 export const tokenWeight = (t: string): number => (t.length === 1 ? 0.5 : Math.min(t.length, 8));
 
+let bestForCandidate = new Float64Array(16);
+
 /**
  * Symmetric soft token-set score (a weighted, two-way Monge-Elkan): every token of each name is
  * paired with its most similar token in the other name, and the score is the weighted mean of
- * those similarities over the tokens of BOTH names (weights: {@link tokenWeight}). It ignores token
- * order, forgives misspellings inside tokens, and penalises tokens present on one side only, so
- * "Bank of Moscow" does not match "Moscow Industrial Bank of Commerce" highly. The concatenated
- * forms are also compared (Levenshtein ratio) to catch spacing variants ("HiShine" ~ "Hi Shine");
- * the score is the better of the two.
+ * those similarities over the tokens of BOTH names. `sim(i, j)` is the similarity of query token i
+ * and candidate token j (the engine passes a cached {@link tokenSimilarity}).
  */
-export function nameSimilarity(query: readonly string[], candidate: readonly string[]): number {
-  if (!query.length || !candidate.length) return 0;
+export function softTokenSetScore(
+  queryWeights: readonly number[],
+  candidateWeights: readonly number[],
+  sim: (i: number, j: number) => number,
+): number {
+  const nq = queryWeights.length;
+  const nc = candidateWeights.length;
+  if (!nq || !nc) return 0;
+  if (bestForCandidate.length < nc) bestForCandidate = new Float64Array(nc * 2);
+  bestForCandidate.fill(0, 0, nc);
   let num = 0;
   let den = 0;
-  const bestForCandidate = new Float64Array(candidate.length);
-  for (const q of query) {
+  for (let i = 0; i < nq; i++) {
     let best = 0;
-    for (let j = 0; j < candidate.length; j++) {
-      const s = tokenSimilarity(q, candidate[j]!);
+    for (let j = 0; j < nc; j++) {
+      const s = sim(i, j);
       if (s > best) best = s;
       if (s > bestForCandidate[j]!) bestForCandidate[j] = s;
     }
-    const w = tokenWeight(q);
-    num += best * w;
-    den += w;
+    num += best * queryWeights[i]!;
+    den += queryWeights[i]!;
   }
-  for (let j = 0; j < candidate.length; j++) {
-    const w = tokenWeight(candidate[j]!);
-    num += bestForCandidate[j]! * w;
-    den += w;
+  for (let j = 0; j < nc; j++) {
+    num += bestForCandidate[j]! * candidateWeights[j]!;
+    den += candidateWeights[j]!;
   }
-  const tokenScore = num / den;
-  if (tokenScore === 1) return 1;
-  const compactQ = query.join('');
-  const compactC = candidate.join('');
-  // only worth it when the lengths are close (the ratio is bounded by the length ratio anyway)
-  const lengthRatio = Math.min(compactQ.length, compactC.length) / Math.max(compactQ.length, compactC.length);
-  const compactScore = lengthRatio >= 0.8 ? levenshteinRatio(compactQ, compactC) : 0;
-  return Math.max(tokenScore, compactScore);
+  return num / den;
+}
+
+/**
+ * Levenshtein ratio of the concatenated names, for spacing variants ("HiShine" ~ "Hi Shine"). Only
+ * computed when the two start alike and have close lengths (otherwise it cannot be high, or the
+ * token score already covers the case); 0 otherwise.
+ */
+export function compactScore(query: string, candidate: string): number {
+  if (query.length < 4 || candidate.length < 4) return 0;
+  if (query.charCodeAt(0) !== candidate.charCodeAt(0) || query.charCodeAt(1) !== candidate.charCodeAt(1)) return 0;
+  const lengthRatio = Math.min(query.length, candidate.length) / Math.max(query.length, candidate.length);
+  return lengthRatio >= 0.8 ? levenshteinRatio(query, candidate) : 0;
+}
+
+/**
+ * Similarity of two normalised names, 0..1: the better of the soft token-set score (see
+ * {@link softTokenSetScore}; weights {@link tokenWeight}) and the {@link compactScore}. It ignores
+ * token order, forgives misspellings inside tokens, and penalises tokens present on one side only,
+ * so "Bank of Moscow" does not match "Moscow Industrial Bank of Commerce" highly.
+ */
+export function nameSimilarity(query: readonly string[], candidate: readonly string[]): number {
+  const tokenScore = softTokenSetScore(query.map(tokenWeight), candidate.map(tokenWeight), (i, j) =>
+    tokenSimilarity(query[i]!, candidate[j]!),
+  );
+  if (tokenScore === 1 || !query.length || !candidate.length) return tokenScore;
+  return Math.max(tokenScore, compactScore(query.join(''), candidate.join('')));
 }

@@ -11,12 +11,17 @@ import type { Wiring } from '../../infra/wiring-types.ts';
  */
 export function testApp(
   stage: DeployStage,
-  options: { wiring?: Wiring; nag?: boolean; context?: Record<string, unknown> } = {},
+  options: { wiring: Wiring; nag?: boolean; context?: Record<string, unknown> },
 ): SwitchboardApp {
   const app = new App({
     context: { stage, 'aws:cdk:bundling-stacks': [], ...options.context },
   });
   return buildApp(app, options.wiring, { nag: options.nag ?? false });
+}
+
+/** The real manifest, imported lazily so a slice being edited breaks only the tests that need it. */
+export async function realWiring(): Promise<Wiring> {
+  return (await import('../../infra/wiring.ts')).wiring;
 }
 
 export interface SynthesizedWiring {
@@ -103,9 +108,9 @@ export function wiringOfTemplate(template: Template): SynthesizedWiring {
 
 /**
  * What the CDK app deploys for a stage, as route/rule/schedule tables (for comparing with the
- * manifest and with the local runtime's tables).
+ * manifest and with the local runtime's tables). Without `wiring`, the real manifest.
  */
-export function synthesizedWiring(stage: DeployStage = 'dev', wiring?: Wiring): SynthesizedWiring {
-  const { stateless } = testApp(stage, { wiring });
+export async function synthesizedWiring(stage: DeployStage = 'dev', wiring?: Wiring): Promise<SynthesizedWiring> {
+  const { stateless } = testApp(stage, { wiring: wiring ?? (await realWiring()) });
   return wiringOfTemplate(Template.fromStack(stateless));
 }

@@ -1,8 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { wiring as manifest } from '../../infra/wiring.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { routeKey, type Wiring } from '../../infra/wiring-types.ts';
 import { fixtureWiring } from './fixtures/wiring.ts';
-import { type SynthesizedWiring, synthesizedWiring } from './synth.ts';
+import { realWiring, type SynthesizedWiring, synthesizedWiring } from './synth.ts';
 
 /** The manifest's own view, in the same shape as what is read back from the template. */
 function expected(wiring: Wiring): SynthesizedWiring {
@@ -32,10 +31,15 @@ function expectSame(actual: SynthesizedWiring, wanted: SynthesizedWiring): void 
 }
 
 describe.each([
-  ['the real manifest', manifest],
-  ['the fixture manifest (every kind of declaration)', fixtureWiring],
-])('CDK app versus %s', (_label, wiring) => {
-  const synthesized = synthesizedWiring('dev', wiring);
+  ['the real manifest', realWiring],
+  ['the fixture manifest (every kind of declaration)', async () => fixtureWiring],
+])('CDK app versus %s', (_label, load) => {
+  let wiring: Wiring;
+  let synthesized: SynthesizedWiring;
+  beforeAll(async () => {
+    wiring = await load();
+    synthesized = await synthesizedWiring('dev', wiring);
+  });
 
   it('has exactly one API route per manifest route, integrated with that route’s function', () => {
     expectSame(
@@ -56,8 +60,8 @@ describe.each([
 });
 
 describe('the comparison itself', () => {
-  it('notices a route, rule or schedule that differs from the manifest', () => {
-    const synthesized = synthesizedWiring('dev', fixtureWiring);
+  it('notices a route, rule or schedule that differs from the manifest', async () => {
+    const synthesized = await synthesizedWiring('dev', fixtureWiring);
     const drifted = structuredClone(expected(fixtureWiring));
     drifted.routes[0]!.functionName = 'someone-else';
     expect(() => expectSame(synthesized, drifted)).toThrow();

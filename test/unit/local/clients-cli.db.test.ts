@@ -62,6 +62,12 @@ describe('npm run clients (core)', () => {
     const password = field(pw.out, 'password')!;
     expect(await verifySecret(password, (await repo.get('zuora-cli'))!.users![0]!.passwordHash)).toBe(true);
 
+    const newPassword = field((await cli('rotate', 'zuora-cli', '--username', 'emitter')).out, 'password')!;
+    const hash = (await repo.get('zuora-cli'))!.users![0]!.passwordHash;
+    expect(await verifySecret(newPassword, hash)).toBe(true);
+    expect(await verifySecret(password, hash)).toBe(false);
+    expect((await cli('rotate', 'zuora-cli', '--username', 'ghost')).code).toBe(1);
+
     const list = await cli('list');
     expect(list.code).toBe(0);
     expect(list.out).toMatch(/^CLIENT ID\s+TENANT\s+SCOPES\s+GRANTS\s+CREATED/m);
@@ -71,6 +77,7 @@ describe('npm run clients (core)', () => {
     expect(list.out).toMatch(/^zuora-cli\s+zuora\s+zuora:events\s+password\s+\S+\s+emitter$/m);
     expect(list.out).not.toContain(secret);
     expect(list.out).not.toContain(password);
+    expect(list.out).not.toContain(newPassword);
     expect((await cli('list', '--tenant', 'zuora')).out).not.toContain('arrow-cli');
 
     const rotated = await cli('rotate', 'arrow-cli');

@@ -9,7 +9,7 @@ import type { QueueSpec } from '../../../infra/wiring-types.ts';
 import { LocalQueue, type LocalQueueOptions, type SqsConsumer } from '../../../local/bus/queue.ts';
 import { advanceClock } from '../../../shared/clock.ts';
 
-const spec = (overrides: Partial<QueueSpec> = {}): QueueSpec & { name: string } => ({
+const spec = (overrides: Partial<QueueSpec & { name: string }> = {}): QueueSpec & { name: string } => ({
   name: 'test-queue',
   consumer: 'test-fn',
   visibilityTimeoutSeconds: 60,
@@ -131,7 +131,9 @@ describe('LocalQueue failures', () => {
   it('partial batch failure deletes the successes; only the failed ids come back after the visibility timeout', async () => {
     let failBody: string | undefined = 'b';
     const r = recorder((records) => ({
-      batchItemFailures: records.filter((x) => x.body === failBody).map((x) => ({ itemIdentifier: x.messageId })),
+      batchItemFailures: records
+        .filter((x) => x.body === failBody)
+        .map((x) => ({ itemIdentifier: x.messageId })),
     }));
     const q = queue({ consumer: r.consumer, spec: spec({ visibilityTimeoutSeconds: 30 }) });
     q.send('a');
@@ -183,7 +185,8 @@ describe('LocalQueue failures', () => {
 
   it('a consumer timeout fails the whole batch', async () => {
     let release: (() => void) | undefined;
-    const consumer: SqsConsumer = () => new Promise<undefined>((resolve) => (release = () => resolve(undefined)));
+    const consumer: SqsConsumer = () =>
+      new Promise<undefined>((resolve) => (release = () => resolve(undefined)));
     const errors: string[] = [];
     const q = queue({ consumer, invocationTimeoutMs: 20, onBatchError: (e) => errors.push(String(e)) });
     q.send('slow');
@@ -211,7 +214,10 @@ describe('LocalQueue failures', () => {
     const r = recorder((records) =>
       fail ? { batchItemFailures: records.map((x) => ({ itemIdentifier: x.messageId })) } : undefined,
     );
-    const q = queue({ consumer: r.consumer, spec: spec({ maxReceiveCount: 2, visibilityTimeoutSeconds: 10 }) });
+    const q = queue({
+      consumer: r.consumer,
+      spec: spec({ maxReceiveCount: 2, visibilityTimeoutSeconds: 10 }),
+    });
     const id = q.send('poison');
     q.send('fine');
     fail = true;
@@ -308,9 +314,15 @@ describe('LocalQueue persistence', () => {
   it('a re-constructed queue keeps pending, delayed and dead messages; in-flight ones reappear', async () => {
     const path = tempFile();
     const failing = recorder((records) => ({
-      batchItemFailures: records.filter((x) => x.body !== 'done').map((x) => ({ itemIdentifier: x.messageId })),
+      batchItemFailures: records
+        .filter((x) => x.body !== 'done')
+        .map((x) => ({ itemIdentifier: x.messageId })),
     }));
-    const first = new LocalQueue({ spec: spec({ maxReceiveCount: 1 }), consumer: failing.consumer, persistPath: path });
+    const first = new LocalQueue({
+      spec: spec({ maxReceiveCount: 1 }),
+      consumer: failing.consumer,
+      persistPath: path,
+    });
     first.send('poison');
     await first.pump();
     advanceClock(60_000);
@@ -349,6 +361,8 @@ describe('LocalQueue persistence', () => {
     q.flush();
     expect(existsSync(path)).toBe(true);
     writeFileSync(path, '{"version":1,"messages":"nope"}');
-    expect(() => new LocalQueue({ spec: spec(), persistPath: path })).toThrow(/snapshot .*test-queue\.json is unreadable/);
+    expect(() => new LocalQueue({ spec: spec(), persistPath: path })).toThrow(
+      /snapshot .*test-queue\.json is unreadable/,
+    );
   });
 });

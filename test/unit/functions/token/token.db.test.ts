@@ -172,6 +172,20 @@ describe('POST /oauth/token and GET /.well-known/jwks.json', () => {
       expect(repeated.status).toBe(200);
     });
 
+    it('reads a base64-encoded form body, as API Gateway delivers form posts', async () => {
+      const event = apiEvent({
+        method: 'POST',
+        path: '/oauth/token',
+        headers: { 'content-type': `${FORM}; charset=UTF-8`, authorization: basic(cc.id, cc.secret) },
+        body: Buffer.from(form({ grant_type: 'client_credentials', scope: 'orders:write' })).toString(
+          'base64',
+        ),
+      });
+      const res = await invoke({ ...event, isBase64Encoded: true });
+      expect(res.statusCode).toBe(200);
+      expect(JSON.parse(res.body ?? '{}').scope).toBe('orders:write');
+    });
+
     it('narrows the scope to a requested subset', async () => {
       const res = await post(form({ grant_type: 'client_credentials', scope: 'orders:read  orders:read' }), {
         authorization: basic(cc.id, cc.secret),

@@ -1,0 +1,351 @@
+import { randomUUID } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deliver, type DelivererDeps, FAILING_DISABLE_MS } from '../../../../functions/webhook-deliverer/deliver.ts';
+import type { SendRequest, SendResult } from '../../../../functions/webhook-deliverer/http-sender.ts';
+import { dynamoRateLimiter } from '../../../../functions/webhook-deliverer/rate-limiter.ts';
+import { RETRY_DELAYS_SECONDS } from '../../../../functions/webhook-deliverer/retry-policy.ts';
+import { fanOut } from '../../../../functions/webhook-fanout/fan-out.ts';
+import { sweep } from '../../../../functions/webhook-sweeper/sweep.ts';
+import { WebhookDeliveryRepository } from '../../../../shared/db/entities/webhook-deliveries.ts';
+import { type WebhookEndpoint, WebhookEndpointRepository } from '../../../../shared/db/entities/webhook-endpoints.ts';
+import type { ReceivedEvent } from '../../../../shared/events/consumer.ts';
+import type { HubEvent } from '../../../../shared/events/publisher.ts';
+import { newId } from '../../../../shared/ids.ts';
+import type { DeliveryMessage } from '../../../../shared/webhooks/delivery-queue.ts';
+import { generateSecret } from '../../../../shared/webhooks/signing.ts';
+import { startTestTable, type TestTable } from '../../../helpers/dynamo.ts';
+
+let table: TestTable;
+let endpoints: WebhookEndpointRepository;
+let deliveries: WebhookDeliveryRepository;
+
+beforeAll(async () => {
+  table = await startTestTable();
+  endpoints = new WebhookEndpointRepository(table.doc, table.tableName);
+  deliveries = new WebhookDeliveryRepository(table.doc, table.tableName);
+});
+afterAll(async () => {
+  await table.stop();
+});
+
+/** A simulated world: manual clock, an SQS-like queue with delays, a scripted receiver. */
+function world(options: { respond?: (req: SendRequest, n: number) => SendResult; allowAll?: boolean } = {}) {
+  let now = Date.now();
+  const queue: Array<DeliveryMessage & { visibleAt: number }> = [];
+  const published: HubEvent[] = [];
+  const received: Array<SendRequest & { at: number }> = [];
+  const respond = options.respond ?? (() => ({ kind: 'response', statusCode: 200, durationMs: 3 }) as SendResult);
+  const deps: DelivererDeps = {
+    deliveries,
+    endpoints,
+    queue: {
+      async enqueue(messages) {
+        for (const m of messages) queue.push({ deliveryId: m.deliveryId, dueKey: m.dueKey, visibleAt: now + (m.delaySeconds ?? 0) * 1000 });
+      },
+    },
+    publisher: {
+      async publish(events) {
+        published.push(...events);
+      },
+    },
+    send: async (req) => {
+      received.push({ ...req, at: now });
+      return respond(req, received.length);
+    },
+    rateLimiter: options.allowAll === false ? dynamoRateLimiter(table.doc, table.tableName) : { tryAcquire: async () => true },
+    clock: { now: () => new Date(now) },
+    random: () => 0.5,
+    newClaimId: randomUUID,
+  };
+  return {
+    deps,
+    queue,
+    published,
+    received,
+    now: () => now,
+    advance(ms: number) {
+      now += ms;
+    },
+    /** Delivers every visible message (and those they enqueue) until none is visible. */
+    async pump(limit = 500): Promise<string[]> {
+      const outcomes: string[] = [];
+      for (let i = 0; i < limit; i++) {
+        const idx = queue.findIndex((m) => m.visibleAt <= now);
+        if (idx < 0) return outcomes;
+        const [m] = queue.splice(idx, 1);
+        outcomes.push(await deliver({ deliveryId: m!.deliveryId, dueKey: m!.dueKey }, deps));
+      }
+      throw new Error('pump did not settle');
+    },
+    /** Moves the clock to the next visible message. */
+    skipToNext(): boolean {
+      if (!queue.length) return false;
+      now = Math.max(now, Math.min(...queue.map((m) => m.visibleAt)));
+      return true;
+    },
+  };
+}
+
+async function endpoint(tenant: string, overrides: Partial<WebhookEndpoint> = {}): Promise<WebhookEndpoint> {
+  const at = new Date().toISOString();
+  const ep: WebhookEndpoint = {
+    id: newId('ep'),
+    tenant,
+    url: 'https://hooks.partner.example/in',
+    eventTypes: ['*'],
+    rateLimitPerSecond: 10,
+    status: 'enabled',
+    allEvents: false,
+    secret: generateSecret(),
+    createdAt: at,
+    updatedAt: at,
+    ...overrides,
+  };
+  await endpoints.create(ep);
+  return ep;
+}
+
+function event(tenant: string, type = 'custom.thing.happened', at = new Date()): ReceivedEvent {
+  return {
+    id: randomUUID(),
+    type,
+    source: 'switchboard',
+    time: at.toISOString(),
+    detail: { tenant, eventId: newId('evt'), data: { n: 1 } },
+  };
+}
+
+const fanDeps = (w: ReturnType<typeof world>) => ({ endpoints, deliveries, queue: w.deps.queue, clock: w.deps.clock });
+
+async function deliveriesOf(endpointId: string, tenant: string) {
+  return (await deliveries.list({ tenant, endpointId, limit: 100 })).items;
+}
+
+describe('webhook delivery', () => {
+  let tenant: string;
+  beforeEach(() => {
+    tenant = `t-${randomUUID().slice(0, 8)}`;
+  });
+
+  it('delivers once, signed so the standardwebhooks library verifies it, and cleans its due item', async () => {
+    const w = world();
+    const ep = await endpoint(tenant);
+    await fanOut(event(tenant), fanDeps(w));
+    expect(await w.pump()).toEqual(['succeeded']);
+    const [req] = w.received;
+    expect(req!.headers['webhook-id']).toMatch(/^msg_/);
+    expect(req!.headers['user-agent']).toContain('Switchboard');
+    expect(req!.headers['content-type']).toBe('application/json');
+    expect(new Webhook(ep.secret).verify(req!.body, req!.headers)).toMatchObject({ type: 'custom.thing.happened', data: { n: 1 } });
+    const [d] = await deliveriesOf(ep.id, tenant);
+    expect(d).toMatchObject({ status: 'succeeded', attemptCount: 1, lastStatusCode: 200 });
+    for (let s = 0; s < 4; s++) expect(await deliveries.listDue(s, new Date(w.now() + 1e12), 1000)).toEqual([]);
+  });
+
+  it('fans out idempotently: a redelivered event creates no second delivery', async () => {
+    const w = world();
+    const ep = await endpoint(tenant);
+    const e = event(tenant);
+    expect(await fanOut(e, fanDeps(w))).toEqual({ matched: 1, created: 1 });
+    expect(await fanOut(e, fanDeps(w))).toEqual({ matched: 1, created: 0 });
+    await w.pump();
+    expect(w.received).toHaveLength(1);
+    expect(await deliveriesOf(ep.id, tenant)).toHaveLength(1);
+  });
+
+  it('keeps tenants apart: events reach only their tenant and all-events endpoints, filters apply', async () => {
+    const w = world();
+    const other = `o-${randomUUID().slice(0, 8)}`;
+    const mine = await endpoint(tenant, { eventTypes: ['custom.*'] });
+    const filtered = await endpoint(tenant, { eventTypes: ['order.*'] });
+    const theirs = await endpoint(other);
+    const platform = await endpoint(`p-${randomUUID().slice(0, 8)}`, { allEvents: true, eventTypes: ['custom.thing.*'] });
+    await fanOut(event(tenant), fanDeps(w));
+    await w.pump();
+    const urls = new Set(w.received.map((r) => r.headers['webhook-id']));
+    expect(urls.size).toBe(2);
+    expect(await deliveriesOf(mine.id, tenant)).toHaveLength(1);
+    expect(await deliveriesOf(filtered.id, tenant)).toHaveLength(0);
+    expect(await deliveriesOf(theirs.id, other)).toHaveLength(0);
+    expect(await deliveriesOf(platform.id, platform.tenant)).toHaveLength(1);
+    // The owner of an endpoint sees its deliveries; the event's tenant does not see platform's.
+    expect(await deliveriesOf(platform.id, tenant)).toHaveLength(0);
+    await endpoints.delete(platform.tenant, platform.id);
+  });
+
+  it('retries a failing endpoint on the schedule with a stable webhook-id, then succeeds', async () => {
+    const w = world({ respond: (_, n) => ({ kind: 'response', statusCode: n < 3 ? 500 : 200, durationMs: 5, responseBody: 'oops' }) });
+    const ep = await endpoint(tenant);
+    await fanOut(event(tenant), fanDeps(w));
+    expect(await w.pump()).toEqual(['retry-scheduled']);
+    expect(w.queue[0]!.visibleAt - w.now()).toBe(5_000); // random 0.5 → nominal 5 s
+    w.skipToNext();
+    expect(await w.pump()).toEqual(['retry-scheduled']);
+    expect(w.queue[0]!.visibleAt - w.now()).toBe(300_000);
+    w.skipToNext();
+    expect(await w.pump()).toEqual(['succeeded']);
+    expect(new Set(w.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    expect(new Set(w.received.map((r) => r.headers['webhook-timestamp'])).size).toBe(3);
+    const d = await deliveries.get(w.received[0]!.headers['webhook-id']!);
+    expect(d!.attempts.map((a) => a.statusCode)).toEqual([500, 500, 200]);
+    expect(d!.attempts[0]).toMatchObject({ responseBody: 'oops', durationMs: 5 });
+    expect(d!.attempts[0]!.nextAttemptAt).toBe(new Date(Date.parse(d!.attempts[0]!.at) + 5_000).toISOString());
+    expect((await endpoints.get(tenant, ep.id))!.failingSince).toBeUndefined();
+  });
+
+  it('honours Retry-After, and waits at least 60 s after a 429 or a timeout', async () => {
+    const script: SendResult[] = [
+      { kind: 'response', statusCode: 503, retryAfter: '120', durationMs: 1 },
+      { kind: 'response', statusCode: 429, durationMs: 1 },
+      { kind: 'timeout', durationMs: 15_000, error: 'slow' },
+      { kind: 'response', statusCode: 200, durationMs: 1 },
+    ];
+    const w = world({ respond: (_, n) => script[n - 1]! });
+    await endpoint(tenant);
+    await fanOut(event(tenant), fanDeps(w));
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await w.pump();
+      waits.push(w.queue[0]!.visibleAt - w.now());
+      w.skipToNext();
+    }
+    expect(await w.pump()).toEqual(['succeeded']);
+    expect(waits).toEqual([120_000, 300_000, 1_800_000].map((nominal, i) => (i === 0 ? 120_000 : Math.max(60_000, nominal))));
+    // The first retry after a 429 at the 5 s step: floor applies.
+    const w2 = world({ respond: (_, n) => (n === 1 ? { kind: 'response', statusCode: 429, durationMs: 1 } : { kind: 'response', statusCode: 200, durationMs: 1 }) });
+    await endpoint(`${tenant}-2`);
+    await fanOut(event(`${tenant}-2`), fanDeps(w2));
+    await w2.pump();
+    expect(w2.queue[0]!.visibleAt - w2.now()).toBe(60_000);
+  });
+
+  it('disables the endpoint on 410 Gone and says so once; later events are not sent to it', async () => {
+    const w = world({ respond: () => ({ kind: 'response', statusCode: 410, durationMs: 1 }) });
+    const ep = await endpoint(tenant);
+    await fanOut(event(tenant), fanDeps(w));
+    expect(await w.pump()).toEqual(['failed']);
+    const after = await endpoints.get(tenant, ep.id);
+    expect(after).toMatchObject({ status: 'disabled', disabledReason: 'gone', disabledNotified: true });
+    expect(w.published.map((e) => e.type)).toEqual(['webhook.endpoint.disabled']);
+    expect(w.published[0]!.detail).toMatchObject({ tenant, endpointId: ep.id, reason: 'gone', host: 'hooks.partner.example' });
+    expect(await fanOut(event(tenant), fanDeps(w))).toEqual({ matched: 0, created: 0 });
+    expect(w.received).toHaveLength(1);
+  });
+
+  it('exhausts the whole schedule (≥ 27 h, ≥ 8 attempts) and publishes webhook.delivery.exhausted once', async () => {
+    const w = world({ respond: () => ({ kind: 'response', statusCode: 500, durationMs: 1 }) });
+    const ep = await endpoint(tenant);
+    await fanOut(event(tenant), fanDeps(w));
+    const start = w.now();
+    const outcomes: string[] = [];
+    do outcomes.push(...(await w.pump()));
+    while (w.skipToNext());
+    expect(outcomes.filter((o) => o === 'retry-scheduled')).toHaveLength(RETRY_DELAYS_SECONDS.length);
+    expect(outcomes.at(-1)).toBe('failed');
+    expect(w.received.length).toBe(RETRY_DELAYS_SECONDS.length + 1);
+    expect(w.received.length).toBeGreaterThanOrEqual(8);
+    expect(w.received.at(-1)!.at - start).toBeGreaterThanOrEqual(27 * 3_600_000);
+    expect(w.published.map((e) => e.type)).toEqual(['webhook.delivery.exhausted']);
+    const [d] = await deliveriesOf(ep.id, tenant);
+    expect(d).toMatchObject({ status: 'failed', attemptCount: RETRY_DELAYS_SECONDS.length + 1 });
+    expect(d!.notices).toBeUndefined();
+    // 41 h of failures is not yet 5 days: still enabled.
+    expect((await endpoints.get(tenant, ep.id))!.status).toBe('enabled');
+  });
+
+  it('disables an endpoint failing continuously for 5 days (simulated time) and publishes it', async () => {
+    const w = world({ respond: () => ({ kind: 'response', statusCode: 502, durationMs: 1 }) });
+    const ep = await endpoint(tenant);
+    await fanOut(event(tenant), fanDeps(w));
+    await w.pump();
+    const firstFailure = w.now();
+    expect((await endpoints.get(tenant, ep.id))!.failingSince).toBe(new Date(firstFailure).toISOString());
+    w.advance(FAILING_DISABLE_MS - 60_000);
+    await fanOut(event(tenant, 'custom.thing.happened', new Date(w.now())), fanDeps(w));
+    w.skipToNext();
+    await w.pump();
+    expect((await endpoints.get(tenant, ep.id))!.status).toBe('enabled');
+    w.advance(120_000);
+    await fanOut(event(tenant, 'custom.thing.happened', new Date(w.now())), fanDeps(w));
+    await w.pump();
+    const disabled = await endpoints.get(tenant, ep.id);
+    expect(disabled).toMatchObject({ status: 'disabled', disabledReason: 'failing' });
+    expect(w.published.filter((e) => e.type === 'webhook.endpoint.disabled')).toHaveLength(1);
+    // Deliveries still pending for it are cancelled, not sent.
+    do await w.pump();
+    while (w.skipToNext());
+    const statuses = (await deliveriesOf(ep.id, tenant)).map((d) => d.status).sort();
+    // e1 and e2 were still retrying when e3's failure disabled the endpoint.
+    expect(statuses).toEqual(['cancelled', 'cancelled', 'failed']);
+  });
+
+  it('survives a crash between the attempt and its recording: retried with the same webhook-id, never lost', async () => {
+    const w = world();
+    await endpoint(tenant);
+    let crash = true;
+    const crashing = {
+      ...deliveries,
+      get: deliveries.get.bind(deliveries),
+      claim: deliveries.claim.bind(deliveries),
+      putDue: deliveries.putDue.bind(deliveries),
+      deleteDue: deliveries.deleteDue.bind(deliveries),
+      clearNotices: deliveries.clearNotices.bind(deliveries),
+      transition: async (...args: Parameters<WebhookDeliveryRepository['transition']>) => {
+        if (crash) {
+          crash = false;
+          throw new Error('process killed');
+        }
+        return deliveries.transition(...args);
+      },
+    };
+    w.deps.deliveries = crashing;
+    await fanOut(event(tenant), fanDeps(w));
+    const [msg] = w.queue.splice(0, 1);
+    await expect(deliver(msg!, w.deps)).rejects.toThrow('process killed');
+    expect(w.received).toHaveLength(1);
+    // SQS redelivers the message after its visibility timeout; the attempt lease has not expired yet.
+    expect(await deliver(msg!, w.deps)).toBe('not-due');
+    // Even if that message were lost, the due item brings it back once the lease is over.
+    w.queue.length = 0;
+    w.advance(91_000);
+    await sweep({ deliveries, queue: w.deps.queue, clock: w.deps.clock });
+    // (other tests' due items share the table: keep only this delivery's wake-ups)
+    const mine = w.queue.filter((m) => m.deliveryId === msg!.deliveryId);
+    expect(mine).toHaveLength(1);
+    w.queue.splice(0, w.queue.length, ...mine);
+    expect(await w.pump()).toEqual(['succeeded']);
+    expect(w.received).toHaveLength(2);
+    expect(w.received[1]!.headers['webhook-id']).toBe(w.received[0]!.headers['webhook-id']);
+    await sweep({ deliveries, queue: w.deps.queue, clock: w.deps.clock });
+    expect(w.queue.filter((m) => m.deliveryId === msg!.deliveryId)).toHaveLength(0);
+  });
+
+  it('drops duplicate and stale wake-ups without sending twice', async () => {
+    const w = world();
+    await endpoint(tenant);
+    await fanOut(event(tenant), fanDeps(w));
+    w.queue.push({ ...w.queue[0]! }, { ...w.queue[0]! });
+    const outcomes = await w.pump();
+    expect(outcomes.filter((o) => o === 'succeeded')).toHaveLength(1);
+    expect(w.received).toHaveLength(1);
+  });
+
+  it('limits each endpoint to its rate without holding back another endpoint', async () => {
+    const w = world({ allowAll: false });
+    const slow = await endpoint(tenant, { rateLimitPerSecond: 2, eventTypes: ['custom.a'] });
+    const fast = await endpoint(tenant, { eventTypes: ['custom.b'] });
+    for (let i = 0; i < 5; i++) await fanOut(event(tenant, 'custom.a'), fanDeps(w));
+    for (let i = 0; i < 3; i++) await fanOut(event(tenant, 'custom.b'), fanDeps(w));
+    const outcomes = await w.pump();
+    expect(outcomes.filter((o) => o === 'throttled')).toHaveLength(3);
+    const byEndpoint = async (id: string) => (await deliveriesOf(id, tenant)).filter((d) => d.status === 'succeeded').length;
+    expect(await byEndpoint(fast.id)).toBe(3);
+    expect(await byEndpoint(slow.id)).toBe(2);
+    w.skipToNext();
+    await w.pump();
+    w.skipToNext();
+    await w.pump();
+    expect(await byEndpoint(slow.id)).toBe(5);
+  });
+});
