@@ -1,4 +1,5 @@
 import type { Clock } from '../../shared/clock.ts';
+import { CursorError } from '../../shared/db/client.ts';
 import type { WebhookEndpoint, WebhookEndpointRepository } from '../../shared/db/entities/webhook-endpoints.ts';
 import { eventDefinition } from '../../shared/events/catalog/index.ts';
 import { type ErrorDetail, NotFoundError, ValidationError } from '../../shared/errors.ts';
@@ -89,7 +90,15 @@ export async function getEndpoint(id: string, caller: Caller, deps: EndpointDeps
 }
 
 export async function listEndpoints(q: { limit: number; cursor?: string }, caller: Caller, deps: EndpointDeps) {
-  const page = await deps.endpoints.list(caller.tenant, q);
+  let page: Awaited<ReturnType<EndpointDeps['endpoints']['list']>>;
+  try {
+    page = await deps.endpoints.list(caller.tenant, q);
+  } catch (error) {
+    if (error instanceof CursorError) {
+      throw new ValidationError('The cursor is not one this API issued.', [{ field: 'cursor', message: error.message }], 'INVALID_CURSOR');
+    }
+    throw error;
+  }
   return { items: page.items.map(endpointView), ...(page.cursor ? { cursor: page.cursor } : {}) };
 }
 

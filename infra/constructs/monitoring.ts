@@ -47,7 +47,8 @@ export class Monitoring extends Construct {
       const subscription = this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
       Validations.of(subscription).acknowledge({
         id: 'Serverless-SNSRedrivePolicy',
-        reason: 'E-mail alarm subscription: an undeliverable notification leaves the alarm state in CloudWatch',
+        reason:
+          'E-mail alarm subscription: an undeliverable notification leaves the alarm state in CloudWatch',
       });
     }
     const action = new SnsAction(this.topic);

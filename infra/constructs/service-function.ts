@@ -118,6 +118,8 @@ export class ServiceFunction extends Construct {
         SERVICE_NAME: 'switchboard',
         POWERTOOLS_SERVICE_NAME: name,
         POWERTOOLS_LOG_LEVEL: config.logLevel,
+        // Stack traces point into the TypeScript sources (the bundle ships its source map).
+        NODE_OPTIONS: '--enable-source-maps',
       },
     });
     Tags.of(this.fn).add(FUNCTION_TAG, name);

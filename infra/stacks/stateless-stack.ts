@@ -234,7 +234,8 @@ export class StatelessStack extends Stack {
         .filter((r) => r.throttle)
         .map((r) => [
           routeKey(r),
-          { throttlingRateLimit: r.throttle!.rateLimit, throttlingBurstLimit: r.throttle!.burstLimit },
+          // RouteSettings is untyped JSON in the L1: keys are written as CloudFormation spells them.
+          { ThrottlingRateLimit: r.throttle!.rateLimit, ThrottlingBurstLimit: r.throttle!.burstLimit },
         ]),
     );
     const format = JSON.stringify({

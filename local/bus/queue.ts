@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import type { QueueSpec } from '../../infra/wiring-types.ts';
 import { nowMs } from '../../shared/clock.ts';
@@ -18,8 +18,11 @@ import { nowMs } from '../../shared/clock.ts';
  * deduplication id).
  */
 
-/** The consumer: the function's `handler` export, invoked with a real SQS event. */
-export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | undefined | null | undefined>;
+/**
+ * The consumer: the function's `handler` export, invoked with a real SQS event. It should resolve
+ * to an `SQSBatchResponse` or nothing; anything else is checked at run time (`readBatchResponse`).
+ */
+export type SqsConsumer = (event: SQSEvent) => Promise<unknown>;
 
 export interface LocalQueueOptions {
   /** Manifest queue spec plus its name (the manifest key). */

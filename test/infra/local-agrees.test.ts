@@ -17,7 +17,8 @@ describe('CDK stack and local runtime agree', () => {
   it('route for route, rule for rule, schedule for schedule', async () => {
     const deployed = await synthesizedWiring('dev');
     const local = rt.tables();
-    const byKey = <T extends object>(items: T[], key: (t: T) => string) => [...items].sort((a, b) => key(a).localeCompare(key(b)));
+    const byKey = <T extends object>(items: T[], key: (t: T) => string) =>
+      [...items].sort((a, b) => key(a).localeCompare(key(b)));
     expect(byKey(local.routes, (r) => r.routeKey)).toEqual(byKey(deployed.routes, (r) => r.routeKey));
     expect(byKey(local.rules, (r) => r.name)).toEqual(byKey(deployed.rules, (r) => r.name));
     expect(byKey(local.schedules, (s) => s.name)).toEqual(byKey(deployed.schedules, (s) => s.name));

@@ -27,7 +27,11 @@ function nagFindings(app: App): Violation[] {
   }
   const report = JSON.parse(readFileSync(join(app.outdir, 'validation-report.json'), 'utf8')) as {
     pluginReports: Array<{
-      violations: Array<{ ruleName: string; severity: string; violatingConstructs: Array<{ constructPath: string }> }>;
+      violations: Array<{
+        ruleName: string;
+        severity: string;
+        violatingConstructs: Array<{ constructPath: string }>;
+      }>;
     }>;
   };
   return report.pluginReports.flatMap((p) =>

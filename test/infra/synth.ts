@@ -110,7 +110,10 @@ export function wiringOfTemplate(template: Template): SynthesizedWiring {
  * What the CDK app deploys for a stage, as route/rule/schedule tables (for comparing with the
  * manifest and with the local runtime's tables). Without `wiring`, the real manifest.
  */
-export async function synthesizedWiring(stage: DeployStage = 'dev', wiring?: Wiring): Promise<SynthesizedWiring> {
+export async function synthesizedWiring(
+  stage: DeployStage = 'dev',
+  wiring?: Wiring,
+): Promise<SynthesizedWiring> {
   const { stateless } = testApp(stage, { wiring: wiring ?? (await realWiring()) });
   return wiringOfTemplate(Template.fromStack(stateless));
 }
