@@ -1,15 +1,10 @@
+import './quiet-warnings.ts';
 import { startRuntime } from './runtime.ts';
 
 /**
  * `npm start`: the whole suite on one machine. Prints the URL and the dev credentials; Ctrl-C stops
  * queues and schedules, flushes sandboxes and closes the embedded DynamoDB cleanly.
  */
-const dropSdkNodeWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  const text = typeof warning === 'string' ? warning : warning.message;
-  if (text.includes('NodeVersionSupportWarning')) return;
-  return (dropSdkNodeWarning as (...a: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
 const port = Number(process.env.PORT ?? 3000);

@@ -1,3 +1,4 @@
+import '../quiet-warnings.ts';
 import { readFileSync } from 'node:fs';
 import { wiring } from '../../infra/wiring.ts';
 import { LOCAL_TABLE } from '../env.ts';

@@ -1,3 +1,4 @@
+import '../quiet-warnings.ts';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { wiring } from '../../infra/wiring.ts';

@@ -216,7 +216,8 @@ export class CslEngine {
         });
         const weights = tokens.map(tokenWeight);
         const totalWeight = weights.reduce((a, b) => a + b, 0);
-        const v = this.variants.push({ entry: index, name, ids, weights, totalWeight, compact: tokens.join('') }) - 1;
+        const v =
+          this.variants.push({ entry: index, name, ids, weights, totalWeight, compact: tokens.join('') }) - 1;
         for (const k of blockingKeys(tokens)) {
           const list = this.postings.get(k);
           if (list) list.push(v);
@@ -360,14 +361,21 @@ export class CslEngine {
    * every query token without a shared key matches nothing — except tokens some of whose keys were
    * skipped as unselective, which are assumed to match. Sharing the compact key always qualifies.
    */
-  private candidates(tokens: readonly string[], weights: readonly number[], minScore: number): Iterable<number> {
+  private candidates(
+    tokens: readonly string[],
+    weights: readonly number[],
+    minScore: number,
+  ): Iterable<number> {
     // API results are few and pre-selected by trade.gov: score them all
     if (this.options.trustEntryScores) return this.variants.keys();
     const queryWeight = weights.reduce((a, b) => a + b, 0);
     const hits = new Map<number, number>();
     const compactHits = new Set<number>();
     const assumed = tokens.map((t) => t.length === 1);
-    const perToken = tokens.map((t, i) => ({ i, lists: tokenKeys(t, tokens.length === 1).map((k) => this.postings.get(k)) }));
+    const perToken = tokens.map((t, i) => ({
+      i,
+      lists: tokenKeys(t, tokens.length === 1).map((k) => this.postings.get(k)),
+    }));
     const compact = compactKey(tokens);
     const compactList = compact ? this.postings.get(compact) : undefined;
     let used = 0;
@@ -399,7 +407,8 @@ export class CslEngine {
     for (const [v, mask] of hits) {
       if (compactHits.has(v)) continue;
       let hitWeight = assumedWeight;
-      for (let i = 0; i < tokens.length && i <= 30; i++) if (mask & (1 << i) && !assumed[i]) hitWeight += weights[i]!;
+      for (let i = 0; i < tokens.length && i <= 30; i++)
+        if (mask & (1 << i) && !assumed[i]) hitWeight += weights[i]!;
       const candidateWeight = this.variants[v]!.totalWeight;
       if ((hitWeight + candidateWeight) / (queryWeight + candidateWeight) >= minScore) out.push(v);
     }

@@ -331,7 +331,8 @@ export function softTokenSetScore(
  */
 export function compactScore(query: string, candidate: string): number {
   if (query.length < 4 || candidate.length < 4) return 0;
-  if (query.charCodeAt(0) !== candidate.charCodeAt(0) || query.charCodeAt(1) !== candidate.charCodeAt(1)) return 0;
+  if (query.charCodeAt(0) !== candidate.charCodeAt(0) || query.charCodeAt(1) !== candidate.charCodeAt(1))
+    return 0;
   const lengthRatio = Math.min(query.length, candidate.length) / Math.max(query.length, candidate.length);
   return lengthRatio >= 0.8 ? levenshteinRatio(query, candidate) : 0;
 }

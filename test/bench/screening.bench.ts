@@ -22,14 +22,61 @@ function rng(seed: number) {
 
 const random = rng(42);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
-const SYLLABLES = ['ka', 'lo', 'mi', 'ra', 'ten', 'vor', 'zi', 'an', 'bel', 'dor', 'ek', 'fa', 'gu', 'hal', 'in', 'jo', 'ku', 'lem', 'nor', 'os', 'pe', 'qu', 'ris', 'sa', 'tor', 'ul', 'vi', 'wen', 'yo', 'zar'];
+const SYLLABLES = [
+  'ka',
+  'lo',
+  'mi',
+  'ra',
+  'ten',
+  'vor',
+  'zi',
+  'an',
+  'bel',
+  'dor',
+  'ek',
+  'fa',
+  'gu',
+  'hal',
+  'in',
+  'jo',
+  'ku',
+  'lem',
+  'nor',
+  'os',
+  'pe',
+  'qu',
+  'ris',
+  'sa',
+  'tor',
+  'ul',
+  'vi',
+  'wen',
+  'yo',
+  'zar',
+];
 const word = () => {
   const n = 2 + Math.floor(random() * 2);
   let w = '';
   for (let i = 0; i < n; i++) w += pick(SYLLABLES);
   return w.charAt(0).toUpperCase() + w.slice(1);
 };
-const BUSINESS = ['Trading', 'Technology', 'Industries', 'Bank', 'Group', 'Holdings', 'Electronics', 'Logistics', 'Shipping', 'Engineering', 'Import Export', 'Aerospace', 'Systems', 'Energy', 'Chemicals'];
+const BUSINESS = [
+  'Trading',
+  'Technology',
+  'Industries',
+  'Bank',
+  'Group',
+  'Holdings',
+  'Electronics',
+  'Logistics',
+  'Shipping',
+  'Engineering',
+  'Import Export',
+  'Aerospace',
+  'Systems',
+  'Energy',
+  'Chemicals',
+];
 const LEGAL = ['LLC', 'Ltd', 'GmbH', 'S.A.', 'OOO', 'Co., Ltd.', 'Inc.', 'FZE', 'Pte. Ltd.', 'JSC', ''];
 const COUNTRIES = ['RU', 'CN', 'IR', 'KP', 'SY', 'AE', 'HK', 'TR', 'VE', 'BY', 'DE', 'US', 'GB', 'FR', 'PK'];
 
@@ -105,9 +152,12 @@ export default async function (): Promise<void> {
   }
   const totalMs = performance.now() - started;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+  const pct = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
 
-  console.log(`list: ${ENTRIES} entries, ${engine.indexedNames} indexed names; index built in ${buildMs.toFixed(0)} ms`);
+  console.log(
+    `list: ${ENTRIES} entries, ${engine.indexedNames} indexed names; index built in ${buildMs.toFixed(0)} ms`,
+  );
   console.log(
     `screening: ${QUERIES} parties in ${totalMs.toFixed(0)} ms → ${Math.round((QUERIES / totalMs) * 1000)} matches/s; ` +
       `latency p50 ${pct(50).toFixed(3)} ms, p99 ${pct(99).toFixed(3)} ms`,

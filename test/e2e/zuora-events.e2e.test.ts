@@ -94,11 +94,12 @@ describe('Zuora events end to end', () => {
 
     const bus = await api(rt, 'GET', '/_local/events');
     expect(bus.status).toBe(200);
-    const upgraded = (bus.body as Array<{ 'detail-type'?: string; detailType?: string; detail: any }>).filter(
-      (e) => (e['detail-type'] ?? e.detailType) === 'zuora.capacity.upgraded',
+    const upgraded = (bus.body as Array<{ envelope: { 'detail-type': string; detail: any }; matchedRules: string[] }>).filter(
+      (e) => e.envelope['detail-type'] === 'zuora.capacity.upgraded',
     );
     expect(upgraded).toHaveLength(1);
-    expect(upgraded[0]!.detail).toMatchObject({
+    expect(upgraded[0]!.matchedRules.length).toBeGreaterThan(0);
+    expect(upgraded[0]!.envelope.detail).toMatchObject({
       tenant: 'platform',
       subscriptionNumber: 'E2E-1-S',
       previousCapacity: 5,

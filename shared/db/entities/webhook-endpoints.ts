@@ -7,7 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { decodeCursor, encodeCursor, isConditionFailed } from '../client.ts';
+import { CursorError, decodeCursor, encodeCursor, isConditionFailed } from '../client.ts';
 import { key } from '../keys.ts';
 
 /**
@@ -120,13 +120,19 @@ export class WebhookEndpointRepository {
     tenant: string,
     options: { limit: number; cursor?: string },
   ): Promise<{ items: WebhookEndpoint[]; cursor?: string }> {
+    const pk = key('WHEP', tenant);
+    const start = decodeCursor(options.cursor);
+    // A cursor is only valid in the partition it came from (and a forged key must not reach DynamoDB).
+    if (start && (start.PK !== pk || typeof start.SK !== 'string' || Object.keys(start).length !== 2)) {
+      throw new CursorError();
+    }
     const res = await this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'PK = :pk AND begins_with(SK, :ep)',
-        ExpressionAttributeValues: { ':pk': key('WHEP', tenant), ':ep': 'EP#' },
+        ExpressionAttributeValues: { ':pk': pk, ':ep': 'EP#' },
         Limit: options.limit,
-        ExclusiveStartKey: decodeCursor(options.cursor),
+        ExclusiveStartKey: start,
       }),
     );
     return { items: (res.Items ?? []).map(fromEndpointItem), cursor: encodeCursor(res.LastEvaluatedKey) };

@@ -14,7 +14,9 @@ import {
 import { createScreeningProviderFromEnv, type ScreeningParty } from '../../../shared/screening/provider.ts';
 
 /** The real CSL samples (trade.gov JSON entry format), read in place. */
-const REAL_LISTS = fileURLToPath(new URL('../../../../shared/reference/data/screening/lists', import.meta.url));
+const REAL_LISTS = fileURLToPath(
+  new URL('../../../../shared/reference/data/screening/lists', import.meta.url),
+);
 
 let engine: CslEngine;
 beforeAll(() => {
@@ -131,18 +133,18 @@ describe('CslEngine over the real CSL entries', () => {
     // same exact name; only the party's location differs
     expect(screen('Banco Nacional de Cuba', 'ES').outcome).toBe('blocked');
     expect(screen('Banco Nacional de Cuba', 'US').outcome).toBe('review');
-    expect(screen('Banco Nacional de Cuba', 'US', { address: { country: 'PA', city: 'Panama City' } }).outcome).toBe(
-      'blocked',
-    );
-    expect(screen('Banco Nacional de Cuba', 'CU', { address: { country: 'CU', city: 'Zürich' } }).outcome).toBe(
-      'blocked',
-    );
-    expect(screen('Banco Nacional de Cuba', 'CU', { address: { country: 'CU', postalCode: 'e 28036' } }).outcome).toBe(
-      'blocked',
-    );
-    expect(screen('Banco Nacional de Cuba', 'CU', { address: { country: 'CU', city: 'Havana' } }).outcome).toBe(
-      'review',
-    );
+    expect(
+      screen('Banco Nacional de Cuba', 'US', { address: { country: 'PA', city: 'Panama City' } }).outcome,
+    ).toBe('blocked');
+    expect(
+      screen('Banco Nacional de Cuba', 'CU', { address: { country: 'CU', city: 'Zürich' } }).outcome,
+    ).toBe('blocked');
+    expect(
+      screen('Banco Nacional de Cuba', 'CU', { address: { country: 'CU', postalCode: 'e 28036' } }).outcome,
+    ).toBe('blocked');
+    expect(
+      screen('Banco Nacional de Cuba', 'CU', { address: { country: 'CU', city: 'Havana' } }).outcome,
+    ).toBe('review');
     // citizenship and nationality corroborate individuals
     expect(screen('Chao Lazaro', 'FR').outcome).toBe('blocked');
     expect(screen('Chao Lazaro', 'DE').outcome).toBe('blocked');
@@ -165,7 +167,9 @@ describe('CslEngine over the real CSL entries', () => {
   });
 
   it('screens the party alternate names too', () => {
-    const result = screen('Perfectly Ordinary Holdings', 'RU', { alternateNames: ['Rostec State Corporation'] });
+    const result = screen('Perfectly Ordinary Holdings', 'RU', {
+      alternateNames: ['Rostec State Corporation'],
+    });
     expect(result.outcome).toBe('blocked');
     expect(result.evidence[0]).toMatchObject({ entryId: '17260', matchedName: 'ROSTEC STATE CORPORATION' });
   });
@@ -190,12 +194,17 @@ describe('CslEngine over the real CSL entries', () => {
     const ids = result.evidence.map((e) => e.entryId);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual(
-      expect.arrayContaining(['c46ba5ffd6da15f8e524b58f59123894bb63e2f8', '385c6ccf9a8683027c6a981a8467a1ee357a4ee2']),
+      expect.arrayContaining([
+        'c46ba5ffd6da15f8e524b58f59123894bb63e2f8',
+        '385c6ccf9a8683027c6a981a8467a1ee357a4ee2',
+      ]),
     );
   });
 
   it('scores every listed name 1 whatever its token order, case and accents (property)', () => {
-    const names = engine.entries.flatMap((e) => [e.name, ...e.alt_names]).filter((n) => !/a\.k\.a\./i.test(n));
+    const names = engine.entries
+      .flatMap((e) => [e.name, ...e.alt_names])
+      .filter((n) => !/a\.k\.a\./i.test(n));
     fc.assert(
       fc.property(fc.constantFrom(...names), fc.integer(), fc.boolean(), (name, seed, upper) => {
         const words = name.split(/\s+/);
@@ -246,9 +255,12 @@ describe('list loading', () => {
   });
 
   it('names the malformed entry', () => {
-    expect(() => parseCslEntries([{ id: 1, name: 'ok', source: 's' }, { id: 2, source: 's' }])).toThrow(
-      /CSL entry 1 is invalid: name/,
-    );
+    expect(() =>
+      parseCslEntries([
+        { id: 1, name: 'ok', source: 's' },
+        { id: 2, source: 's' },
+      ]),
+    ).toThrow(/CSL entry 1 is invalid: name/);
     expect(() => parseCslEntries({ nope: true })).toThrow();
   });
 });
@@ -259,7 +271,9 @@ describe('demo list', () => {
   it('holds about twenty fictional companies and individuals in several countries', () => {
     expect(demo.entries.length).toBeGreaterThanOrEqual(20);
     expect(new Set(demo.entries.map((e) => e.type))).toEqual(new Set(['Entity', 'Individual']));
-    expect(new Set(demo.entries.flatMap((e) => e.addresses.map((a) => a.country))).size).toBeGreaterThanOrEqual(10);
+    expect(
+      new Set(demo.entries.flatMap((e) => e.addresses.map((a) => a.country))).size,
+    ).toBeGreaterThanOrEqual(10);
     expect(demo.entries.every((e) => e.alt_names.length > 0)).toBe(true);
   });
 
@@ -270,7 +284,9 @@ describe('demo list', () => {
       expect(demo.screen({ name: entry.name, country }).outcome, entry.name).toBe('blocked');
     }
     expect(demo.screen({ name: 'Umit Celik', country: 'TR' }).outcome).toBe('blocked');
-    expect(demo.screen({ name: 'Mueller Luedenscheidt Maschinenbau GmbH', country: 'DE' }).outcome).toBe('blocked');
+    expect(demo.screen({ name: 'Mueller Luedenscheidt Maschinenbau GmbH', country: 'DE' }).outcome).toBe(
+      'blocked',
+    );
     expect(demo.screen({ name: 'Zenith Orbital Systems', country: 'US' }).outcome).toBe('review');
     expect(demo.screen({ name: 'Contoso Ltd', country: 'US' }).outcome).toBe('clear');
   });
@@ -278,7 +294,10 @@ describe('demo list', () => {
 
 describe('createScreeningProviderFromEnv', () => {
   it('builds the csl provider over SCREENING_LIST_PATH', async () => {
-    const provider = createScreeningProviderFromEnv({ SCREENING_PROVIDER: 'csl', SCREENING_LIST_PATH: REAL_LISTS });
+    const provider = createScreeningProviderFromEnv({
+      SCREENING_PROVIDER: 'csl',
+      SCREENING_LIST_PATH: REAL_LISTS,
+    });
     const result = await provider.screen({ name: 'Rostec', country: 'RU' });
     expect(result).toMatchObject({ provider: 'csl', outcome: 'blocked', listVersion: engine.listVersion });
   });
@@ -290,11 +309,15 @@ describe('createScreeningProviderFromEnv', () => {
 
   it('honours an aborted signal', async () => {
     const provider = createCslProviderFromEnv({});
-    await expect(provider.screen({ name: 'x', country: 'US' }, { signal: AbortSignal.abort() })).rejects.toThrow();
+    await expect(
+      provider.screen({ name: 'x', country: 'US' }, { signal: AbortSignal.abort() }),
+    ).rejects.toThrow();
   });
 
   it('refuses unknown providers, missing base URLs and bad thresholds', () => {
-    expect(() => createScreeningProviderFromEnv({ SCREENING_PROVIDER: 'magic' })).toThrow(/SCREENING_PROVIDER/);
+    expect(() => createScreeningProviderFromEnv({ SCREENING_PROVIDER: 'magic' })).toThrow(
+      /SCREENING_PROVIDER/,
+    );
     expect(() => createScreeningProviderFromEnv({})).toThrow(/SCREENING_BASE_URL/);
     expect(() =>
       createScreeningProviderFromEnv({ SCREENING_PROVIDER: 'csl', SCREENING_BLOCK_THRESHOLD: 'high' }),

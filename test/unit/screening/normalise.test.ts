@@ -14,7 +14,9 @@ describe('foldCase', () => {
   it('lower-cases and strips diacritics, mapping letters that do not decompose', () => {
     expect(foldCase('ÁLVAREZ PEÑA, José')).toBe('alvarez pena, jose');
     expect(foldCase('Müller-Lüdenscheidt Straße')).toBe('muller-ludenscheidt strasse');
-    expect(foldCase('Øresund Łódź Æther Çelik Ümit Petrović')).toBe('oresund lodz aether celik umit petrovic');
+    expect(foldCase('Øresund Łódź Æther Çelik Ümit Petrović')).toBe(
+      'oresund lodz aether celik umit petrovic',
+    );
   });
 });
 
@@ -22,7 +24,14 @@ describe('rawTokens', () => {
   it('joins apostrophes and dots inside words and splits on other punctuation', () => {
     expect(rawTokens("JIM'ALE, Ahmed")).toEqual(['jimale', 'ahmed']);
     expect(rawTokens('Kestrel Maritime Holdings S.A.')).toEqual(['kestrel', 'maritime', 'holdings', 'sa']);
-    expect(rawTokens('Hi-Shine Technology (HK) Co.,Ltd')).toEqual(['hi', 'shine', 'technology', 'hk', 'co', 'ltd']);
+    expect(rawTokens('Hi-Shine Technology (HK) Co.,Ltd')).toEqual([
+      'hi',
+      'shine',
+      'technology',
+      'hk',
+      'co',
+      'ltd',
+    ]);
     expect(rawTokens('  ---  ')).toEqual([]);
   });
 });
@@ -45,7 +54,11 @@ describe('normaliseName', () => {
   });
 
   it('expands common abbreviations', () => {
-    expect(normaliseName('Semiconductor Systems Intl., Inc.')).toEqual(['semiconductor', 'systems', 'international']);
+    expect(normaliseName('Semiconductor Systems Intl., Inc.')).toEqual([
+      'semiconductor',
+      'systems',
+      'international',
+    ]);
     expect(normaliseName("Acme Int'l Mfg")).toEqual(['acme', 'international', 'manufacturing']);
   });
 
@@ -56,11 +69,9 @@ describe('normaliseName', () => {
 
 describe('splitAka', () => {
   it('splits a name that embeds its aliases', () => {
-    expect(splitAka('Training 2 Business Academy, a.k.a. T2BA, a.k.a. Academy of Business Training')).toEqual([
-      'Training 2 Business Academy',
-      'T2BA',
-      'Academy of Business Training',
-    ]);
+    expect(splitAka('Training 2 Business Academy, a.k.a. T2BA, a.k.a. Academy of Business Training')).toEqual(
+      ['Training 2 Business Academy', 'T2BA', 'Academy of Business Training'],
+    );
     expect(splitAka('Plain Name Ltd')).toEqual(['Plain Name Ltd']);
   });
 });

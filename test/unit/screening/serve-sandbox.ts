@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { systemClock } from '../../../shared/clock.ts';
 import type { Sandbox, SandboxContext } from '../../../local/sandboxes/kit.ts';
+import { systemClock } from '../../../shared/clock.ts';
 
 /**
  * Serves one sandbox over real loopback HTTP (as the local runtime mounts it, without the rest of
@@ -42,7 +42,12 @@ export async function serveSandbox<S extends Sandbox<object>>(
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"no route"}');
         return;
       }
-      const text = answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+      const text =
+        answer.body === undefined
+          ? ''
+          : typeof answer.body === 'string'
+            ? answer.body
+            : JSON.stringify(answer.body);
       res
         .writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) })
         .end(text);

@@ -40,17 +40,25 @@ describe('trade-gov provider against the screening sandbox (loopback HTTP)', () 
     expect(result.evidence[0]!.score).toBeGreaterThanOrEqual(0.92);
     expect(result.listVersion).toMatch(/^sha256:/);
     expect(searches()).toHaveLength(1);
-    expect(searches()[0]).toMatchObject({ name: 'Zenith Orbital Systems Limited', fuzzy: true, countries: [] });
+    expect(searches()[0]).toMatchObject({
+      name: 'Zenith Orbital Systems Limited',
+      fuzzy: true,
+      countries: [],
+    });
   });
 
   it('refers the same name elsewhere for review and clears an ordinary name', async () => {
-    expect((await provider().screen({ name: 'Zenith Orbital Systems', country: 'US' })).outcome).toBe('review');
+    expect((await provider().screen({ name: 'Zenith Orbital Systems', country: 'US' })).outcome).toBe(
+      'review',
+    );
     const clear = await provider().screen({ name: 'Contoso Ltd', country: 'US' });
     expect(clear).toMatchObject({ outcome: 'clear', evidence: [] });
   });
 
   it('matches accents, misspellings and reordered individual names through the API', async () => {
-    expect((await provider().screen({ name: 'Jose Ignacio Alvarez Pena', country: 'VE' })).outcome).toBe('blocked');
+    expect((await provider().screen({ name: 'Jose Ignacio Alvarez Pena', country: 'VE' })).outcome).toBe(
+      'blocked',
+    );
     expect((await provider().screen({ name: 'Dragomir Petrovich', country: 'RS' })).outcome).toBe('blocked');
   });
 
@@ -79,7 +87,9 @@ describe('trade-gov provider against the screening sandbox (loopback HTTP)', () 
         throw new Error('AccessDenied');
       },
     });
-    await expect(failing.screen({ name: 'Contoso', country: 'US' })).rejects.toBeInstanceOf(ScreeningUnavailableError);
+    await expect(failing.screen({ name: 'Contoso', country: 'US' })).rejects.toBeInstanceOf(
+      ScreeningUnavailableError,
+    );
   });
 
   it.each([
@@ -123,14 +133,17 @@ describe('trade-gov provider against the screening sandbox (loopback HTTP)', () 
       subscriptionKey: async () => 'k',
       sleep: async () => {},
     });
-    await expect(down.screen({ name: 'Contoso', country: 'US' })).rejects.toBeInstanceOf(ScreeningUnavailableError);
+    await expect(down.screen({ name: 'Contoso', country: 'US' })).rejects.toBeInstanceOf(
+      ScreeningUnavailableError,
+    );
   });
 
   it('is unavailable when the answer is not the search response', async () => {
     const html = createTradeGovProvider({
       baseUrl: 'http://screening.invalid',
       subscriptionKey: async () => 'k',
-      fetchImpl: async () => new Response('<html>maintenance</html>', { status: 200, headers: { 'content-type': 'text/html' } }),
+      fetchImpl: async () =>
+        new Response('<html>maintenance</html>', { status: 200, headers: { 'content-type': 'text/html' } }),
     });
     await expect(html.screen({ name: 'Contoso', country: 'US' })).rejects.toThrow(/unexpected body/);
   });
@@ -177,16 +190,24 @@ describe('screening sandbox API', () => {
     expect(fuzzy.results[0]!.score).toBeGreaterThan(75);
     expect(fuzzy.results[0]!.score).toBeLessThanOrEqual(100);
 
-    const elsewhere = (await (await get('name=Zenith%20Orbital%20Systems&fuzzy_name=true&countries=US')).json()) as {
+    const elsewhere = (await (
+      await get('name=Zenith%20Orbital%20Systems&fuzzy_name=true&countries=US')
+    ).json()) as {
       total: number;
     };
     expect(elsewhere.total).toBe(0);
 
-    const all = (await (await get('sources=DEMO-SDN&size=3&offset=0')).json()) as { total: number; results: unknown[] };
+    const all = (await (await get('sources=DEMO-SDN&size=3&offset=0')).json()) as {
+      total: number;
+      results: unknown[];
+    };
     expect(all.total).toBeGreaterThan(3);
     expect(all.results).toHaveLength(3);
 
-    const exact = (await (await get('name=karamazov')).json()) as { total: number; results: Array<{ score?: number }> };
+    const exact = (await (await get('name=karamazov')).json()) as {
+      total: number;
+      results: Array<{ score?: number }>;
+    };
     expect(exact.total).toBe(1);
     expect(exact.results[0]!.score).toBeUndefined();
   });

@@ -1,0 +1,105 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { DynamoZuoraStore } from '../../functions/zuora-event/model.ts';
+import { receiveZuoraEvent } from '../../functions/zuora-event/receive-event.ts';
+import { zuoraEventRoute } from '../../functions/zuora-event/route.ts';
+import { systemClock } from '../../shared/clock.ts';
+import { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
+import type { Publisher } from '../../shared/events/publisher.ts';
+import { httpHandler } from '../../shared/http/handler.ts';
+import { ulidGenerator } from '../../shared/ids.ts';
+import { logger } from '../../shared/logger.ts';
+import { apiEvent, testContext, testKeys } from '../helpers/auth.ts';
+import { startTestTable } from '../helpers/dynamo.ts';
+
+/**
+ * Zuora events handled per second in-process (10-item CLIENTISCREATED payloads through the real
+ * HTTP handler: JWT check, X-Client-Id, validation, hash, claim, plan, write, result) beside a bare
+ * handler that only parses the JSON and writes the same 10 items to the same embedded DynamoDB.
+ * The ratio is the price of exactly-once (about five round trips per item instead of one).
+ */
+const SECONDS = 8;
+const CONCURRENCY = 4;
+const ITEMS = 10;
+
+export default async function (): Promise<void> {
+  logger.setLogLevel('ERROR');
+  const table = await startTestTable();
+  const keys = await testKeys();
+  try {
+    const registry = new SubscriptionRegistry(table.doc, table.tableName);
+    const publisher: Publisher = { publish: async () => undefined };
+    const deps = {
+      store: new DynamoZuoraStore(table.doc, table.tableName, registry, ['platform']),
+      publisher,
+      clock: systemClock,
+      ids: ulidGenerator,
+      platformTenant: 'platform',
+    };
+    const route = zuoraEventRoute((input) => receiveZuoraEvent(input, deps));
+    const handler = httpHandler({
+      functionName: 'zuora-event',
+      routes: { 'POST /v1/zuora/events': route, 'POST /api/billing/events': route },
+      verifier: keys.verifier,
+    });
+    const token = await keys.token({ tenant: 'zuora', scopes: ['zuora:events'], sub: 'bench' });
+    let seq = 0;
+    const body = (prefix: string) => {
+      const n = seq++;
+      return JSON.stringify({
+        typeEvent: 'CLIENTISCREATED',
+        emitter: 'ZUORA',
+        timestamp: new Date().toISOString(),
+        payload: Array.from({ length: ITEMS }, (_, i) => ({
+          zReference: `r${i}`,
+          zaccount: `${prefix}${n}-${i}`,
+          client: { name: 'Bench Org', department: 'IT', country: 'France' },
+        })),
+      });
+    };
+
+    const full = await measure(async () => {
+      const event = apiEvent({
+        method: 'POST',
+        path: '/v1/zuora/events',
+        headers: { authorization: `Bearer ${token}`, 'x-client-id': 'bench', 'content-type': 'application/json' },
+        body: body('F'),
+      });
+      const res = (await handler(event, testContext('zuora-event') as Context)) as APIGatewayProxyStructuredResultV2;
+      if (res.statusCode !== 200) throw new Error(`bench request failed: ${res.statusCode} ${res.body}`);
+    });
+    const bare = await measure(async () => {
+      const parsed = JSON.parse(body('B')) as { payload: Array<{ zaccount: string }> };
+      for (const item of parsed.payload) {
+        await table.doc.send(
+          new PutCommand({
+            TableName: table.tableName,
+            Item: { PK: `ZCLIENT#${item.zaccount}`, SK: 'CLIENT', ...item },
+          }),
+        );
+      }
+    });
+    const fullRate = (full * ITEMS) / SECONDS;
+    const bareRate = (bare * ITEMS) / SECONDS;
+    console.log(`zuora-event handler : ${fullRate.toFixed(0)} items/s (${(full / SECONDS).toFixed(1)} requests/s of ${ITEMS} items)`);
+    console.log(`bare parse + put    : ${bareRate.toFixed(0)} items/s`);
+    console.log(`ratio               : ${(fullRate / bareRate).toFixed(2)} (handler / bare), concurrency ${CONCURRENCY}, ${SECONDS} s each`);
+  } finally {
+    await table.stop();
+  }
+}
+
+/** Requests completed in SECONDS with CONCURRENCY workers. */
+async function measure(request: () => Promise<void>): Promise<number> {
+  const until = Date.now() + SECONDS * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (Date.now() < until) {
+        await request();
+        done++;
+      }
+    }),
+  );
+  return done;
+}

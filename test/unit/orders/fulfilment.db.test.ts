@@ -1,0 +1,203 @@
+import { exportJWK } from 'jose';
+import { createPublicKey } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SalesforceClient } from '../../../functions/crm-sync/salesforce-client.ts';
+import { crmCompositeRequest, syncCrm } from '../../../functions/crm-sync/sync-crm.ts';
+import { issueLicence, type Mailer } from '../../../functions/licence-provisioner/issue-licence.ts';
+import { reconcileOrders } from '../../../functions/order-reconciler/reconcile-orders.ts';
+import { LOCAL_LICENCE_SIGNING_KEY, LOCAL_SALESFORCE_CREDENTIALS } from '../../../local/sandboxes/order-credentials.ts';
+import { createSalesforceSandbox, type SalesforceSandbox, salesforceObjects } from '../../../local/sandboxes/salesforce.ts';
+import { type Order, OrderRepository } from '../../../shared/db/entities/orders.ts';
+import { TransientError } from '../../../shared/errors.ts';
+import { ulidGenerator } from '../../../shared/ids.ts';
+import { publicJwks, verifyLicence } from '../../../shared/orders/licence-keys.ts';
+import { startTestTable, type TestTable } from '../../helpers/dynamo.ts';
+import { sandboxContext, sandboxFetch } from '../../helpers/sandbox-fetch.ts';
+import { FakePublisher, ManualClock, validOrder } from './fixtures.ts';
+
+let table: TestTable;
+let orders: OrderRepository;
+let sf: SalesforceSandbox;
+let publisher: FakePublisher;
+let mails: Array<{ to: string; subject: string; text: string }>;
+let mailer: Mailer & { failNext: number };
+const clock = new ManualClock();
+
+/** An order already BILLING_PROVISIONED (the state crm-sync and licence-provisioner start from). */
+async function provisionedOrder(): Promise<string> {
+  const now = clock.now().toISOString();
+  const orderId = ulidGenerator.next('ord');
+  const body = validOrder();
+  const order: Order = {
+    orderId,
+    tenant: 'arrow',
+    ...body,
+    requestHash: 'h',
+    status: 'BILLING_PROVISIONED',
+    history: [{ at: now, status: 'BILLING_PROVISIONED' }],
+    billing: { accountNumber: 'A00000001', subscriptionNumber: 'A-S00000001', chargeNumbers: ['C-1'], provisionedAt: now },
+    lastEvent: { type: 'order.billing.provisioned', detail: { tenant: 'arrow', orderId, channelOrderId: body.channelOrderId, status: 'BILLING_PROVISIONED' } },
+    redrives: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
+  await orders.create(order);
+  return orderId;
+}
+
+const crmDeps = () => ({
+  orders,
+  publisher,
+  clock,
+  salesforce: new SalesforceClient({
+    loginUrl: sf.ctx.baseUrl,
+    credentials: async () => LOCAL_SALESFORCE_CREDENTIALS,
+    clock,
+    fetchImpl: sandboxFetch(sf),
+  }),
+});
+const licenceDeps = () => ({ orders, publisher, clock, mailer, signingKey: async () => LOCAL_LICENCE_SIGNING_KEY });
+
+beforeAll(async () => {
+  table = await startTestTable();
+  orders = new OrderRepository(table.doc, table.tableName);
+});
+afterAll(async () => table.stop());
+beforeEach(() => {
+  sf = createSalesforceSandbox(sandboxContext('salesforce', { clock }));
+  publisher = new FakePublisher();
+  mails = [];
+  mailer = {
+    failNext: 0,
+    async send(m) {
+      if (this.failNext > 0) {
+        this.failNext--;
+        throw new TransientError('SES throttled');
+      }
+      mails.push(m);
+    },
+  };
+});
+
+describe('crm-sync', () => {
+  it('upserts contact, opportunity and quote in one composite call, once per order', async () => {
+    const orderId = await provisionedOrder();
+    expect(await syncCrm({ orderId }, crmDeps())).toBe('synced');
+    // A duplicate message and a forced re-sync (crash before recording) change nothing in Salesforce.
+    expect(await syncCrm({ orderId }, crmDeps())).toBe('skipped');
+    const order = (await orders.get(orderId))!;
+    await crmDeps().salesforce.composite('again', crmCompositeRequest(order, '2026-01-05'));
+    expect(salesforceObjects(sf, 'Contact')).toHaveLength(1);
+    expect(salesforceObjects(sf, 'Opportunity')).toHaveLength(1);
+    const [quote] = salesforceObjects(sf, 'Quote');
+    expect(quote?.OpportunityId).toBe(order.crm?.opportunityId);
+    expect(sf.records.filter((r) => r.kind === 'composite')).toHaveLength(2);
+    expect(order.crm?.contactId).toMatch(/^003/);
+  });
+
+  it('maps a Salesforce error array to a permanent failure naming the fields', async () => {
+    const orderId = await provisionedOrder();
+    const salesforce = crmDeps().salesforce;
+    const broken = {
+      composite: (op: string, reqs: Parameters<typeof salesforce.composite>[1]) =>
+        salesforce.composite(op, reqs.map((r) => (r.referenceId === 'opportunity' ? { ...r, body: { ...r.body, StageName: '' } } : r))),
+    };
+    expect(await syncCrm({ orderId }, { ...crmDeps(), salesforce: broken })).toBe('failed');
+    const order = await orders.get(orderId);
+    expect(order?.status).toBe('ERROR');
+    expect(order?.error?.reason).toContain('REQUIRED_FIELD_MISSING');
+    expect(order?.error?.reason).toContain('StageName');
+    // allOrNone rolled the contact back.
+    expect(salesforceObjects(sf, 'Contact')).toHaveLength(0);
+    expect(publisher.types()).toEqual(['order.failed']);
+  });
+
+  it('retries Salesforce outages (TransientError) without touching the order', async () => {
+    const orderId = await provisionedOrder();
+    sf.faults = { ...sf.faults, errorRate: 1, status: 503 };
+    await expect(syncCrm({ orderId }, crmDeps())).rejects.toBeInstanceOf(TransientError);
+    expect((await orders.get(orderId))?.status).toBe('BILLING_PROVISIONED');
+  });
+});
+
+describe('licence-provisioner and the fulfilment join', () => {
+  it('issues a verifiable licence, mails buyer and partner, and FULFILLED is reached once in any order', async () => {
+    for (const crmFirst of [true, false]) {
+      publisher.events = [];
+      mails = [];
+      const orderId = await provisionedOrder();
+      if (crmFirst) await syncCrm({ orderId }, crmDeps());
+      expect(await issueLicence({ orderId }, licenceDeps())).toBe('issued');
+      if (!crmFirst) await syncCrm({ orderId }, crmDeps());
+      const order = (await orders.get(orderId))!;
+      expect(order.status).toBe('FULFILLED');
+      expect(publisher.types().filter((t) => t === 'order.fulfilled')).toHaveLength(1);
+      expect(mails.map((m) => m.to)).toEqual([order.sellTo.contact.email, order.partner.contact.email]);
+      expect(mails[0]?.text).toContain(order.licence!.key);
+      // The product verifies the key offline with the published public key.
+      const jwk = publicJwks(LOCAL_LICENCE_SIGNING_KEY).keys[0]!;
+      const claims = await verifyLicence(order.licence!.key, jwk, clock.now());
+      expect(claims).toMatchObject({ orderId, customer: { company: order.sellTo.company, country: 'DE' } });
+      expect(claims.products[0]).toMatchObject({ productCode: 'SB-PRO', quantity: 10, termMonths: 12 });
+      // Redelivery: no second licence, no second e-mail, no second fulfilled event.
+      expect(await issueLicence({ orderId }, licenceDeps())).toBe('skipped');
+      expect(mails).toHaveLength(2);
+    }
+  });
+
+  it('keeps the same licence when the e-mail fails and is retried', async () => {
+    const orderId = await provisionedOrder();
+    mailer.failNext = 1;
+    await expect(issueLicence({ orderId }, licenceDeps())).rejects.toBeInstanceOf(TransientError);
+    const key = (await orders.get(orderId))?.licence?.key;
+    expect(key).toBeDefined();
+    clock.advance(60);
+    expect(await issueLicence({ orderId }, licenceDeps())).toBe('issued');
+    expect((await orders.get(orderId))?.licence?.key).toBe(key);
+    expect(mails).toHaveLength(2);
+  });
+
+  it('rejects a licence signed by another key', async () => {
+    const orderId = await provisionedOrder();
+    await issueLicence({ orderId }, licenceDeps());
+    const other = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, format: 'jwk' });
+    const key = (await orders.get(orderId))!.licence!.key;
+    await expect(verifyLicence(key, await exportJWK(other), clock.now())).rejects.toThrow();
+  });
+});
+
+describe('order-reconciler', () => {
+  it('re-publishes the last event of orders stuck longer than the threshold, once per period', async () => {
+    const orderId = await provisionedOrder();
+    const deps = { orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000 };
+    expect((await reconcileOrders(deps)).redriven).toBe(0);
+    clock.advance(601);
+    const report = await reconcileOrders(deps);
+    expect(report.byStatus.BILLING_PROVISIONED).toBeGreaterThanOrEqual(1);
+    expect(publisher.events.filter((e) => e.detail.orderId === orderId).map((e) => e.type)).toEqual(['order.billing.provisioned']);
+    // Within the next period it is not re-driven again.
+    await reconcileOrders(deps);
+    expect(publisher.events.filter((e) => e.detail.orderId === orderId)).toHaveLength(1);
+    // The re-driven event completes it; a fulfilled order whose event was published leaves the index.
+    await syncCrm({ orderId }, crmDeps());
+    await issueLicence({ orderId }, licenceDeps());
+    clock.advance(601);
+    publisher.events = [];
+    await reconcileOrders(deps);
+    expect(publisher.events.filter((e) => e.detail.orderId === orderId)).toHaveLength(0);
+  });
+
+  it('publishes a terminal event that a crash left unpublished', async () => {
+    const orderId = await provisionedOrder();
+    publisher.failNext = 1; // the order.failed publish is lost
+    await expect(syncCrm({ orderId }, { ...crmDeps(), salesforce: { composite: async () => [] } })).rejects.toThrow('bus down');
+    expect((await orders.get(orderId))?.status).toBe('ERROR');
+    clock.advance(601);
+    await reconcileOrders({ orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000 });
+    expect(publisher.events.filter((e) => e.detail.orderId === orderId).map((e) => e.type)).toEqual(['order.failed']);
+    publisher.events = [];
+    clock.advance(601);
+    await reconcileOrders({ orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000 });
+    expect(publisher.events.filter((e) => e.detail.orderId === orderId)).toHaveLength(0);
+  });
+});
