@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Tags, Validations } from 'aws-cdk-lib';
+import { DEFAULT_CROSS_STACK_REFERENCES } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { loadStageConfig } from './config.ts';
 import { StatefulStack } from './stacks/stateful-stack.ts';
@@ -20,6 +21,10 @@ export interface SwitchboardApp {
  */
 export function buildApp(app: App, wiring: Wiring, options: { nag?: boolean } = {}): SwitchboardApp {
   const config = loadStageConfig((key) => app.node.tryGetContext(key));
+  // Lock in today's producer-protecting cross-stack exports (stateful → stateless) explicitly.
+  if (app.node.tryGetContext(DEFAULT_CROSS_STACK_REFERENCES) === undefined) {
+    app.node.setContext(DEFAULT_CROSS_STACK_REFERENCES, 'strong');
+  }
   const env =
     config.account || config.region ? { account: config.account, region: config.region } : undefined;
   const prefix = `Switchboard-${config.stage}`;

@@ -19,9 +19,12 @@ const propsSchema = z.object({
   KeyVersion: z.string().min(1),
 });
 
-const privateJwkSchema = z
-  .object({ kty: z.literal('EC'), crv: z.literal('P-256'), x: z.string(), y: z.string(), d: z.string() })
-  .loose();
+/** The secret's shape, as the token function reads it: `{privateJwk}`. */
+const secretSchema = z.object({
+  privateJwk: z
+    .object({ kty: z.literal('EC'), crv: z.literal('P-256'), x: z.string(), y: z.string(), d: z.string() })
+    .loose(),
+});
 
 /** Generates an ES256 key pair; the `kid` is the RFC 7638 thumbprint so verifiers can pick keys. */
 export async function generateSigningKey(): Promise<{ privateJwk: JWK; publicJwk: JWK }> {
@@ -42,6 +45,14 @@ const result = (secretArn: string, version: string, publicJwk: JWK): SigningKeyR
   PhysicalResourceId: `${secretArn}#v${version}`,
   Data: { PublicJwk: JSON.stringify(publicJwk), Kid: String(publicJwk.kid ?? '') },
 });
+
+const parseJson = (text: string | undefined): unknown => {
+  try {
+    return JSON.parse(text ?? 'null');
+  } catch {
+    return null;
+  }
+};
 
 /**
  * Create: new key. Update: a new key only when `KeyVersion` changed (a new physical id makes
@@ -68,6 +79,6 @@ export async function signingKeyLifecycle(
     }
   }
   const { privateJwk, publicJwk } = await generateSigningKey();
-  await deps.store.write(props.SecretArn, JSON.stringify(privateJwk));
+  await deps.store.write(props.SecretArn, JSON.stringify({ privateJwk }));
   return result(props.SecretArn, props.KeyVersion, publicJwk);
 }

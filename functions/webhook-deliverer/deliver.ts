@@ -109,7 +109,7 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
   ) {
     return 'lost-claim';
   }
-  if (!endpoint || endpoint.status !== 'enabled') {
+  if (endpoint?.status !== 'enabled') {
     await deps.deliveries.transition(
       d.id,
       {
@@ -212,12 +212,7 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
       ['nextAttemptAt', 'claimId'],
     );
     if (!written) return 'lost-claim';
-    await finishNotices(
-      { ...d, ...base, status: 'failed', notices, lastError },
-      msg.dueKey,
-      deps,
-      endpoint,
-    );
+    await finishNotices({ ...d, ...base, status: 'failed', notices, lastError }, msg.dueKey, deps, endpoint);
     return 'failed';
   }
 

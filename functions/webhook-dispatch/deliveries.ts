@@ -38,18 +38,18 @@ async function listPage(q: LogQuery, deps: DeliveryDeps) {
     return await deps.deliveries.list(q);
   } catch (error) {
     if (error instanceof CursorError) {
-      throw new ValidationError('The cursor is not one this API issued.', [{ field: 'cursor', message: error.message }], 'INVALID_CURSOR');
+      throw new ValidationError(
+        'The cursor is not one this API issued.',
+        [{ field: 'cursor', message: error.message }],
+        'INVALID_CURSOR',
+      );
     }
     throw error;
   }
 }
 
 /** The tenant's delivery log, newest first, filtered by endpoint, status and type. */
-export async function listDeliveries(
-  q: Omit<LogQuery, 'tenant'>,
-  caller: Caller,
-  deps: DeliveryDeps,
-) {
+export async function listDeliveries(q: Omit<LogQuery, 'tenant'>, caller: Caller, deps: DeliveryDeps) {
   const page = await listPage({ ...q, tenant: caller.tenant }, deps);
   return { items: page.items.map(summary), ...(page.cursor ? { cursor: page.cursor } : {}) };
 }
@@ -78,7 +78,13 @@ async function rearm(d: WebhookDelivery, tenant: string, deps: DeliveryDeps): Pr
   await deps.deliveries.putDue(dueKey);
   const ok = await deps.deliveries.transition(
     d.id,
-    { status: 'pending', retryIndex: 0, nextAttemptAt: now.toISOString(), dueKey, updatedAt: now.toISOString() },
+    {
+      status: 'pending',
+      retryIndex: 0,
+      nextAttemptAt: now.toISOString(),
+      dueKey,
+      updatedAt: now.toISOString(),
+    },
     { statuses: ['succeeded', 'failed', 'cancelled'], tenant },
     ['completedAt', 'claimId'],
   );
@@ -103,11 +109,17 @@ async function requireEnabled(endpointId: string, caller: Caller, deps: Delivery
 export async function replayDelivery(id: string, caller: Caller, deps: DeliveryDeps) {
   const d = await mustGetDelivery(id, caller, deps);
   if (d.status === 'pending' || d.notices?.length) {
-    throw new ConflictError(`Delivery ${id} is still in progress; it can be replayed once it has finished.`, 'DELIVERY_IN_PROGRESS');
+    throw new ConflictError(
+      `Delivery ${id} is still in progress; it can be replayed once it has finished.`,
+      'DELIVERY_IN_PROGRESS',
+    );
   }
   await requireEnabled(d.endpointId, caller, deps);
   if (!(await rearm(d, caller.tenant, deps))) {
-    throw new ConflictError(`Delivery ${id} changed while being replayed; try again.`, 'DELIVERY_IN_PROGRESS');
+    throw new ConflictError(
+      `Delivery ${id} changed while being replayed; try again.`,
+      'DELIVERY_IN_PROGRESS',
+    );
   }
   return summary({ ...d, status: 'pending' });
 }

@@ -1,8 +1,11 @@
 import type { Clock } from '../../shared/clock.ts';
 import { CursorError } from '../../shared/db/client.ts';
-import type { WebhookEndpoint, WebhookEndpointRepository } from '../../shared/db/entities/webhook-endpoints.ts';
-import { eventDefinition } from '../../shared/events/catalog/index.ts';
+import type {
+  WebhookEndpoint,
+  WebhookEndpointRepository,
+} from '../../shared/db/entities/webhook-endpoints.ts';
 import { type ErrorDetail, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { eventDefinition } from '../../shared/events/catalog/index.ts';
 import type { IdGenerator } from '../../shared/ids.ts';
 import { generateSecret } from '../../shared/webhooks/signing.ts';
 import { urlProblem } from '../../shared/webhooks/url-policy.ts';
@@ -43,7 +46,8 @@ export function endpointView(ep: WebhookEndpoint) {
 
 function checkUrl(url: string, stage: string): void {
   const problem = urlProblem(url, { stage });
-  if (problem) throw new ValidationError(`The url ${problem}.`, [{ field: 'url', message: problem }], 'INVALID_URL');
+  if (problem)
+    throw new ValidationError(`The url ${problem}.`, [{ field: 'url', message: problem }], 'INVALID_URL');
 }
 
 /** Exact filters must name a public event type (a typo would silently receive nothing). */
@@ -51,9 +55,11 @@ function checkEventTypes(types: string[]): void {
   const details: ErrorDetail[] = [];
   types.forEach((t, i) => {
     if (t === '*' || t.endsWith('.*')) return;
-    if (!eventDefinition(t)?.public) details.push({ field: `eventTypes.${i}`, message: `${t} is not a public event type` });
+    if (!eventDefinition(t)?.public)
+      details.push({ field: `eventTypes.${i}`, message: `${t} is not a public event type` });
   });
-  if (details.length) throw new ValidationError(`Unknown event type: ${details[0]!.message}.`, details, 'UNKNOWN_EVENT_TYPE');
+  if (details.length)
+    throw new ValidationError(`Unknown event type: ${details[0]!.message}.`, details, 'UNKNOWN_EVENT_TYPE');
 }
 
 async function mustGet(deps: EndpointDeps, tenant: string, id: string): Promise<WebhookEndpoint> {
@@ -89,13 +95,21 @@ export async function getEndpoint(id: string, caller: Caller, deps: EndpointDeps
   return endpointView(await mustGet(deps, caller.tenant, id));
 }
 
-export async function listEndpoints(q: { limit: number; cursor?: string }, caller: Caller, deps: EndpointDeps) {
+export async function listEndpoints(
+  q: { limit: number; cursor?: string },
+  caller: Caller,
+  deps: EndpointDeps,
+) {
   let page: Awaited<ReturnType<EndpointDeps['endpoints']['list']>>;
   try {
     page = await deps.endpoints.list(caller.tenant, q);
   } catch (error) {
     if (error instanceof CursorError) {
-      throw new ValidationError('The cursor is not one this API issued.', [{ field: 'cursor', message: error.message }], 'INVALID_CURSOR');
+      throw new ValidationError(
+        'The cursor is not one this API issued.',
+        [{ field: 'cursor', message: error.message }],
+        'INVALID_CURSOR',
+      );
     }
     throw error;
   }
@@ -103,7 +117,12 @@ export async function listEndpoints(q: { limit: number; cursor?: string }, calle
 }
 
 /** Changes url, filters, description, rate or status. Re-enabling starts a fresh failure count. */
-export async function updateEndpoint(id: string, input: UpdateEndpointInput, caller: Caller, deps: EndpointDeps) {
+export async function updateEndpoint(
+  id: string,
+  input: UpdateEndpointInput,
+  caller: Caller,
+  deps: EndpointDeps,
+) {
   await mustGet(deps, caller.tenant, id);
   if (input.url !== undefined) checkUrl(input.url, deps.stage);
   if (input.eventTypes !== undefined) checkEventTypes(input.eventTypes);

@@ -11,7 +11,10 @@ import { sqsDeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import { webhookRoutes } from './routes.ts';
 
 const env = parseEnv(
-  baseEnvSchema.extend(tableEnvSchema.shape).extend(busEnvSchema.shape).extend({ QUEUE_WEBHOOK_DELIVERY_URL: z.string().min(1) }),
+  baseEnvSchema
+    .extend(tableEnvSchema.shape)
+    .extend(busEnvSchema.shape)
+    .extend({ QUEUE_WEBHOOK_DELIVERY_URL: z.string().min(1) }),
 );
 const doc = documentClient();
 

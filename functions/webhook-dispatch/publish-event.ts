@@ -15,7 +15,9 @@ export interface PublishDeps {
 export async function publishCustomEvent(input: PublishEventInput, tenant: string, deps: PublishDeps) {
   const bytes = Buffer.byteLength(JSON.stringify(input.data));
   if (bytes > MAX_CUSTOM_DATA_BYTES) {
-    throw new PayloadTooLargeError(`data is ${bytes} bytes; custom events carry at most ${MAX_CUSTOM_DATA_BYTES}.`);
+    throw new PayloadTooLargeError(
+      `data is ${bytes} bytes; custom events carry at most ${MAX_CUSTOM_DATA_BYTES}.`,
+    );
   }
   const eventId = deps.ids.next('evt');
   await deps.publisher.publish([{ type: input.type, detail: { tenant, eventId, data: input.data } }]);

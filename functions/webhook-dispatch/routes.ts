@@ -1,6 +1,13 @@
+import { jsonBody, queryParams } from '../../shared/http/body.ts';
 import type { HttpRequest, RouteHandler } from '../../shared/http/types.ts';
 import { json } from '../../shared/http/types.ts';
-import { jsonBody, queryParams } from '../../shared/http/body.ts';
+import {
+  type DeliveryDeps,
+  getDelivery,
+  listDeliveries,
+  replayDelivery,
+  replayEndpoint,
+} from './deliveries.ts';
 import type { Caller } from './endpoints.ts';
 import {
   createEndpoint,
@@ -11,7 +18,6 @@ import {
   rotateSecret,
   updateEndpoint,
 } from './endpoints.ts';
-import { type DeliveryDeps, getDelivery, listDeliveries, replayDelivery, replayEndpoint } from './deliveries.ts';
 import { type PublishDeps, publishCustomEvent } from './publish-event.ts';
 import {
   createEndpointSchema,
@@ -24,7 +30,10 @@ import {
 
 export type DispatchDeps = EndpointDeps & DeliveryDeps & PublishDeps;
 
-const caller = (req: HttpRequest): Caller => ({ tenant: req.principal!.tenant, scopes: req.principal!.scopes });
+const caller = (req: HttpRequest): Caller => ({
+  tenant: req.principal!.tenant,
+  scopes: req.principal!.scopes,
+});
 const param = (req: HttpRequest, name: string) => req.pathParameters[name] ?? '';
 
 /** The route table of `webhook-dispatch` (keys are the manifest's route keys). */
@@ -37,7 +46,15 @@ export function webhookRoutes(deps: DispatchDeps): Record<string, RouteHandler> 
     'GET /v1/webhooks/endpoints/{endpointId}': async (req) =>
       json(200, await getEndpoint(param(req, 'endpointId'), caller(req), deps)),
     'PATCH /v1/webhooks/endpoints/{endpointId}': async (req) =>
-      json(200, await updateEndpoint(param(req, 'endpointId'), jsonBody(req, updateEndpointSchema), caller(req), deps)),
+      json(
+        200,
+        await updateEndpoint(
+          param(req, 'endpointId'),
+          jsonBody(req, updateEndpointSchema),
+          caller(req),
+          deps,
+        ),
+      ),
     'DELETE /v1/webhooks/endpoints/{endpointId}': async (req) => {
       await deleteEndpoint(param(req, 'endpointId'), caller(req), deps);
       return { statusCode: 204 };
@@ -45,7 +62,15 @@ export function webhookRoutes(deps: DispatchDeps): Record<string, RouteHandler> 
     'POST /v1/webhooks/endpoints/{endpointId}/rotate-secret': async (req) =>
       json(200, await rotateSecret(param(req, 'endpointId'), caller(req), deps)),
     'POST /v1/webhooks/endpoints/{endpointId}/replay': async (req) =>
-      json(202, await replayEndpoint(param(req, 'endpointId'), jsonBody(req, replayEndpointSchema), caller(req), deps)),
+      json(
+        202,
+        await replayEndpoint(
+          param(req, 'endpointId'),
+          jsonBody(req, replayEndpointSchema),
+          caller(req),
+          deps,
+        ),
+      ),
     'POST /v1/webhooks/events': async (req) =>
       json(202, await publishCustomEvent(jsonBody(req, publishEventSchema), caller(req).tenant, deps)),
     'GET /v1/webhooks/deliveries': async (req) =>

@@ -5,10 +5,13 @@ import {
   type WebhookDelivery,
   type WebhookDeliveryRepository,
 } from '../../shared/db/entities/webhook-deliveries.ts';
-import type { WebhookEndpoint, WebhookEndpointRepository } from '../../shared/db/entities/webhook-endpoints.ts';
+import type {
+  WebhookEndpoint,
+  WebhookEndpointRepository,
+} from '../../shared/db/entities/webhook-endpoints.ts';
+import { PermanentError } from '../../shared/errors.ts';
 import { CUSTOM_EVENT_PREFIX } from '../../shared/events/catalog/webhooks.ts';
 import type { ReceivedEvent } from '../../shared/events/consumer.ts';
-import { PermanentError } from '../../shared/errors.ts';
 import type { DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import { matchesAny } from '../../shared/webhooks/event-filter.ts';
 
@@ -31,19 +34,28 @@ export function webhookPayload(event: ReceivedEvent): string {
  * endpoint (deterministic delivery id + conditional put), so a redelivered event creates nothing new
  * and only re-enqueues deliveries still pending.
  */
-export async function fanOut(event: ReceivedEvent, deps: FanOutDeps): Promise<{ matched: number; created: number }> {
+export async function fanOut(
+  event: ReceivedEvent,
+  deps: FanOutDeps,
+): Promise<{ matched: number; created: number }> {
   const tenant = event.detail.tenant;
   if (typeof tenant !== 'string' || !tenant) {
     throw new PermanentError(`event ${event.type} has no tenant; it cannot be dispatched`, 'NO_TENANT');
   }
   const candidates = new Map<string, WebhookEndpoint>();
-  const [own, everyTenant] = await Promise.all([deps.endpoints.listAll(tenant), deps.endpoints.listAllEvents()]);
+  const [own, everyTenant] = await Promise.all([
+    deps.endpoints.listAll(tenant),
+    deps.endpoints.listAllEvents(),
+  ]);
   for (const ep of [...own, ...everyTenant]) candidates.set(ep.id, ep);
-  const targets = [...candidates.values()].filter((ep) => ep.status === 'enabled' && matchesAny(ep.eventTypes, event.type));
+  const targets = [...candidates.values()].filter(
+    (ep) => ep.status === 'enabled' && matchesAny(ep.eventTypes, event.type),
+  );
   if (!targets.length) return { matched: 0, created: 0 };
 
   const now = deps.clock.now();
-  const eventId = typeof event.detail.eventId === 'string' && event.detail.eventId ? event.detail.eventId : event.id;
+  const eventId =
+    typeof event.detail.eventId === 'string' && event.detail.eventId ? event.detail.eventId : event.id;
   const payload = webhookPayload(event);
   const parsedTime = Date.parse(event.time);
   const eventTimeMs = Number.isNaN(parsedTime) ? now.getTime() : parsedTime;

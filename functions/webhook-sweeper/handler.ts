@@ -3,8 +3,8 @@ import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { WebhookDeliveryRepository } from '../../shared/db/entities/webhook-deliveries.ts';
 import { baseEnvSchema, parseEnv, tableEnvSchema } from '../../shared/env.ts';
-import { logger } from '../../shared/logger.ts';
 import { parseScheduledInput } from '../../shared/events/scheduled.ts';
+import { logger } from '../../shared/logger.ts';
 import { sqsDeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import { sweep } from './sweep.ts';
 
@@ -21,6 +21,7 @@ const deps = {
 export const handler = async (event: unknown): Promise<{ enqueued: number }> => {
   const invocation = parseScheduledInput(event);
   const result = await sweep(deps);
-  if (result.enqueued) logger.info('due webhook deliveries re-enqueued', { ...result, schedule: invocation.schedule });
+  if (result.enqueued)
+    logger.info('due webhook deliveries re-enqueued', { ...result, schedule: invocation.schedule });
   return result;
 };

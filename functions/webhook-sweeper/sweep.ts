@@ -13,7 +13,10 @@ export interface SweepDeps {
  * 15-minute delay, deliveries whose worker crashed, and messages that went to the DLQ. Messages are
  * only hints — the deliverer decides from the stored delivery — so sweeping twice is harmless.
  */
-export async function sweep(deps: SweepDeps, options: { perShard?: number } = {}): Promise<{ enqueued: number }> {
+export async function sweep(
+  deps: SweepDeps,
+  options: { perShard?: number } = {},
+): Promise<{ enqueued: number }> {
   const now = deps.clock.now();
   let enqueued = 0;
   for (let shard = 0; shard < DUE_SHARDS; shard++) {

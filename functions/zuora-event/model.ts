@@ -218,11 +218,20 @@ export interface ZuoraStore {
     subscription: string,
   ): Promise<{ subscription: ZuoraSubscription; products: ZuoraProduct[] } | undefined>;
   getReceipt(hash: string): Promise<Receipt | undefined>;
-  claimReceipt(hash: string, owner: string, nowMs: number, leaseMs: number): Promise<ClaimOutcome<Receipt>>;
-  savePlan(hash: string, owner: string, plan: Plan): Promise<void>;
+  /**
+   * Claims the item for `leaseMs` and records `plan` as its write-ahead plan, unless a plan is
+   * already there (an earlier holder crashed: its plan is the one to finish, returned in `record`).
+   */
+  claimReceipt(
+    hash: string,
+    owner: string,
+    nowMs: number,
+    leaseMs: number,
+    plan: Plan,
+  ): Promise<ClaimOutcome<Receipt>>;
   completeReceipt(hash: string, owner: string, result: ItemResult, expiresAt: number): Promise<void>;
-  /** Ends our claim: `keepPlan` for a retry to finish it, `replan` to plan afresh, `drop` when nothing was written. */
-  releaseReceipt(hash: string, owner: string, mode: 'keepPlan' | 'replan' | 'drop'): Promise<void>;
+  /** Ends our claim now: `keepPlan` for a retry to finish that plan, `replan` to plan afresh. */
+  releaseReceipt(hash: string, owner: string, mode: 'keepPlan' | 'replan'): Promise<void>;
   claimNotification(
     id: string,
     requestHash: string,
@@ -307,22 +316,25 @@ export class DynamoZuoraStore implements ZuoraStore {
     owner: string,
     nowMs: number,
     leaseMs: number,
+    plan: Plan,
   ): Promise<ClaimOutcome<Receipt>> {
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: receiptKey(hash),
-          UpdateExpression: 'SET #st = :pending, #owner = :o, leaseUntil = :l, entity = :e',
+          UpdateExpression:
+            'SET #st = :pending, #owner = :o, leaseUntil = :l, entity = :e, #plan = if_not_exists(#plan, :p)',
           // Free, or pending with an expired lease (its holder crashed or timed out): take it over.
           ConditionExpression: 'attribute_not_exists(PK) OR (#st = :pending AND leaseUntil < :now)',
-          ExpressionAttributeNames: { '#st': 'status', '#owner': 'owner' },
+          ExpressionAttributeNames: { '#st': 'status', '#owner': 'owner', '#plan': 'plan' },
           ExpressionAttributeValues: {
             ':pending': 'pending',
             ':o': owner,
             ':l': nowMs + leaseMs,
             ':now': nowMs,
             ':e': 'zuora-event-receipt',
+            ':p': plan,
           },
           ReturnValues: 'ALL_NEW',
         }),
@@ -358,10 +370,6 @@ export class DynamoZuoraStore implements ZuoraStore {
     }
   }
 
-  async savePlan(hash: string, owner: string, plan: Plan) {
-    await this.ownedUpdate(receiptKey(hash), owner, 'SET #plan = :p', { ':p': plan }, { '#plan': 'plan' });
-  }
-
   async completeReceipt(hash: string, owner: string, result: ItemResult, expiresAt: number) {
     await this.ownedUpdate(
       receiptKey(hash),
@@ -372,23 +380,7 @@ export class DynamoZuoraStore implements ZuoraStore {
     );
   }
 
-  async releaseReceipt(hash: string, owner: string, mode: 'keepPlan' | 'replan' | 'drop') {
-    if (mode === 'drop') {
-      try {
-        await this.doc.send(
-          new DeleteCommand({
-            TableName: this.tableName,
-            Key: receiptKey(hash),
-            ConditionExpression: '#owner = :me AND #st = :pending',
-            ExpressionAttributeNames: { '#owner': 'owner', '#st': 'status' },
-            ExpressionAttributeValues: { ':me': owner, ':pending': 'pending' },
-          }),
-        );
-      } catch (error) {
-        if (!isConditionFailed(error)) throw error;
-      }
-      return;
-    }
+  async releaseReceipt(hash: string, owner: string, mode: 'keepPlan' | 'replan') {
     const keepPlan = mode === 'keepPlan';
     // The lease ends now so the next delivery continues at once; without the plan it re-plans.
     await this.ownedUpdate(

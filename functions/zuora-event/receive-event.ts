@@ -51,6 +51,7 @@ export interface ReceiveEventInput {
 }
 
 const POLL_MS = 50;
+const ACCOUNT_CONCURRENCY = 8;
 const RETENTION_SECONDS = 90 * 24 * 3600;
 const NOTIFICATION_ID = /^[\w.:-]{1,128}$/;
 
@@ -108,17 +109,27 @@ export async function receiveZuoraEvent(
   }
 
   const commands: ZuoraCommand[] = [];
-  const details: ItemDetail[] = [];
+  const details: ItemDetail[] = new Array(envelope.payload.length);
+  // Items of one account run in payload order (a workspace needs its client); accounts run side by side.
+  const chains = new Map<string, Array<() => Promise<void>>>();
   for (const [index, item] of envelope.payload.entries()) {
     const parsedItem = parseItem(envelope.typeEvent, shape, item, index);
     if (!parsedItem.ok) {
-      details.push(failed(parsedItem.zReference, 'BAD_REQUEST', parsedItem.message));
+      details[index] = failed(parsedItem.zReference, 'BAD_REQUEST', parsedItem.message);
       continue;
     }
-    commands.push(parsedItem.command);
+    const { command, zReference } = parsedItem;
+    commands.push(command);
     const hash = itemHash(envelope.typeEvent, item);
-    details.push(await applyItem(parsedItem.command, hash, parsedItem.zReference, envelope, owner, deps));
+    const chain = chains.get(command.accountNumber) ?? [];
+    chain.push(async () => {
+      details[index] = await applyItem(command, hash, zReference, envelope, owner, deps);
+    });
+    chains.set(command.accountNumber, chain);
   }
+  await inParallel([...chains.values()], ACCOUNT_CONCURRENCY, async (chain) => {
+    for (const step of chain) await step();
+  });
   const res = buildResponse(shape, echo, details);
 
   if (input.notificationId && notificationOwned) {
@@ -159,7 +170,10 @@ const detailOf = (result: ItemResult, hash: string, zReference: string | null): 
     ? { zReference, calculedHash: hash, ...result }
     : { zReference, calculedHash: null, ...result };
 
-/** One item, exactly once per hash: claim → plan (saved) → writes → events → result. */
+/**
+ * One item, exactly once per hash: plan from the current state → claim the hash together with the
+ * plan (write-ahead; a crashed holder's plan wins) → writes → events → result.
+ */
 async function applyItem(
   command: ZuoraCommand,
   hash: string,
@@ -171,42 +185,48 @@ async function applyItem(
   const { store } = deps;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   try {
-    const seen = await store.getReceipt(hash);
-    if (seen?.status === 'done' && seen.result) return detailOf(seen.result, hash, zReference);
+    const fresh = planCommand(command, await loadState(command, store), {
+      hash,
+      now: deps.clock.now(),
+      ids: deps.ids,
+      tenant: deps.platformTenant,
+      emitter: envelope.emitter,
+    });
+    if (!fresh.result.success) {
+      // A refusal writes nothing and is not remembered (the client may exist tomorrow), but the
+      // same item applied earlier (since superseded, e.g. by a later upgrade) answers its first result.
+      const seen = await store.getReceipt(hash);
+      return detailOf(seen?.status === 'done' && seen.result ? seen.result : fresh.result, hash, zReference);
+    }
 
     // Polls by count, not by clock: the hub clock can be frozen or moved by the local runtime.
     const polls = Math.ceil((deps.waitMs ?? 3_000) / POLL_MS);
-    let stored: Plan | undefined;
+    let plan: Plan | undefined;
     for (let attempt = 0; ; attempt++) {
-      const claim = await store.claimReceipt(hash, owner, deps.clock.now().getTime(), deps.leaseMs ?? 30_000);
+      const claim = await store.claimReceipt(
+        hash,
+        owner,
+        deps.clock.now().getTime(),
+        deps.leaseMs ?? 30_000,
+        fresh,
+      );
       if (claim.claimed) {
-        stored = claim.record.plan;
+        plan = claim.record.plan ?? fresh;
         break;
       }
       if (claim.record?.status === 'done' && claim.record.result) {
         return detailOf(claim.record.result, hash, zReference);
       }
       if (attempt >= polls) {
-        return failed(zReference, 'INTERNAL_SERVER_ERROR', 'a delivery of this item is in progress; retry later');
+        return failed(
+          zReference,
+          'INTERNAL_SERVER_ERROR',
+          'a delivery of this item is in progress; retry later',
+        );
       }
       await sleep(POLL_MS);
     }
 
-    const plan =
-      stored ??
-      planCommand(command, await loadState(command, store), {
-        hash,
-        now: deps.clock.now(),
-        ids: deps.ids,
-        tenant: deps.platformTenant,
-        emitter: envelope.emitter,
-      });
-    if (!plan.result.success) {
-      // A refusal depends on the state (the client may exist tomorrow): nothing is remembered.
-      await store.releaseReceipt(hash, owner, 'drop');
-      return detailOf(plan.result, hash, zReference);
-    }
-    if (!stored && plan.ops.length > 0) await store.savePlan(hash, owner, plan);
     try {
       const now = deps.clock.now();
       for (const op of plan.ops) await store.execute(op, hash, now);
@@ -262,4 +282,14 @@ function observe(
   // Only ids, outcomes and timings: the command's personal fields are never part of this line.
   logger.info('zuora event handled', { ...observation });
   deps.observe?.(observation);
+}
+
+/** Runs `work` over `items` with at most `limit` at a time. */
+async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
 }

@@ -18,4 +18,7 @@ export const esmBundling: BundlingOptions = {
   sourceMap: true,
   banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   forceDockerBundling: false,
+  // Bundle the SDK: the version tested locally is the one deployed, and ESM imports of the
+  // runtime-provided SDK are not resolvable from /var/task.
+  bundleAwsSDK: true,
 };

@@ -118,6 +118,9 @@ export class ServiceFunction extends Construct {
         SERVICE_NAME: 'switchboard',
         POWERTOOLS_SERVICE_NAME: name,
         POWERTOOLS_LOG_LEVEL: config.logLevel,
+        // Issuer and audience are plain settings: the token function signs with them, the rest verify.
+        AUTH_ISSUER: config.auth.issuer,
+        AUTH_AUDIENCE: config.auth.audience,
         // Stack traces point into the TypeScript sources (the bundle ships its source map).
         NODE_OPTIONS: '--enable-source-maps',
       },
@@ -127,8 +130,6 @@ export class ServiceFunction extends Construct {
     const needsAuth = props.verifiesTokens || spec.uses.some((u) => u.kind === 'authVerify');
     if (needsAuth) {
       this.fn.addEnvironment('AUTH_PUBLIC_JWK', resources.publicJwk);
-      this.fn.addEnvironment('AUTH_ISSUER', config.auth.issuer);
-      this.fn.addEnvironment('AUTH_AUDIENCE', config.auth.audience);
     }
     for (const use of spec.uses) this.applyUse(use, props);
 

@@ -1,3 +1,4 @@
+import '../quiet-warnings.ts';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClientRepository } from '../../shared/auth/clients.ts';
@@ -7,13 +8,6 @@ import { ensureTable, localDynamoClient, startEmbeddedDynamo } from '../dynamo.t
 import { LOCAL_TABLE } from '../env.ts';
 import { runClientsCli } from './clients-core.ts';
 import { dataDir, runningRuntime } from './common.ts';
-
-// The SDK's Node 20 deprecation notice would bury the one-time secret this command prints.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  if ((typeof warning === 'string' ? warning : warning.message).includes('NodeVersionSupportWarning')) return;
-  return (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
 
 /**
  * `npm run clients -- add | list | remove | rotate`. Target: `--table`/TABLE_NAME in AWS (default

@@ -104,7 +104,8 @@ export function createReceiverSandbox(ctx: SandboxContext): Sandbox<ReceiverStat
     }
     if (config?.delayMs) await new Promise((r) => setTimeout(r, config.delayMs));
     const failing =
-      config?.failStatus !== undefined && (config.failTimes === undefined || config.failed < config.failTimes);
+      config?.failStatus !== undefined &&
+      (config.failTimes === undefined || config.failed < config.failTimes);
     const status = failing ? config!.failStatus! : 200;
     if (failing) {
       config!.failed++;

@@ -24,9 +24,11 @@ import { generateSecret, hashSecret } from './hash.ts';
 export const clientIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._~-]{2,127}$/, 'must be 3-128 characters of A-Z a-z 0-9 . _ ~ -');
+/** Tenants are lower-case slugs (`arrow`, `zuora`, `platform`); they end up in other entities' keys. */
 export const tenantSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes (max 63)');
+/** Users of password-grant clients (the Zuora event emitter). */
 export const usernameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ @ + -');
@@ -34,6 +36,7 @@ export const usernameSchema = z
 export const clientUserSchema = z.object({ username: usernameSchema, passwordHash: z.string().min(1) });
 export type ClientUser = z.infer<typeof clientUserSchema>;
 
+/** The stored client: hashes only, never a plaintext secret or password. */
 export const oauthClientSchema = z.object({
   clientId: clientIdSchema,
   tenant: tenantSchema,
@@ -50,6 +53,7 @@ export type OAuthClient = z.infer<typeof oauthClientSchema>;
 export const clientKey = (clientId: string) => ({ PK: key('CLIENT', clientId), SK: 'CLIENT' });
 const LIST_PARTITION = 'CLIENTS';
 
+/** The DynamoDB item of a client (validated on the way in too). */
 export function toItem(client: OAuthClient): Record<string, unknown> {
   const parsed = oauthClientSchema.parse(client);
   return {
@@ -78,6 +82,7 @@ export interface ClientReader {
   get(clientId: string): Promise<OAuthClient | undefined>;
 }
 
+/** Add, get, list, remove and rotate OAuth clients in the hub table. */
 export class ClientRepository implements ClientReader {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -195,6 +200,7 @@ export class ClientRepository implements ClientReader {
   }
 }
 
+/** Input of `registerClient` (CLI `add`, dev-client seeding). */
 export const newClientSchema = z
   .object({
     tenant: tenantSchema,

@@ -34,9 +34,10 @@ import type {
  * candidate is only scored when an upper bound of its score reaches the threshold.
  *
  * Outcome, per matched entry (the result takes the most severe):
- * - `blocked`: score ≥ `block` AND the party's country (or its address's country, city or postal
- *   code) appears among the entry's address countries, citizenships, nationalities, cities or
- *   postal codes;
+ * - `blocked`: score ≥ `block` AND corroborated by location: the party's country or address country
+ *   is one of the entry's address countries, citizenships or nationalities — or, for entry addresses
+ *   that carry no country, the party's address city or postal code matches (a city shared across
+ *   different countries, Paris FR / Paris TX, is a coincidence, not evidence);
  * - `review`: score ≥ `block` without such corroboration, or `review` ≤ score < `block`;
  * - `clear`: nothing scored ≥ `review`.
  */
@@ -305,9 +306,21 @@ export class CslEngine {
     return options.limit ? out.slice(0, options.limit) : out;
   }
 
-  /** Screens a party: its name and alternate names against every entry; see the module comment. */
+  /**
+   * Screens a party: its name and alternate names against every entry; see the module comment. A
+   * party without any letter or digit in its names cannot be screened and is referred for review.
+   */
   screen(party: ScreeningParty, clock: Clock = systemClock): Omit<ScreeningResult, 'provider'> {
-    const names = [party.name, ...(party.alternateNames ?? [])].filter((n) => n.trim());
+    const names = [party.name, ...(party.alternateNames ?? [])].filter((n) => normaliseName(n).length > 0);
+    if (!names.length) {
+      // nothing to compare (no letter or digit): never let such a party through as clear
+      return {
+        outcome: 'review',
+        evidence: [],
+        ...(this.listVersion ? { listVersion: this.listVersion } : {}),
+        screenedAt: clock.now().toISOString(),
+      };
+    }
     const matches = new Map<number, CslMatch>();
     for (const name of names) {
       for (const m of this.search(name)) {
@@ -422,7 +435,11 @@ function entryFacts(entry: CslEntry): EntryFacts {
   const postalCodes = new Set<string>();
   for (const a of entry.addresses) {
     const c = a.country?.trim().toUpperCase();
-    if (c && ISO2.test(c)) countries.add(c);
+    if (c && ISO2.test(c)) {
+      countries.add(c);
+      continue;
+    }
+    // only addresses without a country are corroborated by city or postal code
     if (a.city?.trim()) cities.add(normCity(a.city));
     if (a.postal_code?.trim()) postalCodes.add(compactPostal(a.postal_code));
   }

@@ -140,13 +140,68 @@ const ABBREVIATIONS: Record<string, string> = {
   muhammed: 'muhammad',
 };
 
-/** Lower-cases, strips accents and maps letters that do not decompose. */
+/**
+ * Cyrillic → Latin, close to the transliteration OFAC and BIS use for Russian names (ВТБ → vtb,
+ * Ростех → rostekh), so a party written in Cyrillic meets the romanised list entries.
+ */
+const CYRILLIC: Record<string, string> = {
+  а: 'a',
+  б: 'b',
+  в: 'v',
+  г: 'g',
+  д: 'd',
+  е: 'e',
+  ё: 'e',
+  ж: 'zh',
+  з: 'z',
+  и: 'i',
+  й: 'y',
+  к: 'k',
+  л: 'l',
+  м: 'm',
+  н: 'n',
+  о: 'o',
+  п: 'p',
+  р: 'r',
+  с: 's',
+  т: 't',
+  у: 'u',
+  ф: 'f',
+  х: 'kh',
+  ц: 'ts',
+  ч: 'ch',
+  ш: 'sh',
+  щ: 'shch',
+  ъ: '',
+  ы: 'y',
+  ь: '',
+  э: 'e',
+  ю: 'yu',
+  я: 'ya',
+  і: 'i',
+  ї: 'yi',
+  є: 'ye',
+  ґ: 'g',
+  ў: 'u',
+  ј: 'j',
+  љ: 'lj',
+  њ: 'nj',
+  ћ: 'c',
+  ђ: 'dj',
+  џ: 'dz',
+};
+
+/** Lower-cases, strips accents, maps letters that do not decompose and transliterates Cyrillic. */
 export function foldCase(input: string): string {
-  return input
-    .normalize('NFKD')
-    .replace(/\p{M}+/gu, '')
-    .toLowerCase()
-    .replace(/[ßæœøłđðþı]/g, (c) => LETTER_MAP[c] ?? c);
+  return (
+    input
+      .toLowerCase()
+      // й and ё decompose under NFKD; transliterate Cyrillic first so they keep their own letters
+      .replace(/[\u0400-\u04ff]/g, (c) => CYRILLIC[c] ?? c)
+      .normalize('NFKD')
+      .replace(/\p{M}+/gu, '')
+      .replace(/[ßæœøłđðþı]/g, (c) => LETTER_MAP[c] ?? c)
+  );
 }
 
 /** Raw tokens: folded, punctuation removed, nothing dropped yet. */
@@ -280,7 +335,10 @@ export function tokenSimilarity(a: string, b: string): number {
   // Jaro-Winkler's prefix bonus over-rates a shared start on words of different lengths
   // ("Northwind" ~ "Norten" 0.88), so it is scaled by the length ratio
   const lengthRatio = Math.min(a.length, b.length) / Math.max(a.length, b.length);
-  const s = Math.max(jaroWinkler(a, b) * ((1 + lengthRatio) / 2), levenshteinRatio(a, b));
+  // the scaled Jaro-Winkler is at most (1 + r) / 2 and the Levenshtein ratio at most r
+  if ((1 + lengthRatio) / 2 < TOKEN_FLOOR) return 0;
+  const jw = jaroWinkler(a, b) * ((1 + lengthRatio) / 2);
+  const s = jw >= lengthRatio ? jw : Math.max(jw, levenshteinRatio(a, b));
   return s >= TOKEN_FLOOR ? s : 0;
 }
 

@@ -1,3 +1,6 @@
+import { createCslProviderFromEnv } from './csl-engine.ts';
+import { createTradeGovProviderFromEnv } from './trade-gov.ts';
+
 /**
  * The restricted-party screening port. Order intake depends only on this file; the two adapters are
  * `csl` (embedded engine over a Consolidated Screening List JSON file, see `csl-engine.ts`) and
@@ -58,9 +61,6 @@ export class ScreeningUnavailableError extends Error {
 export interface ScreeningProvider {
   screen(party: ScreeningParty, options?: { signal?: AbortSignal }): Promise<ScreeningResult>;
 }
-
-import { createCslProviderFromEnv } from './csl-engine.ts';
-import { createTradeGovProviderFromEnv } from './trade-gov.ts';
 
 /**
  * Builds the provider named by `SCREENING_PROVIDER` (`csl` | `trade-gov`, default `trade-gov`).

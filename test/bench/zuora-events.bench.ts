@@ -62,10 +62,17 @@ export default async function (): Promise<void> {
       const event = apiEvent({
         method: 'POST',
         path: '/v1/zuora/events',
-        headers: { authorization: `Bearer ${token}`, 'x-client-id': 'bench', 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'x-client-id': 'bench',
+          'content-type': 'application/json',
+        },
         body: body('F'),
       });
-      const res = (await handler(event, testContext('zuora-event') as Context)) as APIGatewayProxyStructuredResultV2;
+      const res = (await handler(
+        event,
+        testContext('zuora-event') as Context,
+      )) as APIGatewayProxyStructuredResultV2;
       if (res.statusCode !== 200) throw new Error(`bench request failed: ${res.statusCode} ${res.body}`);
     });
     const bare = await measure(async () => {
@@ -81,9 +88,13 @@ export default async function (): Promise<void> {
     });
     const fullRate = (full * ITEMS) / SECONDS;
     const bareRate = (bare * ITEMS) / SECONDS;
-    console.log(`zuora-event handler : ${fullRate.toFixed(0)} items/s (${(full / SECONDS).toFixed(1)} requests/s of ${ITEMS} items)`);
+    console.log(
+      `zuora-event handler : ${fullRate.toFixed(0)} items/s (${(full / SECONDS).toFixed(1)} requests/s of ${ITEMS} items)`,
+    );
     console.log(`bare parse + put    : ${bareRate.toFixed(0)} items/s`);
-    console.log(`ratio               : ${(fullRate / bareRate).toFixed(2)} (handler / bare), concurrency ${CONCURRENCY}, ${SECONDS} s each`);
+    console.log(
+      `ratio               : ${(fullRate / bareRate).toFixed(2)} (handler / bare), concurrency ${CONCURRENCY}, ${SECONDS} s each`,
+    );
   } finally {
     await table.stop();
   }

@@ -56,8 +56,16 @@ describe('Zuora events end to end', () => {
     expect(configured.status).toBeLessThan(300);
 
     const steps: Array<[unknown, string]> = [
-      [event('CLIENTISCREATED', [{ zReference: 'c', zaccount: 'E2E-1', client: { name: 'Org', email: 'x@example.com' } }]), 'CREATED'],
-      [event('WORKSPACEISADDEDTOPCLIENT', [{ zReference: 'w', zaccount: 'E2E-1', zworkspace: 'main' }]), 'CREATED'],
+      [
+        event('CLIENTISCREATED', [
+          { zReference: 'c', zaccount: 'E2E-1', client: { name: 'Org', email: 'x@example.com' } },
+        ]),
+        'CREATED',
+      ],
+      [
+        event('WORKSPACEISADDEDTOPCLIENT', [{ zReference: 'w', zaccount: 'E2E-1', zworkspace: 'main' }]),
+        'CREATED',
+      ],
       [
         event('SUBSCRIPTIONISCREATED', [
           {
@@ -65,7 +73,9 @@ describe('Zuora events end to end', () => {
             zaccount: 'E2E-1',
             zworkspace: 'main',
             zsubscription: 'E2E-1-S',
-            products: [{ zcharge: 'E2E-C1', family: 'Adbackup', threshold: { newCapacity: 5, unit: 'Giga' } }],
+            products: [
+              { zcharge: 'E2E-C1', family: 'Adbackup', threshold: { newCapacity: 5, unit: 'Giga' } },
+            ],
           },
         ]),
         'CREATED',
@@ -94,9 +104,12 @@ describe('Zuora events end to end', () => {
 
     const bus = await api(rt, 'GET', '/_local/events');
     expect(bus.status).toBe(200);
-    const upgraded = (bus.body as Array<{ envelope: { 'detail-type': string; detail: any }; matchedRules: string[] }>).filter(
-      (e) => e.envelope['detail-type'] === 'zuora.capacity.upgraded',
-    );
+    const upgraded = (
+      bus.body as Array<{
+        envelope: { 'detail-type': string; detail: Record<string, unknown> };
+        matchedRules: string[];
+      }>
+    ).filter((e) => e.envelope['detail-type'] === 'zuora.capacity.upgraded');
     expect(upgraded).toHaveLength(1);
     expect(upgraded[0]!.matchedRules.length).toBeGreaterThan(0);
     expect(upgraded[0]!.envelope.detail).toMatchObject({
@@ -108,9 +121,9 @@ describe('Zuora events end to end', () => {
     expect(JSON.stringify(bus.body)).not.toContain('x@example.com');
 
     const records = await api(rt, 'GET', '/_sandbox/receiver/_records');
-    const deliveries = (records.body as Array<{ kind: string; type?: string; verified?: boolean; receiver?: string }>).filter(
-      (r) => r.kind === 'delivery' && r.receiver === receiverName,
-    );
+    const deliveries = (
+      records.body as Array<{ kind: string; type?: string; verified?: boolean; receiver?: string }>
+    ).filter((r) => r.kind === 'delivery' && r.receiver === receiverName);
     const capacity = deliveries.filter((d) => d.type === 'zuora.capacity.upgraded');
     expect(capacity).toHaveLength(1);
     expect(capacity[0]!.verified).toBe(true);

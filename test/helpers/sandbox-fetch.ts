@@ -1,12 +1,15 @@
+import type { Sandbox, SandboxContext } from '../../local/sandboxes/kit.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { systemClock } from '../../shared/clock.ts';
-import type { Sandbox, SandboxContext } from '../../local/sandboxes/kit.ts';
 
 /**
  * Runs a sandbox in-process for unit tests: a `SandboxContext` with no persistence, and a `fetch`
  * that hands requests under `baseUrl` straight to `sandbox.handle` (no server, no port).
  */
-export function sandboxContext(name: string, options: { clock?: Clock; random?: () => number } = {}): SandboxContext {
+export function sandboxContext(
+  name: string,
+  options: { clock?: Clock; random?: () => number } = {},
+): SandboxContext {
   const runtimeUrl = 'http://sandbox.test';
   return {
     runtimeUrl,
@@ -39,9 +42,12 @@ export function sandboxFetch(sandbox: Sandbox<object>): typeof fetch {
     });
     if (!res) return new Response(JSON.stringify({ message: 'no route' }), { status: 404 });
     const isText = typeof res.body === 'string';
-    return new Response(res.body === undefined ? null : isText ? (res.body as string) : JSON.stringify(res.body), {
-      status: res.status,
-      headers: { 'content-type': isText ? 'text/plain' : 'application/json', ...(res.headers ?? {}) },
-    });
+    return new Response(
+      res.body === undefined ? null : isText ? (res.body as string) : JSON.stringify(res.body),
+      {
+        status: res.status,
+        headers: { 'content-type': isText ? 'text/plain' : 'application/json', ...(res.headers ?? {}) },
+      },
+    );
   }) as typeof fetch;
 }

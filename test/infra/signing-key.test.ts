@@ -1,6 +1,7 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { type SecretStore, signingKeyLifecycle } from '../../functions/signing-key-provider/signing-key.ts';
+import { signingKeySecretSchema } from '../../functions/token/schema.ts';
 import { createVerifier, signAccessToken } from '../../shared/auth/jwt.ts';
 import { systemClock } from '../../shared/clock.ts';
 
@@ -43,10 +44,12 @@ const update = (from: string, to: string, physicalId: string): CloudFormationCus
 });
 
 describe('signing-key custom resource', () => {
-  it('on Create stores a private ES256 JWK and returns its public half, which verifies tokens it signs', async () => {
+  it('on Create stores {privateJwk} (ES256, as the token function reads it) and returns the public half, which verifies its tokens', async () => {
     const store = memoryStore();
     const out = await signingKeyLifecycle(create(), { store });
-    const privateJwk = JSON.parse(store.value!);
+    const stored = JSON.parse(store.value!);
+    expect(signingKeySecretSchema.safeParse(stored).success).toBe(true);
+    const privateJwk = stored.privateJwk;
     const publicJwk = JSON.parse(out.Data!.PublicJwk);
     expect(privateJwk).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256' });
     expect(typeof privateJwk.d).toBe('string');
@@ -82,7 +85,7 @@ describe('signing-key custom resource', () => {
   });
 
   it('repairs a secret that no longer holds a private JWK', async () => {
-    const store = memoryStore('{"password":"hand-written"}');
+    const store = memoryStore('not json at all');
     const out = await signingKeyLifecycle(update('1', '1', `${SECRET}#v1`), { store });
     expect(store.writes).toBe(1);
     expect(JSON.parse(out.Data!.PublicJwk).crv).toBe('P-256');

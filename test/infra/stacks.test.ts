@@ -7,7 +7,9 @@ import type { Wiring } from '../../infra/wiring-types.ts';
 import { fixtureWiring } from './fixtures/wiring.ts';
 import { realWiring, refOf, testApp } from './synth.ts';
 
-type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
+// biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation JSON is untyped; tests walk it freely
+type Json = any;
+type Resource = { Type: string; Properties: Record<string, Json>; DeletionPolicy?: string };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 
 const resourcesOf = (t: Template) => t.toJSON().Resources as Record<string, Resource>;
@@ -82,7 +84,7 @@ function invariants(label: string, load: () => Promise<{ stateful: Template; sta
           ([, p]) =>
             p.Properties.Queues.some((qRef: unknown) => refOf(qRef) === id) &&
             p.Properties.PolicyDocument.Statement.some(
-              (s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false',
+              (s: Json) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false',
             ),
         );
         expect(sslDeny, `${id} does not enforce SSL`).toBe(true);
@@ -217,7 +219,15 @@ describe('generated from the fixture manifest', () => {
     // Only a public route: no key, no table, nothing it does not use.
     const deliverer = envOf(dev.stateless, 'deliverer');
     expect(Object.keys(deliverer).sort()).toEqual(
-      ['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME', 'SERVICE_NAME', 'STAGE', 'NODE_OPTIONS'].sort(),
+      [
+        'POWERTOOLS_LOG_LEVEL',
+        'POWERTOOLS_SERVICE_NAME',
+        'SERVICE_NAME',
+        'STAGE',
+        'NODE_OPTIONS',
+        'AUTH_ISSUER',
+        'AUTH_AUDIENCE',
+      ].sort(),
     );
   });
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   InvalidPatternError,
@@ -19,6 +20,16 @@ const ec2Event = {
   region: 'us-west-1',
   resources: ['arn:aws:ec2:us-west-1:123456789012:instance/i-1234567890abcdef0'],
   detail: { 'instance-id': 'i-1234567890abcdef0', state: 'terminated' },
+};
+
+const complex: Pattern = {
+  time: [{ prefix: '2017-10-02' }],
+  detail: {
+    state: [{ 'anything-but': 'initializing' }],
+    'c-count': [{ numeric: ['>', 0, '<=', 5] }],
+    'd-count': [{ numeric: ['<', 10] }],
+    'x-limit': [{ 'anything-but': [100, 200, 300] }],
+  },
 };
 
 type Case = [name: string, pattern: Pattern, event: unknown, expected: boolean];
@@ -279,6 +290,43 @@ const cases: Case[] = [
     ec2Event,
     false,
   ],
+  [
+    'exists true on an array value (documented example)',
+    { detail: { state: [{ exists: true }] } },
+    d({ state: ['initializing', 'running'] }),
+    true,
+  ],
+  [
+    'exists true on an object value (documented example)',
+    { detail: { 'c-count': [{ exists: true }] } },
+    d({ 'c-count': { c1: 100 } }),
+    false,
+  ],
+  // the documented complex example
+  [
+    'complex example',
+    complex,
+    {
+      time: '2017-10-02T18:43:48Z',
+      detail: { state: 'running', 'c-count': 5, 'd-count': 9, 'x-limit': 301 },
+    },
+    true,
+  ],
+  [
+    'complex example, one field fails',
+    complex,
+    {
+      time: '2017-10-02T18:43:48Z',
+      detail: { state: 'running', 'c-count': 5, 'd-count': 9, 'x-limit': 200 },
+    },
+    false,
+  ],
+  [
+    'complex example, missing field',
+    complex,
+    { time: '2017-10-02T18:43:48Z', detail: { state: 'running', 'c-count': 5, 'x-limit': 301 } },
+    false,
+  ],
   // several matchers in one leaf are OR-ed
   ['mixed leaf', { detail: { state: [{ prefix: 'run' }, 'terminated'] } }, ec2Event, true],
   ['mixed leaf with exists false', { detail: { nope: ['x', { exists: false }] } }, ec2Event, true],
@@ -333,5 +381,77 @@ describe('validatePattern', () => {
         },
       }),
     ).not.toThrow();
+  });
+});
+
+describe('matchesPattern properties', () => {
+  const scalar = fc.oneof(
+    fc.string(),
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+  );
+  const fieldValue = fc.oneof(
+    scalar,
+    fc.array(scalar, { maxLength: 4 }),
+    fc.constant(undefined),
+    fc.dictionary(fc.string(), scalar),
+  );
+  const eventWith = (v: unknown) => (v === undefined ? { detail: {} } : { detail: { f: v } });
+
+  it('exists true and exists false are exact complements', () => {
+    fc.assert(
+      fc.property(fieldValue, (v) => {
+        const event = eventWith(v);
+        const yes = matchesPattern({ detail: { f: [{ exists: true }] } }, event);
+        const no = matchesPattern({ detail: { f: [{ exists: false }] } }, event);
+        return yes !== no;
+      }),
+    );
+  });
+
+  it('on a single string value, anything-but x and [x] are exact complements', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (value, x) => {
+        const event = eventWith(value);
+        return (
+          matchesPattern({ detail: { f: [{ 'anything-but': x }] } }, event) !==
+          matchesPattern({ detail: { f: [x] } }, event)
+        );
+      }),
+    );
+  });
+
+  it('a value always matches itself, its prefix, its suffix and its upper-cased self ignoring case', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.nat(), (value, cut) => {
+        const event = eventWith(value);
+        const at = value.length === 0 ? 0 : cut % (value.length + 1);
+        return (
+          matchesPattern({ detail: { f: [value] } }, event) &&
+          matchesPattern({ detail: { f: [{ prefix: value.slice(0, at) }] } }, event) &&
+          matchesPattern({ detail: { f: [{ suffix: value.slice(at) }] } }, event) &&
+          matchesPattern({ detail: { f: [{ 'equals-ignore-case': value.toUpperCase() }] } }, event)
+        );
+      }),
+    );
+  });
+
+  it('a leaf with several matchers is the OR of the single-matcher leaves', () => {
+    const matcher = fc.oneof(
+      scalar,
+      fc.record({ prefix: fc.string({ maxLength: 2 }) }),
+      fc.record({ numeric: fc.tuple(fc.constantFrom('>', '<=', '='), fc.integer({ min: -5, max: 5 })) }),
+      fc.record({ exists: fc.boolean() }),
+    );
+    fc.assert(
+      fc.property(fc.array(matcher, { minLength: 1, maxLength: 4 }), fieldValue, (matchers, v) => {
+        const event = eventWith(v);
+        const together = matchesPattern({ detail: { f: matchers } }, event);
+        const separately = matchers.some((m) => matchesPattern({ detail: { f: [m] } }, event));
+        return together === separately;
+      }),
+    );
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqsSchema } from '@aws-lambda-powertools/parser/schemas/sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { QueueSpec } from '../../../infra/wiring-types.ts';
 import { LocalQueue, type LocalQueueOptions, type SqsConsumer } from '../../../local/bus/queue.ts';
 import { advanceClock } from '../../../shared/clock.ts';
@@ -352,6 +352,18 @@ describe('LocalQueue persistence', () => {
 
     const third = queue({ persistPath: path });
     expect(third.stats()).toMatchObject({ visible: 0, delayed: 0, inFlight: 0, deadLettered: 1 });
+  });
+
+  it('writes the snapshot by itself shortly after a send, so a crash without stop() loses nothing', async () => {
+    const path = tempFile();
+    const first = new LocalQueue({ spec: spec(), persistPath: path, persistDebounceMs: 1 });
+    const id = first.send('accepted');
+    await vi.waitFor(() => expect(existsSync(path)).toBe(true));
+    // No stop(), no flush(): the runtime died. A new one finds the message.
+    const r = recorder();
+    const second = queue({ consumer: r.consumer, persistPath: path });
+    await second.pump();
+    expect(r.deliveries().map((x) => [x.messageId, x.body])).toEqual([[id, 'accepted']]);
   });
 
   it('refuses a corrupt snapshot with a message naming the file', () => {

@@ -1,12 +1,19 @@
-import { exportJWK } from 'jose';
 import { createPublicKey } from 'node:crypto';
+import { exportJWK } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SalesforceClient } from '../../../functions/crm-sync/salesforce-client.ts';
 import { crmCompositeRequest, syncCrm } from '../../../functions/crm-sync/sync-crm.ts';
 import { issueLicence, type Mailer } from '../../../functions/licence-provisioner/issue-licence.ts';
 import { reconcileOrders } from '../../../functions/order-reconciler/reconcile-orders.ts';
-import { LOCAL_LICENCE_SIGNING_KEY, LOCAL_SALESFORCE_CREDENTIALS } from '../../../local/sandboxes/order-credentials.ts';
-import { createSalesforceSandbox, type SalesforceSandbox, salesforceObjects } from '../../../local/sandboxes/salesforce.ts';
+import {
+  LOCAL_LICENCE_SIGNING_KEY,
+  LOCAL_SALESFORCE_CREDENTIALS,
+} from '../../../local/sandboxes/order-credentials.ts';
+import {
+  createSalesforceSandbox,
+  type SalesforceSandbox,
+  salesforceObjects,
+} from '../../../local/sandboxes/salesforce.ts';
 import { type Order, OrderRepository } from '../../../shared/db/entities/orders.ts';
 import { TransientError } from '../../../shared/errors.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
@@ -35,8 +42,21 @@ async function provisionedOrder(): Promise<string> {
     requestHash: 'h',
     status: 'BILLING_PROVISIONED',
     history: [{ at: now, status: 'BILLING_PROVISIONED' }],
-    billing: { accountNumber: 'A00000001', subscriptionNumber: 'A-S00000001', chargeNumbers: ['C-1'], provisionedAt: now },
-    lastEvent: { type: 'order.billing.provisioned', detail: { tenant: 'arrow', orderId, channelOrderId: body.channelOrderId, status: 'BILLING_PROVISIONED' } },
+    billing: {
+      accountNumber: 'A00000001',
+      subscriptionNumber: 'A-S00000001',
+      chargeNumbers: ['C-1'],
+      provisionedAt: now,
+    },
+    lastEvent: {
+      type: 'order.billing.provisioned',
+      detail: {
+        tenant: 'arrow',
+        orderId,
+        channelOrderId: body.channelOrderId,
+        status: 'BILLING_PROVISIONED',
+      },
+    },
     redrives: 0,
     createdAt: now,
     updatedAt: now,
@@ -56,7 +76,13 @@ const crmDeps = () => ({
     fetchImpl: sandboxFetch(sf),
   }),
 });
-const licenceDeps = () => ({ orders, publisher, clock, mailer, signingKey: async () => LOCAL_LICENCE_SIGNING_KEY });
+const licenceDeps = () => ({
+  orders,
+  publisher,
+  clock,
+  mailer,
+  signingKey: async () => LOCAL_LICENCE_SIGNING_KEY,
+});
 
 beforeAll(async () => {
   table = await startTestTable();
@@ -100,7 +126,12 @@ describe('crm-sync', () => {
     const salesforce = crmDeps().salesforce;
     const broken = {
       composite: (op: string, reqs: Parameters<typeof salesforce.composite>[1]) =>
-        salesforce.composite(op, reqs.map((r) => (r.referenceId === 'opportunity' ? { ...r, body: { ...r.body, StageName: '' } } : r))),
+        salesforce.composite(
+          op,
+          reqs.map((r) =>
+            r.referenceId === 'opportunity' ? { ...r, body: { ...r.body, StageName: '' } } : r,
+          ),
+        ),
     };
     expect(await syncCrm({ orderId }, { ...crmDeps(), salesforce: broken })).toBe('failed');
     const order = await orders.get(orderId);
@@ -160,7 +191,10 @@ describe('licence-provisioner and the fulfilment join', () => {
   it('rejects a licence signed by another key', async () => {
     const orderId = await provisionedOrder();
     await issueLicence({ orderId }, licenceDeps());
-    const other = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, format: 'jwk' });
+    const other = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+      format: 'jwk',
+    });
     const key = (await orders.get(orderId))!.licence!.key;
     await expect(verifyLicence(key, await exportJWK(other), clock.now())).rejects.toThrow();
   });
@@ -174,7 +208,9 @@ describe('order-reconciler', () => {
     clock.advance(601);
     const report = await reconcileOrders(deps);
     expect(report.byStatus.BILLING_PROVISIONED).toBeGreaterThanOrEqual(1);
-    expect(publisher.events.filter((e) => e.detail.orderId === orderId).map((e) => e.type)).toEqual(['order.billing.provisioned']);
+    expect(publisher.events.filter((e) => e.detail.orderId === orderId).map((e) => e.type)).toEqual([
+      'order.billing.provisioned',
+    ]);
     // Within the next period it is not re-driven again.
     await reconcileOrders(deps);
     expect(publisher.events.filter((e) => e.detail.orderId === orderId)).toHaveLength(1);
@@ -190,11 +226,15 @@ describe('order-reconciler', () => {
   it('publishes a terminal event that a crash left unpublished', async () => {
     const orderId = await provisionedOrder();
     publisher.failNext = 1; // the order.failed publish is lost
-    await expect(syncCrm({ orderId }, { ...crmDeps(), salesforce: { composite: async () => [] } })).rejects.toThrow('bus down');
+    await expect(
+      syncCrm({ orderId }, { ...crmDeps(), salesforce: { composite: async () => [] } }),
+    ).rejects.toThrow('bus down');
     expect((await orders.get(orderId))?.status).toBe('ERROR');
     clock.advance(601);
     await reconcileOrders({ orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000 });
-    expect(publisher.events.filter((e) => e.detail.orderId === orderId).map((e) => e.type)).toEqual(['order.failed']);
+    expect(publisher.events.filter((e) => e.detail.orderId === orderId).map((e) => e.type)).toEqual([
+      'order.failed',
+    ]);
     publisher.events = [];
     clock.advance(601);
     await reconcileOrders({ orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000 });

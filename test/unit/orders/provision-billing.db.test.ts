@@ -1,8 +1,19 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { provisionBilling, type ProvisionBillingDeps } from '../../../functions/billing-provisioner/provision-billing.ts';
-import { classifyReasons, createZuoraOrders, type ZuoraOrdersPort } from '../../../functions/billing-provisioner/zuora-orders.ts';
+import {
+  type ProvisionBillingDeps,
+  provisionBilling,
+} from '../../../functions/billing-provisioner/provision-billing.ts';
+import {
+  classifyReasons,
+  createZuoraOrders,
+  type ZuoraOrdersPort,
+} from '../../../functions/billing-provisioner/zuora-orders.ts';
 import { submitOrder } from '../../../functions/order-intake/submit-order.ts';
-import { createZuoraSandbox, LOCAL_ZUORA_CREDENTIALS, type ZuoraSandbox } from '../../../local/sandboxes/zuora/index.ts';
+import {
+  createZuoraSandbox,
+  LOCAL_ZUORA_CREDENTIALS,
+  type ZuoraSandbox,
+} from '../../../local/sandboxes/zuora/index.ts';
 import { HttpClient } from '../../../shared/clients/http.ts';
 import { ZuoraClient } from '../../../shared/clients/zuora.ts';
 import { OrderRepository } from '../../../shared/db/entities/orders.ts';
@@ -23,8 +34,19 @@ let deps: ProvisionBillingDeps;
 const clock = new ManualClock();
 
 function zuoraPort(): ZuoraOrdersPort {
-  const http = new HttpClient({ baseUrl: sandbox.ctx.baseUrl, fetchImpl: sandboxFetch(sandbox), sleep: async () => {} });
-  return createZuoraOrders(new ZuoraClient({ baseUrl: sandbox.ctx.baseUrl, credentials: async () => LOCAL_ZUORA_CREDENTIALS, clock, http }));
+  const http = new HttpClient({
+    baseUrl: sandbox.ctx.baseUrl,
+    fetchImpl: sandboxFetch(sandbox),
+    sleep: async () => {},
+  });
+  return createZuoraOrders(
+    new ZuoraClient({
+      baseUrl: sandbox.ctx.baseUrl,
+      credentials: async () => LOCAL_ZUORA_CREDENTIALS,
+      clock,
+      http,
+    }),
+  );
 }
 
 async function acceptedOrder(company?: string) {
@@ -36,7 +58,14 @@ async function acceptedOrder(company?: string) {
   ];
   const answer = await submitOrder(
     { tenant: 'arrow', order: body, idempotencyKey: undefined },
-    { orders, publisher: new FakePublisher(), screening: new FakeScreening('clear'), clock, ids: ulidGenerator, budgetMs: 500 },
+    {
+      orders,
+      publisher: new FakePublisher(),
+      screening: new FakeScreening('clear'),
+      clock,
+      ids: ulidGenerator,
+      budgetMs: 500,
+    },
   );
   return (answer.body as { orderId: string }).orderId;
 }
@@ -66,15 +95,23 @@ describe('provisionBilling', () => {
     const { subscriptionNumber, accountNumber, chargeNumbers } = order!.billing!;
     expect(chargeNumbers).toHaveLength(2);
     const registered = await registry.get(subscriptionNumber);
-    expect(registered).toMatchObject({ accountNumber, tenants: ['arrow', 'platform'], source: 'order', biller: 'zuora' });
+    expect(registered).toMatchObject({
+      accountNumber,
+      tenants: ['arrow', 'platform'],
+      source: 'order',
+      biller: 'zuora',
+    });
     expect(registered?.charges.map((c) => [c.productCode, c.unit]).sort()).toEqual([
       ['SB-API', 'api-call'],
       ['SB-PRO', 'seat'],
     ]);
     expect(publisher.types()).toEqual(['order.billing.provisioned']);
     // The Zuora subscription carries the quantities and the term the order asked for.
-    const sub = (sandbox.state.orders as { subscriptions: Record<string, { ratePlans: Array<{ ratePlanCharges: Array<{ quantity: number }> }> }> })
-      .subscriptions[subscriptionNumber];
+    const sub = (
+      sandbox.state.orders as {
+        subscriptions: Record<string, { ratePlans: Array<{ ratePlanCharges: Array<{ quantity: number }> }> }>;
+      }
+    ).subscriptions[subscriptionNumber];
     expect(sub?.ratePlans.map((rp) => rp.ratePlanCharges[0]?.quantity).sort()).toEqual([10, 1000]);
   });
 
@@ -111,7 +148,8 @@ describe('provisionBilling', () => {
   it('fails the order with Zuora’s message on a permanent refusal, and publishes order.failed', async () => {
     const orderId = await acceptedOrder();
     const refusing: ZuoraOrdersPort = {
-      createOrder: async () => classifyReasons('order', [{ code: 53100320, message: 'Invalid value for billCycleDay' }]),
+      createOrder: async () =>
+        classifyReasons('order', [{ code: 53100320, message: 'Invalid value for billCycleDay' }]),
       subscriptionCharges: async () => [],
     };
     expect(await provisionBilling({ orderId }, { ...deps, zuora: refusing })).toBe('failed');
@@ -132,7 +170,10 @@ describe('provisionBilling', () => {
   });
 
   it('the sandbox refuses unknown rate plans and unauthenticated calls in Zuora’s shapes', async () => {
-    const res = await sandboxFetch(sandbox)(`${sandbox.ctx.baseUrl}/v1/orders`, { method: 'POST', body: '{}' });
+    const res = await sandboxFetch(sandbox)(`${sandbox.ctx.baseUrl}/v1/orders`, {
+      method: 'POST',
+      body: '{}',
+    });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ success: false, reasons: [{ code: 90000011 }] });
     expect(Object.keys(catalogue).length).toBeGreaterThan(0);

@@ -92,6 +92,15 @@ describe('CslEngine over the real CSL entries', () => {
   });
 
   it.each([
+    ['ВТБ Банк', 'RU', '17013'],
+    ['Транснефть', 'RU', '17254'],
+  ])('matches the Cyrillic spelling %s', (name, country, id) => {
+    const result = screen(name, country);
+    expect(result.outcome).not.toBe('clear');
+    expect(result.evidence[0]!.entryId).toBe(id);
+  });
+
+  it.each([
     ['Ferland Co., Ltd.', 'CY'],
     ['Ferland Limited', 'CY'],
     ['FERLAND CO LTD', 'CY'],
@@ -136,19 +145,41 @@ describe('CslEngine over the real CSL entries', () => {
     expect(
       screen('Banco Nacional de Cuba', 'US', { address: { country: 'PA', city: 'Panama City' } }).outcome,
     ).toBe('blocked');
+    // a city or postal code shared with a listed address in another country is not evidence
     expect(
       screen('Banco Nacional de Cuba', 'CU', { address: { country: 'CU', city: 'Zürich' } }).outcome,
-    ).toBe('blocked');
+    ).toBe('review');
     expect(
       screen('Banco Nacional de Cuba', 'CU', { address: { country: 'CU', postalCode: 'e 28036' } }).outcome,
-    ).toBe('blocked');
-    expect(
-      screen('Banco Nacional de Cuba', 'CU', { address: { country: 'CU', city: 'Havana' } }).outcome,
     ).toBe('review');
     // citizenship and nationality corroborate individuals
     expect(screen('Chao Lazaro', 'FR').outcome).toBe('blocked');
     expect(screen('Chao Lazaro', 'DE').outcome).toBe('blocked');
     expect(screen('Chao Lazaro', 'US').outcome).toBe('review');
+  });
+
+  it('corroborates by city or postal code when the listed address has no country', () => {
+    const small = new CslEngine(
+      parseCslEntries([
+        {
+          id: 'a1',
+          name: 'Quillfeather Instruments',
+          addresses: [
+            { address: '1 Long Road', city: 'Nowhereville', postal_code: 'NW-1234', country: null },
+          ],
+          source: 'Test List (TL)',
+        },
+      ]),
+    );
+    const party = (address?: ScreeningParty['address']) =>
+      small.screen({ name: 'Quillfeather Instruments Ltd', country: 'GB', ...(address ? { address } : {}) });
+    expect(party().outcome).toBe('review');
+    expect(party({ country: 'GB', city: 'NOWHEREVILLE' }).outcome).toBe('blocked');
+    expect(party({ country: 'GB', postalCode: 'nw 1234' }).outcome).toBe('blocked');
+    expect(party({ country: 'GB', city: 'Elsewhere', postalCode: '99999' }).outcome).toBe('review');
+    expect(party({ country: 'GB', city: 'Nowhereville' }).evidence[0]!.reason).toContain(
+      'address corroborated',
+    );
   });
 
   it('refers an exact match on an entry without any country for review', () => {
@@ -164,6 +195,11 @@ describe('CslEngine over the real CSL entries', () => {
     expect(result.evidence[0]!.score).toBeLessThan(DEFAULT_THRESHOLDS.block);
     expect(result.evidence[0]!.score).toBeGreaterThanOrEqual(DEFAULT_THRESHOLDS.review);
     expect(result.evidence[0]!.reason).toContain('partial name match');
+  });
+
+  it('never clears a party whose name has nothing to compare', () => {
+    expect(screen('  ', 'US')).toMatchObject({ outcome: 'review', evidence: [] });
+    expect(screen('---', 'US').outcome).toBe('review');
   });
 
   it('screens the party alternate names too', () => {

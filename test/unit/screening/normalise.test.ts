@@ -20,6 +20,15 @@ describe('foldCase', () => {
   });
 });
 
+describe('Cyrillic transliteration', () => {
+  it('romanises Cyrillic names as the lists do', () => {
+    expect(foldCase('ООО Восток')).toBe('ooo vostok');
+    expect(foldCase('ВТБ Банк')).toBe('vtb bank');
+    expect(foldCase('Транснефть')).toBe('transneft');
+    expect(normaliseName('ООО «Ростех»')).toEqual(['rostekh']);
+  });
+});
+
 describe('rawTokens', () => {
   it('joins apostrophes and dots inside words and splits on other punctuation', () => {
     expect(rawTokens("JIM'ALE, Ahmed")).toEqual(['jimale', 'ahmed']);

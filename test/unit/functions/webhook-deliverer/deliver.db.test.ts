@@ -1,14 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { deliver, type DelivererDeps, FAILING_DISABLE_MS } from '../../../../functions/webhook-deliverer/deliver.ts';
+import {
+  type DelivererDeps,
+  deliver,
+  FAILING_DISABLE_MS,
+} from '../../../../functions/webhook-deliverer/deliver.ts';
 import type { SendRequest, SendResult } from '../../../../functions/webhook-deliverer/http-sender.ts';
 import { dynamoRateLimiter } from '../../../../functions/webhook-deliverer/rate-limiter.ts';
 import { RETRY_DELAYS_SECONDS } from '../../../../functions/webhook-deliverer/retry-policy.ts';
 import { fanOut } from '../../../../functions/webhook-fanout/fan-out.ts';
 import { sweep } from '../../../../functions/webhook-sweeper/sweep.ts';
 import { WebhookDeliveryRepository } from '../../../../shared/db/entities/webhook-deliveries.ts';
-import { type WebhookEndpoint, WebhookEndpointRepository } from '../../../../shared/db/entities/webhook-endpoints.ts';
+import {
+  type WebhookEndpoint,
+  WebhookEndpointRepository,
+} from '../../../../shared/db/entities/webhook-endpoints.ts';
 import type { ReceivedEvent } from '../../../../shared/events/consumer.ts';
 import type { HubEvent } from '../../../../shared/events/publisher.ts';
 import { newId } from '../../../../shared/ids.ts';
@@ -35,13 +42,19 @@ function world(options: { respond?: (req: SendRequest, n: number) => SendResult;
   const queue: Array<DeliveryMessage & { visibleAt: number }> = [];
   const published: HubEvent[] = [];
   const received: Array<SendRequest & { at: number }> = [];
-  const respond = options.respond ?? (() => ({ kind: 'response', statusCode: 200, durationMs: 3 }) as SendResult);
+  const respond =
+    options.respond ?? (() => ({ kind: 'response', statusCode: 200, durationMs: 3 }) as SendResult);
   const deps: DelivererDeps = {
     deliveries,
     endpoints,
     queue: {
       async enqueue(messages) {
-        for (const m of messages) queue.push({ deliveryId: m.deliveryId, dueKey: m.dueKey, visibleAt: now + (m.delaySeconds ?? 0) * 1000 });
+        for (const m of messages)
+          queue.push({
+            deliveryId: m.deliveryId,
+            dueKey: m.dueKey,
+            visibleAt: now + (m.delaySeconds ?? 0) * 1000,
+          });
       },
     },
     publisher: {
@@ -53,7 +66,10 @@ function world(options: { respond?: (req: SendRequest, n: number) => SendResult;
       received.push({ ...req, at: now });
       return respond(req, received.length);
     },
-    rateLimiter: options.allowAll === false ? dynamoRateLimiter(table.doc, table.tableName) : { tryAcquire: async () => true },
+    rateLimiter:
+      options.allowAll === false
+        ? dynamoRateLimiter(table.doc, table.tableName)
+        : { tryAcquire: async () => true },
     clock: { now: () => new Date(now) },
     random: () => 0.5,
     newClaimId: randomUUID,
@@ -116,7 +132,12 @@ function event(tenant: string, type = 'custom.thing.happened', at = new Date()):
   };
 }
 
-const fanDeps = (w: ReturnType<typeof world>) => ({ endpoints, deliveries, queue: w.deps.queue, clock: w.deps.clock });
+const fanDeps = (w: ReturnType<typeof world>) => ({
+  endpoints,
+  deliveries,
+  queue: w.deps.queue,
+  clock: w.deps.clock,
+});
 
 async function deliveriesOf(endpointId: string, tenant: string) {
   return (await deliveries.list({ tenant, endpointId, limit: 100 })).items;
@@ -137,10 +158,14 @@ describe('webhook delivery', () => {
     expect(req!.headers['webhook-id']).toMatch(/^msg_/);
     expect(req!.headers['user-agent']).toContain('Switchboard');
     expect(req!.headers['content-type']).toBe('application/json');
-    expect(new Webhook(ep.secret).verify(req!.body, req!.headers)).toMatchObject({ type: 'custom.thing.happened', data: { n: 1 } });
+    expect(new Webhook(ep.secret).verify(req!.body, req!.headers)).toMatchObject({
+      type: 'custom.thing.happened',
+      data: { n: 1 },
+    });
     const [d] = await deliveriesOf(ep.id, tenant);
     expect(d).toMatchObject({ status: 'succeeded', attemptCount: 1, lastStatusCode: 200 });
-    for (let s = 0; s < 4; s++) expect(await deliveries.listDue(s, new Date(w.now() + 1e12), 1000)).toEqual([]);
+    for (let s = 0; s < 4; s++)
+      expect(await deliveries.listDue(s, new Date(w.now() + 1e12), 1000)).toEqual([]);
   });
 
   it('fans out idempotently: a redelivered event creates no second delivery', async () => {
@@ -160,7 +185,10 @@ describe('webhook delivery', () => {
     const mine = await endpoint(tenant, { eventTypes: ['custom.*'] });
     const filtered = await endpoint(tenant, { eventTypes: ['order.*'] });
     const theirs = await endpoint(other);
-    const platform = await endpoint(`p-${randomUUID().slice(0, 8)}`, { allEvents: true, eventTypes: ['custom.thing.*'] });
+    const platform = await endpoint(`p-${randomUUID().slice(0, 8)}`, {
+      allEvents: true,
+      eventTypes: ['custom.thing.*'],
+    });
     await fanOut(event(tenant), fanDeps(w));
     await w.pump();
     const urls = new Set(w.received.map((r) => r.headers['webhook-id']));
@@ -175,7 +203,14 @@ describe('webhook delivery', () => {
   });
 
   it('retries a failing endpoint on the schedule with a stable webhook-id, then succeeds', async () => {
-    const w = world({ respond: (_, n) => ({ kind: 'response', statusCode: n < 3 ? 500 : 200, durationMs: 5, responseBody: 'oops' }) });
+    const w = world({
+      respond: (_, n) => ({
+        kind: 'response',
+        statusCode: n < 3 ? 500 : 200,
+        durationMs: 5,
+        responseBody: 'oops',
+      }),
+    });
     const ep = await endpoint(tenant);
     await fanOut(event(tenant), fanDeps(w));
     expect(await w.pump()).toEqual(['retry-scheduled']);
@@ -190,7 +225,9 @@ describe('webhook delivery', () => {
     const d = await deliveries.get(w.received[0]!.headers['webhook-id']!);
     expect(d!.attempts.map((a) => a.statusCode)).toEqual([500, 500, 200]);
     expect(d!.attempts[0]).toMatchObject({ responseBody: 'oops', durationMs: 5 });
-    expect(d!.attempts[0]!.nextAttemptAt).toBe(new Date(Date.parse(d!.attempts[0]!.at) + 5_000).toISOString());
+    expect(d!.attempts[0]!.nextAttemptAt).toBe(
+      new Date(Date.parse(d!.attempts[0]!.at) + 5_000).toISOString(),
+    );
     expect((await endpoints.get(tenant, ep.id))!.failingSince).toBeUndefined();
   });
 
@@ -211,9 +248,16 @@ describe('webhook delivery', () => {
       w.skipToNext();
     }
     expect(await w.pump()).toEqual(['succeeded']);
-    expect(waits).toEqual([120_000, 300_000, 1_800_000].map((nominal, i) => (i === 0 ? 120_000 : Math.max(60_000, nominal))));
+    expect(waits).toEqual(
+      [120_000, 300_000, 1_800_000].map((nominal, i) => (i === 0 ? 120_000 : Math.max(60_000, nominal))),
+    );
     // The first retry after a 429 at the 5 s step: floor applies.
-    const w2 = world({ respond: (_, n) => (n === 1 ? { kind: 'response', statusCode: 429, durationMs: 1 } : { kind: 'response', statusCode: 200, durationMs: 1 }) });
+    const w2 = world({
+      respond: (_, n) =>
+        n === 1
+          ? { kind: 'response', statusCode: 429, durationMs: 1 }
+          : { kind: 'response', statusCode: 200, durationMs: 1 },
+    });
     await endpoint(`${tenant}-2`);
     await fanOut(event(`${tenant}-2`), fanDeps(w2));
     await w2.pump();
@@ -228,7 +272,12 @@ describe('webhook delivery', () => {
     const after = await endpoints.get(tenant, ep.id);
     expect(after).toMatchObject({ status: 'disabled', disabledReason: 'gone', disabledNotified: true });
     expect(w.published.map((e) => e.type)).toEqual(['webhook.endpoint.disabled']);
-    expect(w.published[0]!.detail).toMatchObject({ tenant, endpointId: ep.id, reason: 'gone', host: 'hooks.partner.example' });
+    expect(w.published[0]!.detail).toMatchObject({
+      tenant,
+      endpointId: ep.id,
+      reason: 'gone',
+      host: 'hooks.partner.example',
+    });
     expect(await fanOut(event(tenant), fanDeps(w))).toEqual({ matched: 0, created: 0 });
     expect(w.received).toHaveLength(1);
   });
@@ -339,7 +388,8 @@ describe('webhook delivery', () => {
     for (let i = 0; i < 3; i++) await fanOut(event(tenant, 'custom.b'), fanDeps(w));
     const outcomes = await w.pump();
     expect(outcomes.filter((o) => o === 'throttled')).toHaveLength(3);
-    const byEndpoint = async (id: string) => (await deliveriesOf(id, tenant)).filter((d) => d.status === 'succeeded').length;
+    const byEndpoint = async (id: string) =>
+      (await deliveriesOf(id, tenant)).filter((d) => d.status === 'succeeded').length;
     expect(await byEndpoint(fast.id)).toBe(3);
     expect(await byEndpoint(slow.id)).toBe(2);
     w.skipToNext();

@@ -30,12 +30,16 @@ describe('retry schedule', () => {
 
   it('keeps every jittered delay within ±20 % of the nominal one', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: RETRY_DELAYS_SECONDS.length }), fc.double({ min: 0, max: 0.9999999, noNaN: true }), (n, r) => {
-        const nominal = RETRY_DELAYS_SECONDS[n - 1]! * 1000;
-        const delay = nextRetryDelayMs(n, fail500, () => r)!;
-        expect(delay).toBeGreaterThanOrEqual(Math.floor(nominal * (1 - JITTER)));
-        expect(delay).toBeLessThanOrEqual(Math.ceil(nominal * (1 + JITTER)));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: RETRY_DELAYS_SECONDS.length }),
+        fc.double({ min: 0, max: 0.9999999, noNaN: true }),
+        (n, r) => {
+          const nominal = RETRY_DELAYS_SECONDS[n - 1]! * 1000;
+          const delay = nextRetryDelayMs(n, fail500, () => r)!;
+          expect(delay).toBeGreaterThanOrEqual(Math.floor(nominal * (1 - JITTER)));
+          expect(delay).toBeLessThanOrEqual(Math.ceil(nominal * (1 + JITTER)));
+        },
+      ),
     );
   });
 
@@ -50,8 +54,14 @@ describe('retry schedule', () => {
   });
 
   it('honours Retry-After when it is longer than the schedule, capped at a day', () => {
-    expect(nextRetryDelayMs(1, { kind: 'response', statusCode: 503, retryAfterMs: 120_000 }, () => 0.5)).toBe(120_000);
-    expect(nextRetryDelayMs(4, { kind: 'response', statusCode: 429, retryAfterMs: 1_000 }, () => 0.5)).toBe(7_200_000);
-    expect(nextRetryDelayMs(1, { kind: 'response', statusCode: 429, retryAfterMs: 9e9 }, () => 0.5)).toBe(MAX_RETRY_AFTER_MS);
+    expect(nextRetryDelayMs(1, { kind: 'response', statusCode: 503, retryAfterMs: 120_000 }, () => 0.5)).toBe(
+      120_000,
+    );
+    expect(nextRetryDelayMs(4, { kind: 'response', statusCode: 429, retryAfterMs: 1_000 }, () => 0.5)).toBe(
+      7_200_000,
+    );
+    expect(nextRetryDelayMs(1, { kind: 'response', statusCode: 429, retryAfterMs: 9e9 }, () => 0.5)).toBe(
+      MAX_RETRY_AFTER_MS,
+    );
   });
 });

@@ -34,7 +34,10 @@ beforeAll(async () => {
     routes: webhookRoutes({
       endpoints,
       deliveries,
-      queue: { enqueue: async (m) => void enqueued.push(...m.map(({ deliveryId, dueKey }) => ({ deliveryId, dueKey }))) },
+      queue: {
+        enqueue: async (m) =>
+          void enqueued.push(...m.map(({ deliveryId, dueKey }) => ({ deliveryId, dueKey }))),
+      },
       publisher: { publish: async (e) => void published.push(...e) },
       clock: systemClock,
       ids: ulidGenerator,
@@ -51,10 +54,19 @@ const MANAGE = ['webhooks:manage', 'webhooks:publish'];
 async function call(
   method: string,
   path: string,
-  options: { tenant?: string; scopes?: string[]; body?: unknown; query?: Record<string, string>; headers?: Record<string, string>; token?: string | null } = {},
+  options: {
+    tenant?: string;
+    scopes?: string[];
+    body?: unknown;
+    query?: Record<string, string>;
+    headers?: Record<string, string>;
+    token?: string | null;
+  } = {},
 ) {
-  const template = path.replace(/ep_[0-9A-Z]{26}|msg_[0-9A-Z]{26}|\{[^}]+\}|[^/]+(?=\/(rotate-secret|replay)$)/g, (m) =>
-    m.startsWith('msg_') || path.startsWith('/v1/webhooks/deliveries/') ? '{deliveryId}' : '{endpointId}',
+  const template = path.replace(
+    /ep_[0-9A-Z]{26}|msg_[0-9A-Z]{26}|\{[^}]+\}|[^/]+(?=\/(rotate-secret|replay)$)/g,
+    (m) =>
+      m.startsWith('msg_') || path.startsWith('/v1/webhooks/deliveries/') ? '{deliveryId}' : '{endpointId}',
   );
   const params: Record<string, string> = {};
   const tSeg = template.split('/');
@@ -65,7 +77,8 @@ async function call(
   const token =
     options.token === null
       ? undefined
-      : (options.token ?? (await keys.token({ tenant: options.tenant ?? 'arrow', scopes: options.scopes ?? MANAGE })));
+      : (options.token ??
+        (await keys.token({ tenant: options.tenant ?? 'arrow', scopes: options.scopes ?? MANAGE })));
   const res = (await handler(
     apiEvent({
       method,
@@ -89,18 +102,36 @@ const validEndpoint = { url: 'https://hooks.arrow.example/switchboard', eventTyp
 
 describe('webhook endpoints API', () => {
   it('creates, reads, lists, updates, rotates and deletes an endpoint; the secret is shown only twice', async () => {
-    const created = await call('POST', '/v1/webhooks/endpoints', { tenant: 'crud', body: { ...validEndpoint, description: 'ERP' } });
+    const created = await call('POST', '/v1/webhooks/endpoints', {
+      tenant: 'crud',
+      body: { ...validEndpoint, description: 'ERP' },
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ status: 'enabled', rateLimitPerSecond: 10, allEvents: false, description: 'ERP' });
+    expect(created.body).toMatchObject({
+      status: 'enabled',
+      rateLimitPerSecond: 10,
+      allEvents: false,
+      description: 'ERP',
+    });
     expect(created.body.secret).toMatch(/^whsec_/);
     const id = created.body.id as string;
     const got = await call('GET', `/v1/webhooks/endpoints/${id}`, { tenant: 'crud' });
     expect(got.status).toBe(200);
     expect(got.body.secret).toBeUndefined();
     expect(JSON.stringify(got.body)).not.toContain('whsec_');
-    const patched = await call('PATCH', `/v1/webhooks/endpoints/${id}`, { tenant: 'crud', body: { eventTypes: ['order.*', '*'], status: 'disabled' } });
-    expect(patched.body).toMatchObject({ status: 'disabled', disabledReason: 'manual', eventTypes: ['order.*', '*'] });
-    const enabled = await call('PATCH', `/v1/webhooks/endpoints/${id}`, { tenant: 'crud', body: { status: 'enabled' } });
+    const patched = await call('PATCH', `/v1/webhooks/endpoints/${id}`, {
+      tenant: 'crud',
+      body: { eventTypes: ['order.*', '*'], status: 'disabled' },
+    });
+    expect(patched.body).toMatchObject({
+      status: 'disabled',
+      disabledReason: 'manual',
+      eventTypes: ['order.*', '*'],
+    });
+    const enabled = await call('PATCH', `/v1/webhooks/endpoints/${id}`, {
+      tenant: 'crud',
+      body: { status: 'enabled' },
+    });
     expect(enabled.body.status).toBe('enabled');
     expect(enabled.body.disabledReason).toBeUndefined();
     const rotated = await call('POST', `/v1/webhooks/endpoints/${id}/rotate-secret`, { tenant: 'crud' });
@@ -109,12 +140,18 @@ describe('webhook endpoints API', () => {
     expect(rotated.body.secret).not.toBe(created.body.secret);
     const stored = await endpoints.get('crud', id);
     expect(stored).toMatchObject({ secret: rotated.body.secret, previousSecret: created.body.secret });
-    for (let i = 0; i < 2; i++) await call('POST', '/v1/webhooks/endpoints', { tenant: 'crud', body: validEndpoint });
+    for (let i = 0; i < 2; i++)
+      await call('POST', '/v1/webhooks/endpoints', { tenant: 'crud', body: validEndpoint });
     const first = await call('GET', '/v1/webhooks/endpoints', { tenant: 'crud', query: { limit: '2' } });
     expect(first.body.items).toHaveLength(2);
-    const second = await call('GET', '/v1/webhooks/endpoints', { tenant: 'crud', query: { limit: '2', cursor: first.body.cursor } });
+    const second = await call('GET', '/v1/webhooks/endpoints', {
+      tenant: 'crud',
+      query: { limit: '2', cursor: first.body.cursor },
+    });
     expect(second.body.items.length).toBeGreaterThanOrEqual(1);
-    expect(new Set([...first.body.items, ...second.body.items].map((e: { id: string }) => e.id)).size).toBe(3);
+    expect(new Set([...first.body.items, ...second.body.items].map((e: { id: string }) => e.id)).size).toBe(
+      3,
+    );
     expect((await call('DELETE', `/v1/webhooks/endpoints/${id}`, { tenant: 'crud' })).status).toBe(204);
     expect((await call('GET', `/v1/webhooks/endpoints/${id}`, { tenant: 'crud' })).status).toBe(404);
   });
@@ -146,7 +183,10 @@ describe('webhook endpoints API', () => {
       const res = await call(method, path, { tenant: 'intruder', ...(body ? { body } : {}) });
       expect(res.status, `${method} ${path}`).toBe(404);
     }
-    const log = await call('GET', '/v1/webhooks/deliveries', { tenant: 'intruder', query: { endpointId: id } });
+    const log = await call('GET', '/v1/webhooks/deliveries', {
+      tenant: 'intruder',
+      query: { endpointId: id },
+    });
     expect(log.body.items).toEqual([]);
     expect(await endpoints.get('owner', id)).toMatchObject({ status: 'enabled', secret: mine.body.secret });
     expect((await deliveries.get(d.id))!.status).toBe('failed');
@@ -176,33 +216,77 @@ describe('bad input changes nothing', () => {
 
   it('wrong content type is 415, a missing token 401, a missing scope 403', async () => {
     expect(
-      (await call('POST', '/v1/webhooks/endpoints', { body: 'url=x', headers: { 'content-type': 'text/plain' } })).status,
+      (
+        await call('POST', '/v1/webhooks/endpoints', {
+          body: 'url=x',
+          headers: { 'content-type': 'text/plain' },
+        })
+      ).status,
     ).toBe(415);
     expect((await call('GET', '/v1/webhooks/endpoints', { token: null })).status).toBe(401);
     expect((await call('GET', '/v1/webhooks/endpoints', { scopes: ['webhooks:publish'] })).status).toBe(403);
-    expect((await call('POST', '/v1/webhooks/events', { scopes: ['webhooks:manage'], body: { type: 'custom.a', data: {} } })).status).toBe(403);
+    expect(
+      (
+        await call('POST', '/v1/webhooks/events', {
+          scopes: ['webhooks:manage'],
+          body: { type: 'custom.a', data: {} },
+        })
+      ).status,
+    ).toBe(403);
   });
 
   it('rejects bad updates, queries, cursors and unknown ids', async () => {
     const ep = await call('POST', '/v1/webhooks/endpoints', { tenant: 'bad-2', body: validEndpoint });
     const id = ep.body.id as string;
     const before = await endpoints.get('bad-2', id);
-    for (const body of [{}, { status: 'paused' }, { url: 'https://127.0.0.1/' }, { eventTypes: ['Order.Accepted'] }, { nope: 1 }]) {
+    for (const body of [
+      {},
+      { status: 'paused' },
+      { url: 'https://127.0.0.1/' },
+      { eventTypes: ['Order.Accepted'] },
+      { nope: 1 },
+    ]) {
       const res = await call('PATCH', `/v1/webhooks/endpoints/${id}`, { tenant: 'bad-2', body });
       expect(res.status, JSON.stringify(body)).toBe(400);
     }
     expect(await endpoints.get('bad-2', id)).toEqual(before);
-    expect((await call('POST', `/v1/webhooks/endpoints/${id}/replay`, { tenant: 'bad-2', body: { since: 'yesterday' } })).status).toBe(400);
-    expect((await call('GET', '/v1/webhooks/endpoints', { tenant: 'bad-2', query: { limit: '0' } })).status).toBe(400);
-    expect((await call('GET', '/v1/webhooks/endpoints', { tenant: 'bad-2', query: { cursor: 'garbage' } })).status).toBe(400);
+    expect(
+      (
+        await call('POST', `/v1/webhooks/endpoints/${id}/replay`, {
+          tenant: 'bad-2',
+          body: { since: 'yesterday' },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (await call('GET', '/v1/webhooks/endpoints', { tenant: 'bad-2', query: { limit: '0' } })).status,
+    ).toBe(400);
+    expect(
+      (await call('GET', '/v1/webhooks/endpoints', { tenant: 'bad-2', query: { cursor: 'garbage' } })).status,
+    ).toBe(400);
     const foreign = Buffer.from(JSON.stringify({ PK: 'WHEP#other', SK: 'EP#x' })).toString('base64url');
-    expect((await call('GET', '/v1/webhooks/endpoints', { tenant: 'bad-2', query: { cursor: foreign } })).status).toBe(400);
-    for (const query of [{ status: 'lost' }, { endpointId: 'x' }, { cursor: 'garbage' }, { limit: '1000' }, { sort: 'asc' }]) {
-      expect((await call('GET', '/v1/webhooks/deliveries', { tenant: 'bad-2', query })).status, JSON.stringify(query)).toBe(400);
+    expect(
+      (await call('GET', '/v1/webhooks/endpoints', { tenant: 'bad-2', query: { cursor: foreign } })).status,
+    ).toBe(400);
+    for (const query of [
+      { status: 'lost' },
+      { endpointId: 'x' },
+      { cursor: 'garbage' },
+      { limit: '1000' },
+      { sort: 'asc' },
+    ] as Array<Record<string, string>>) {
+      expect(
+        (await call('GET', '/v1/webhooks/deliveries', { tenant: 'bad-2', query })).status,
+        JSON.stringify(query),
+      ).toBe(400);
     }
     expect((await call('GET', '/v1/webhooks/endpoints/ep_nope', { tenant: 'bad-2' })).status).toBe(404);
-    expect((await call('GET', `/v1/webhooks/deliveries/msg_${'0'.repeat(26)}`, { tenant: 'bad-2' })).status).toBe(404);
-    expect((await call('POST', '/v1/webhooks/deliveries/whatever/replay', { tenant: 'bad-2' })).status).toBe(404);
+    expect(
+      (await call('GET', `/v1/webhooks/deliveries/msg_${'0'.repeat(26)}`, { tenant: 'bad-2' })).status,
+    ).toBe(404);
+    expect((await call('POST', '/v1/webhooks/deliveries/whatever/replay', { tenant: 'bad-2' })).status).toBe(
+      404,
+    );
   });
 
   it('refuses custom events outside the custom. prefix, without object data, or too large, publishing nothing', async () => {
@@ -217,14 +301,23 @@ describe('bad input changes nothing', () => {
     ]) {
       expect((await call('POST', '/v1/webhooks/events', { body })).status, JSON.stringify(body)).toBe(400);
     }
-    expect((await call('POST', '/v1/webhooks/events', { body: { type: 'custom.big', data: { x: 'y'.repeat(70_000) } } })).status).toBe(413);
+    expect(
+      (
+        await call('POST', '/v1/webhooks/events', {
+          body: { type: 'custom.big', data: { x: 'y'.repeat(70_000) } },
+        })
+      ).status,
+    ).toBe(413);
     expect(published.length).toBe(before);
   });
 });
 
 describe('custom events, delivery log and replay', () => {
   it('publishes a custom event for the caller’s tenant', async () => {
-    const res = await call('POST', '/v1/webhooks/events', { tenant: 'pub', body: { type: 'custom.invoice.paid', data: { invoice: 'INV-1' } } });
+    const res = await call('POST', '/v1/webhooks/events', {
+      tenant: 'pub',
+      body: { type: 'custom.invoice.paid', data: { invoice: 'INV-1' } },
+    });
     expect(res.status).toBe(202);
     expect(published.at(-1)).toEqual({
       type: 'custom.invoice.paid',
@@ -237,7 +330,10 @@ describe('custom events, delivery log and replay', () => {
     const other = await call('POST', '/v1/webhooks/endpoints', { tenant: 'log', body: validEndpoint });
     const base = Date.now() - 1_000_000;
     const stored: WebhookDelivery[] = [];
-    for (let i = 0; i < 23; i++) stored.push(await storeDelivery('log', ep.body.id, i % 3 === 0 ? 'failed' : 'succeeded', base + i * 1000));
+    for (let i = 0; i < 23; i++)
+      stored.push(
+        await storeDelivery('log', ep.body.id, i % 3 === 0 ? 'failed' : 'succeeded', base + i * 1000),
+      );
     for (let i = 0; i < 4; i++) await storeDelivery('log', other.body.id, 'failed', base + i * 1000 + 500);
     const seen: string[] = [];
     let cursor: string | undefined;
@@ -252,13 +348,28 @@ describe('custom events, delivery log and replay', () => {
       cursor = res.body.cursor;
       pages++;
     } while (cursor && pages < 30);
-    expect(seen).toEqual(stored.map((d) => d.id).sort().reverse());
-    const failed = await call('GET', '/v1/webhooks/deliveries', { tenant: 'log', query: { status: 'failed', limit: '100' } });
+    expect(seen).toEqual(
+      stored
+        .map((d) => d.id)
+        .sort()
+        .reverse(),
+    );
+    const failed = await call('GET', '/v1/webhooks/deliveries', {
+      tenant: 'log',
+      query: { status: 'failed', limit: '100' },
+    });
     expect(failed.body.items).toHaveLength(8 + 4);
-    const typed = await call('GET', '/v1/webhooks/deliveries', { tenant: 'log', query: { type: 'custom.other', limit: '100' } });
+    const typed = await call('GET', '/v1/webhooks/deliveries', {
+      tenant: 'log',
+      query: { type: 'custom.other', limit: '100' },
+    });
     expect(typed.body.items).toHaveLength(0);
     const one = await call('GET', `/v1/webhooks/deliveries/${stored[0]!.id}`, { tenant: 'log' });
-    expect(one.body).toMatchObject({ id: stored[0]!.id, status: 'failed', attempts: [{ n: 1, statusCode: 500 }] });
+    expect(one.body).toMatchObject({
+      id: stored[0]!.id,
+      status: 'failed',
+      attempts: [{ n: 1, statusCode: 500 }],
+    });
   });
 
   it('replays one delivery, and every failed delivery of an endpoint since a time', async () => {
@@ -267,7 +378,9 @@ describe('custom events, delivery log and replay', () => {
     const recent = await storeDelivery('replay', ep.body.id, 'failed', Date.now() - 3_600_000);
     const ok = await storeDelivery('replay', ep.body.id, 'succeeded', Date.now() - 3_600_000);
     const pending = await storeDelivery('replay', ep.body.id, 'pending', Date.now() - 60_000);
-    expect((await call('POST', `/v1/webhooks/deliveries/${pending.id}/replay`, { tenant: 'replay' })).status).toBe(409);
+    expect(
+      (await call('POST', `/v1/webhooks/deliveries/${pending.id}/replay`, { tenant: 'replay' })).status,
+    ).toBe(409);
     const single = await call('POST', `/v1/webhooks/deliveries/${ok.id}/replay`, { tenant: 'replay' });
     expect(single.status).toBe(202);
     expect(await deliveries.get(ok.id)).toMatchObject({ status: 'pending', retryIndex: 0 });
@@ -279,14 +392,22 @@ describe('custom events, delivery log and replay', () => {
     expect(bulk.body).toEqual({ replayed: 1 });
     expect((await deliveries.get(recent.id))!.status).toBe('pending');
     expect((await deliveries.get(old.id))!.status).toBe('failed');
-    await call('PATCH', `/v1/webhooks/endpoints/${ep.body.id}`, { tenant: 'replay', body: { status: 'disabled' } });
+    await call('PATCH', `/v1/webhooks/endpoints/${ep.body.id}`, {
+      tenant: 'replay',
+      body: { status: 'disabled' },
+    });
     const refused = await call('POST', `/v1/webhooks/deliveries/${old.id}/replay`, { tenant: 'replay' });
     expect(refused.status).toBe(422);
     expect((await deliveries.get(old.id))!.status).toBe('failed');
   });
 });
 
-async function storeDelivery(tenant: string, endpointId: string, status: WebhookDelivery['status'], at = Date.now()) {
+async function storeDelivery(
+  tenant: string,
+  endpointId: string,
+  status: WebhookDelivery['status'],
+  at = Date.now(),
+) {
   const id = deliveryIdFor(newId('evt'), endpointId, at);
   const iso = new Date(at).toISOString();
   const d: WebhookDelivery = {
@@ -301,7 +422,10 @@ async function storeDelivery(tenant: string, endpointId: string, status: Webhook
     attemptCount: status === 'pending' ? 0 : 1,
     retryIndex: 0,
     ...(status === 'pending' ? { nextAttemptAt: iso, dueKey: `${iso}#${id}` } : {}),
-    attempts: status === 'pending' ? [] : [{ n: 1, at: iso, statusCode: status === 'failed' ? 500 : 200, durationMs: 3 }],
+    attempts:
+      status === 'pending'
+        ? []
+        : [{ n: 1, at: iso, statusCode: status === 'failed' ? 500 : 200, durationMs: 3 }],
     createdAt: iso,
     updatedAt: iso,
   };

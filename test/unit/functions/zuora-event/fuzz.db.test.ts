@@ -48,7 +48,10 @@ describe('zuora-event fuzzing', () => {
     const keysOf = Object.keys(value);
     if (keysOf.length === 0) return replacement;
     const k = keysOf[pick! % keysOf.length]!;
-    return { ...(value as Record<string, unknown>), [k]: mutate((value as Record<string, unknown>)[k], rest, replacement) };
+    return {
+      ...(value as Record<string, unknown>),
+      [k]: mutate((value as Record<string, unknown>)[k], rest, replacement),
+    };
   }
 
   const nonClientSamples = Object.keys(samples).filter((n) => !n.includes('client-created'));
@@ -58,7 +61,11 @@ describe('zuora-event fuzzing', () => {
     fc.jsonValue().map((v) => JSON.stringify(v)),
     fc.string({ maxLength: 64 }),
     fc
-      .tuple(fc.constantFrom(...nonClientSamples), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), garbage)
+      .tuple(
+        fc.constantFrom(...nonClientSamples),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 6 }),
+        garbage,
+      )
       .map(([name, path, g]) => JSON.stringify(mutate(samples[name], path, g))),
     fc
       .tuple(fc.constantFrom(...clientSamples), fc.array(fc.nat(), { minLength: 0, maxLength: 5 }), garbage)

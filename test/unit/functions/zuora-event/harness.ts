@@ -2,15 +2,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { DynamoZuoraStore, type ZuoraStore } from '../../../../functions/zuora-event/model.ts';
+import { type EventObservation, receiveZuoraEvent } from '../../../../functions/zuora-event/receive-event.ts';
+import { zuoraEventRoute } from '../../../../functions/zuora-event/route.ts';
 import type { Clock } from '../../../../shared/clock.ts';
 import { SubscriptionRegistry } from '../../../../shared/db/entities/subscriptions.ts';
 import { eventCatalog } from '../../../../shared/events/catalog/index.ts';
 import type { HubEvent, Publisher } from '../../../../shared/events/publisher.ts';
 import { httpHandler } from '../../../../shared/http/handler.ts';
 import { ulidGenerator } from '../../../../shared/ids.ts';
-import { DynamoZuoraStore, type ZuoraStore } from '../../../../functions/zuora-event/model.ts';
-import { type EventObservation, receiveZuoraEvent } from '../../../../functions/zuora-event/receive-event.ts';
-import { zuoraEventRoute } from '../../../../functions/zuora-event/route.ts';
 import { apiEvent, type TestKeys, testContext } from '../../../helpers/auth.ts';
 import type { TestTable } from '../../../helpers/dynamo.ts';
 
@@ -23,9 +23,16 @@ export const samples: Record<string, Record<string, unknown>> = Object.fromEntri
 );
 
 /** A clock the test moves by hand (leases, expiry). */
-export function manualClock(start = Date.parse('2026-11-23T10:00:00Z')): Clock & { advance(ms: number): void } {
+export function manualClock(
+  start = Date.parse('2026-11-23T10:00:00Z'),
+): Clock & { advance(ms: number): void } {
   let now = start;
-  return { now: () => new Date(now), advance: (ms) => void (now += ms) };
+  return {
+    now: () => new Date(now),
+    advance: (ms) => {
+      now += ms;
+    },
+  };
 }
 
 /** Publisher fake: validates each detail against the catalog like the real one, and keeps it. */
@@ -59,6 +66,7 @@ export interface Harness {
   send(
     body: unknown,
     options?: { path?: string; token?: string | null; clientId?: string | null; notificationId?: string },
+    // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
   ): Promise<{ status: number; body: any }>;
 }
 
@@ -111,7 +119,10 @@ export async function harness(
         headers,
         body: typeof body === 'string' ? body : JSON.stringify(body),
       });
-      const res = (await handler(event, testContext('zuora-event') as Context)) as APIGatewayProxyStructuredResultV2;
+      const res = (await handler(
+        event,
+        testContext('zuora-event') as Context,
+      )) as APIGatewayProxyStructuredResultV2;
       return { status: res.statusCode ?? 0, body: res.body ? JSON.parse(res.body) : undefined };
     },
   };

@@ -1,7 +1,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestTable, type TestTable } from '../../../helpers/dynamo.ts';
 import { type TestKeys, testKeys } from '../../../helpers/auth.ts';
+import { startTestTable, type TestTable } from '../../../helpers/dynamo.ts';
 import { type Harness, harness, samples } from './harness.ts';
 
 /** Every test uses its own account numbers, so they share one table without interfering. */
@@ -9,7 +9,9 @@ const client = (account: string, ref = 'c', extra: Record<string, unknown> = {})
   typeEvent: 'CLIENTISCREATED',
   emitter: 'ZUORA',
   timestamp: '2026-11-23T10:00:00.000Z',
-  payload: [{ zReference: ref, zaccount: account, client: { name: 'Org', email: 'a@example.com', ...extra } }],
+  payload: [
+    { zReference: ref, zaccount: account, client: { name: 'Org', email: 'a@example.com', ...extra } },
+  ],
 });
 const workspace = (account: string, ws = 'ws1') => ({
   typeEvent: 'WORKSPACEISADDEDTOPCLIENT',
@@ -24,11 +26,19 @@ const products = (list: P[]) =>
     family,
     threshold: { newCapacity, unit },
   }));
-const subscription = (account: string, sub: string, list: P[], type = 'SUBSCRIPTIONISCREATED', ref = 's') => ({
+const subscription = (
+  account: string,
+  sub: string,
+  list: P[],
+  type = 'SUBSCRIPTIONISCREATED',
+  ref = 's',
+) => ({
   typeEvent: type,
   emitter: 'ZUORA',
   timestamp: '2026-11-23T10:00:00.000Z',
-  payload: [{ zReference: ref, zaccount: account, zworkspace: 'ws1', zsubscription: sub, products: products(list) }],
+  payload: [
+    { zReference: ref, zaccount: account, zworkspace: 'ws1', zsubscription: sub, products: products(list) },
+  ],
 });
 const zlink = (account: string, sub: string, charge: string, capacity: number, unit = 'Giga', ref = 'z') => ({
   zReference: ref,
@@ -89,7 +99,11 @@ describe('zuora-event: POST /v1/zuora/events', () => {
         }
       }
       const sub = await h.registry.get('S00067808');
-      expect(sub).toMatchObject({ accountNumber: 'BA00206872', tenants: ['platform'], source: 'zuora-event' });
+      expect(sub).toMatchObject({
+        accountNumber: 'BA00206872',
+        tenants: ['platform'],
+        source: 'zuora-event',
+      });
       expect(sub?.charges.map((c) => [c.chargeNumber, c.unit])).toEqual([
         ['C00155760', 'Giga'],
         ['C00400001', 'Giga'],
@@ -117,12 +131,19 @@ describe('zuora-event: POST /v1/zuora/events', () => {
         ['C00347799', 20, 'AdbackupPro'],
       ]);
       expect(JSON.stringify(state)).not.toContain('8adcd9eb');
-      expect((await h.store.getClient('BA00206871'))?.details).toMatchObject({ company: 'Example SA', city: 'Paris' });
+      expect((await h.store.getClient('BA00206871'))?.details).toMatchObject({
+        company: 'Example SA',
+        city: 'Paris',
+      });
       const again = await h.send({
         ...samples['first-zlink-updated'],
         payload: [
           {
-            zlink: { existingAccountNumber: 'BA00206871', subscriptionNumber: 'S00067807', chargeNumber: 'C00347799' },
+            zlink: {
+              existingAccountNumber: 'BA00206871',
+              subscriptionNumber: 'S00067807',
+              chargeNumber: 'C00347799',
+            },
             threshold: { newCapacity: 1, unit: 'Giga' },
           },
         ],
@@ -155,7 +176,11 @@ describe('zuora-event: POST /v1/zuora/events', () => {
     it('WORKSPACEISADDEDTOPCLIENT needs the client; SUBSCRIPTIONISCREATED needs client and workspace', async () => {
       const noClient = await h.send(workspace('R-W1'));
       expect(noClient.status).toBe(400);
-      expect(noClient.body.details[0]).toMatchObject({ name: 'NOT_FOUND', calculedHash: null, success: false });
+      expect(noClient.body.details[0]).toMatchObject({
+        name: 'NOT_FOUND',
+        calculedHash: null,
+        success: false,
+      });
       expect(noClient.body.details[0].message).toContain('R-W1');
       await h.send(client('R-W1'));
       const noWorkspace = await h.send(subscription('R-W1', 'R-W1-S', [['C1', 1]]));
@@ -166,26 +191,48 @@ describe('zuora-event: POST /v1/zuora/events', () => {
       expect((await h.send(workspace('R-W1'))).body.details[0].name).toBe('CREATED');
       // The same item again is a redelivery (first result); another item for the same workspace is UPDATED.
       expect((await h.send(workspace('R-W1'))).body.details[0].name).toBe('CREATED');
-      const other = { ...workspace('R-W1'), payload: [{ zReference: 'w2', zaccount: 'R-W1', zworkspace: 'ws1' }] };
+      const other = {
+        ...workspace('R-W1'),
+        payload: [{ zReference: 'w2', zaccount: 'R-W1', zworkspace: 'ws1' }],
+      };
       expect((await h.send(other)).body.details[0].name).toBe('UPDATED');
-      const created = await h.send(subscription('R-W1', 'R-W1-S', [['C1', 1], ['C2', 2, 'Licence']]));
+      const created = await h.send(
+        subscription('R-W1', 'R-W1-S', [
+          ['C1', 1],
+          ['C2', 2, 'Licence'],
+        ]),
+      );
       expect(created.body.details[0].name).toBe('CREATED');
-      const event = h.publisher.events.find((e) => e.type === 'zuora.subscription.created' && e.detail.subscriptionNumber === 'R-W1-S');
+      const event = h.publisher.events.find(
+        (e) => e.type === 'zuora.subscription.created' && e.detail.subscriptionNumber === 'R-W1-S',
+      );
       expect(event?.detail).toMatchObject({ tenant: 'platform', workspace: 'ws1', accountNumber: 'R-W1' });
-      expect((event?.detail.products as unknown[]).length).toBe(2);
+      expect((event?.detail.products as unknown[] | undefined)?.length).toBe(2);
     });
 
     it('ZLINKUPDATED: increase UPGRADED, same UPDATED, decrease refused, unknown ids NOT_FOUND', async () => {
-      await seed('R-Z1', 'R-Z1-S', [['C1', 5], ['L1', 3, 'Licence']]);
+      await seed('R-Z1', 'R-Z1-S', [
+        ['C1', 5],
+        ['L1', 3, 'Licence'],
+      ]);
       const up = await h.send(zlinkEvent(zlink('R-Z1', 'R-Z1-S', 'C1', 10)));
       expect(up.status).toBe(200);
       expect(up.body.details[0]).toMatchObject({ success: true, name: 'UPGRADED' });
-      const upgraded = h.publisher.events.filter((e) => e.type === 'zuora.capacity.upgraded' && e.detail.subscriptionNumber === 'R-Z1-S');
+      const upgraded = h.publisher.events.filter(
+        (e) => e.type === 'zuora.capacity.upgraded' && e.detail.subscriptionNumber === 'R-Z1-S',
+      );
       expect(upgraded).toHaveLength(1);
-      expect(upgraded[0]!.detail).toMatchObject({ previousCapacity: 5, product: { chargeNumber: 'C1', capacity: 10, unit: 'Giga' } });
+      expect(upgraded[0]!.detail).toMatchObject({
+        previousCapacity: 5,
+        product: { chargeNumber: 'C1', capacity: 10, unit: 'Giga' },
+      });
       // 10 Giga = 10240 Mega: the same capacity in another storage unit is not a change.
-      expect((await h.send(zlinkEvent(zlink('R-Z1', 'R-Z1-S', 'C1', 10240, 'Mega')))).body.details[0].name).toBe('UPDATED');
-      expect((await h.send(zlinkEvent(zlink('R-Z1', 'R-Z1-S', 'C1', 1, 'Tera')))).body.details[0].name).toBe('UPGRADED');
+      expect(
+        (await h.send(zlinkEvent(zlink('R-Z1', 'R-Z1-S', 'C1', 10240, 'Mega')))).body.details[0].name,
+      ).toBe('UPDATED');
+      expect((await h.send(zlinkEvent(zlink('R-Z1', 'R-Z1-S', 'C1', 1, 'Tera')))).body.details[0].name).toBe(
+        'UPGRADED',
+      );
       const down = await h.send(zlinkEvent(zlink('R-Z1', 'R-Z1-S', 'C1', 2, 'Giga')));
       expect(down.status).toBe(400);
       expect(down.body.details[0]).toEqual({
@@ -206,21 +253,42 @@ describe('zuora-event: POST /v1/zuora/events', () => {
         expect(res.body.details[0].name).toBe('NOT_FOUND');
         expect(res.body.details[0].message).toContain(what);
       }
-      const product = (await h.store.getSubscription('R-Z1-S'))?.products.find((p) => p.chargeNumber === 'C1');
+      const product = (await h.store.getSubscription('R-Z1-S'))?.products.find(
+        (p) => p.chargeNumber === 'C1',
+      );
       expect(product).toMatchObject({ capacity: 1, unit: 'Tera' });
-      expect((await h.registry.get('R-Z1-S'))?.charges.find((c) => c.chargeNumber === 'C1')?.unit).toBe('Tera');
+      expect((await h.registry.get('R-Z1-S'))?.charges.find((c) => c.chargeNumber === 'C1')?.unit).toBe(
+        'Tera',
+      );
     });
 
     it('PRODUCTLISTISMODIFIED sets the list: CREATED, UPGRADED, MODIFIED, DELETED, registry in step', async () => {
-      await seed('R-P1', 'R-P1-S', [['A', 5], ['B', 5], ['C', 5], ['D', 5]]);
+      await seed('R-P1', 'R-P1-S', [
+        ['A', 5],
+        ['B', 5],
+        ['C', 5],
+        ['D', 5],
+      ]);
       const res = await h.send(
-        subscription('R-P1', 'R-P1-S', [['A', 5], ['B', 8], ['C', 5, 'Giga', 'Other'], ['E', 1]], 'PRODUCTISADDED'),
+        subscription(
+          'R-P1',
+          'R-P1-S',
+          [
+            ['A', 5],
+            ['B', 8],
+            ['C', 5, 'Giga', 'Other'],
+            ['E', 1],
+          ],
+          'PRODUCTISADDED',
+        ),
       );
       expect(res.status).toBe(200);
       expect(res.body.typeEvent).toBe('PRODUCTISADDED');
       const detail = res.body.details[0];
       expect(detail).toMatchObject({ success: true, name: 'MODIFIED' });
-      expect(Object.fromEntries(detail.changes.map((c: { zcharge: string; name: string }) => [c.zcharge, c.name]))).toEqual({
+      expect(
+        Object.fromEntries(detail.changes.map((c: { zcharge: string; name: string }) => [c.zcharge, c.name])),
+      ).toEqual({
         B: 'UPGRADED',
         C: 'MODIFIED',
         E: 'CREATED',
@@ -228,11 +296,29 @@ describe('zuora-event: POST /v1/zuora/events', () => {
       });
       const state = await h.store.getSubscription('R-P1-S');
       expect(state?.products.map((p) => p.chargeNumber)).toEqual(['A', 'B', 'C', 'E']);
-      expect((await h.registry.get('R-P1-S'))?.charges.map((c) => c.chargeNumber)).toEqual(['A', 'B', 'C', 'E']);
-      const event = h.publisher.events.find((e) => e.type === 'zuora.products.modified' && e.detail.subscriptionNumber === 'R-P1-S');
-      expect((event?.detail.products as unknown[]).length).toBe(4);
+      expect((await h.registry.get('R-P1-S'))?.charges.map((c) => c.chargeNumber)).toEqual([
+        'A',
+        'B',
+        'C',
+        'E',
+      ]);
+      const event = h.publisher.events.find(
+        (e) => e.type === 'zuora.products.modified' && e.detail.subscriptionNumber === 'R-P1-S',
+      );
+      expect((event?.detail.products as unknown[] | undefined)?.length).toBe(4);
       const unchanged = await h.send(
-        subscription('R-P1', 'R-P1-S', [['A', 5], ['B', 8], ['C', 5, 'Giga', 'Other'], ['E', 1]], 'PRODUCTLISTISMODIFIED', 'again'),
+        subscription(
+          'R-P1',
+          'R-P1-S',
+          [
+            ['A', 5],
+            ['B', 8],
+            ['C', 5, 'Giga', 'Other'],
+            ['E', 1],
+          ],
+          'PRODUCTLISTISMODIFIED',
+          'again',
+        ),
       );
       expect(unchanged.body.details[0]).toMatchObject({ name: 'UPDATED' });
       const unknown = await h.send(subscription('R-P1', 'R-NOPE', [['A', 1]], 'PRODUCTLISTISMODIFIED'));
@@ -251,7 +337,11 @@ describe('zuora-event: POST /v1/zuora/events', () => {
         ],
       });
       expect(res.status).toBe(400);
-      expect(res.body.details.map((d: { name: string }) => d.name)).toEqual(['BAD_REQUEST', 'CREATED', 'BAD_REQUEST']);
+      expect(res.body.details.map((d: { name: string }) => d.name)).toEqual([
+        'BAD_REQUEST',
+        'CREATED',
+        'BAD_REQUEST',
+      ]);
       expect(res.body.details[0].message).toContain('payload.0.client.email');
       expect(res.body.details[2].message).toContain('payload.2.zaccount');
       expect(res.body.details[0].calculedHash).toBeNull();
@@ -268,10 +358,18 @@ describe('zuora-event: POST /v1/zuora/events', () => {
       const before = await countItems();
       const unknownType = await h.send({ ...client('R-E1'), typeEvent: 'CLIENTISDELETED' });
       expect(unknownType.status).toBe(400);
-      expect(unknownType.body).toMatchObject({ typeEvent: 'CLIENTISDELETED', success: false, message: 'errors while executing' });
+      expect(unknownType.body).toMatchObject({
+        typeEvent: 'CLIENTISDELETED',
+        success: false,
+        message: 'errors while executing',
+      });
       expect(unknownType.body.details[0]).toMatchObject({ name: 'BAD_REQUEST', calculedHash: null });
       expect(unknownType.body.details[0].message).toContain('typeEvent');
-      const noPayload = await h.send({ typeEvent: 'ZLINKUPDATED', emitter: 'ZUORA', timestamp: '2026-11-23T10:00:00Z' });
+      const noPayload = await h.send({
+        typeEvent: 'ZLINKUPDATED',
+        emitter: 'ZUORA',
+        timestamp: '2026-11-23T10:00:00Z',
+      });
       expect(noPayload.status).toBe(400);
       expect(noPayload.body.errorDTOS[0]).toMatchObject({ name: 'BAD_REQUEST' });
       expect(noPayload.body.errorDTOS[0].message).toContain('payload');
@@ -303,12 +401,18 @@ describe('zuora-event: POST /v1/zuora/events', () => {
 
     it('a repeated Zuora-Notification-Id returns the first response', async () => {
       await seed('R-N1', 'R-N1-S');
-      const first = await h.send(zlinkEvent(zlink('R-N1', 'R-N1-S', 'C1', 20)), { notificationId: 'notif-1' });
+      const first = await h.send(zlinkEvent(zlink('R-N1', 'R-N1-S', 'C1', 20)), {
+        notificationId: 'notif-1',
+      });
       expect(first.status).toBe(200);
-      const second = await h.send(zlinkEvent(zlink('R-N1', 'R-N1-S', 'C1', 20)), { notificationId: 'notif-1' });
+      const second = await h.send(zlinkEvent(zlink('R-N1', 'R-N1-S', 'C1', 20)), {
+        notificationId: 'notif-1',
+      });
       expect(second).toEqual(first);
       expect(h.observations.at(-1)?.replayed).toBe(true);
-      const bad = await h.send(zlinkEvent(zlink('R-N1', 'R-N1-S', 'C1', 20)), { notificationId: 'bad id with spaces' });
+      const bad = await h.send(zlinkEvent(zlink('R-N1', 'R-N1-S', 'C1', 20)), {
+        notificationId: 'bad id with spaces',
+      });
       expect(bad.status).toBe(400);
     });
 

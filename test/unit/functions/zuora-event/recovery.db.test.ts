@@ -5,8 +5,17 @@ import { startTestTable, type TestTable } from '../../../helpers/dynamo.ts';
 import { type Harness, harness } from './harness.ts';
 
 const at = '2026-11-23T10:00:00.000Z';
-const body = (typeEvent: string, payload: unknown[]) => ({ typeEvent, emitter: 'ZUORA', timestamp: at, payload });
-const clientItem = (account: string, ref = 'c') => ({ zReference: ref, zaccount: account, client: { name: 'Org' } });
+const body = (typeEvent: string, payload: unknown[]) => ({
+  typeEvent,
+  emitter: 'ZUORA',
+  timestamp: at,
+  payload,
+});
+const clientItem = (account: string, ref = 'c') => ({
+  zReference: ref,
+  zaccount: account,
+  client: { name: 'Org' },
+});
 
 /** Failures injected into the store: a write that throws, or a "crash" right before the result is stored. */
 const faults = { executeFailures: 0, crashBeforeResult: 0 };
@@ -48,7 +57,9 @@ describe('zuora-event: failures, the seed mixed responses and crash recovery', (
 
   it('2 KO (UNPROCESSABLE_ENTITY + INTERNAL_SERVER_ERROR) → 500; the retry applies only what is left', async () => {
     expect((await h.send(body('CLIENTISCREATED', [clientItem('F-1')]))).status).toBe(200);
-    expect((await h.send(body('WORKSPACEISADDEDTOPCLIENT', [{ zaccount: 'F-1', zworkspace: 'w' }]))).status).toBe(200);
+    expect(
+      (await h.send(body('WORKSPACEISADDEDTOPCLIENT', [{ zaccount: 'F-1', zworkspace: 'w' }]))).status,
+    ).toBe(200);
     const sub = body('SUBSCRIPTIONISCREATED', [
       {
         zReference: 'title1',
@@ -60,14 +71,27 @@ describe('zuora-event: failures, the seed mixed responses and crash recovery', (
     ]);
     expect((await h.send(sub)).status).toBe(200);
     const mixed = body('ZLINKUPDATED', [
-      { zReference: 'title1', zaccount: 'F-1', zsubscription: 'F-1-S', product: { zcharge: 'C1', threshold: { newCapacity: 1, unit: 'Giga' } } },
-      { zReference: 'title2', zaccount: 'F-1', zsubscription: 'F-1-S', product: { zcharge: 'C1', threshold: { newCapacity: 9, unit: 'Giga' } } },
+      {
+        zReference: 'title1',
+        zaccount: 'F-1',
+        zsubscription: 'F-1-S',
+        product: { zcharge: 'C1', threshold: { newCapacity: 1, unit: 'Giga' } },
+      },
+      {
+        zReference: 'title2',
+        zaccount: 'F-1',
+        zsubscription: 'F-1-S',
+        product: { zcharge: 'C1', threshold: { newCapacity: 9, unit: 'Giga' } },
+      },
     ]);
     faults.executeFailures = 1;
     const ko = await h.send(mixed);
     expect(ko.status).toBe(500);
     expect(ko.body).toMatchObject({ success: false, message: 'errors while executing' });
-    expect(ko.body.details.map((d: { name: string }) => d.name)).toEqual(['UNPROCESSABLE_ENTITY', 'INTERNAL_SERVER_ERROR']);
+    expect(ko.body.details.map((d: { name: string }) => d.name)).toEqual([
+      'UNPROCESSABLE_ENTITY',
+      'INTERNAL_SERVER_ERROR',
+    ]);
     expect(ko.body.details.map((d: { calculedHash: unknown }) => d.calculedHash)).toEqual([null, null]);
     expect((await h.store.getSubscription('F-1-S'))?.products[0]?.capacity).toBe(5);
 

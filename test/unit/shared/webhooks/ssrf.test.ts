@@ -46,12 +46,18 @@ describe('SSRF address policy', () => {
     expect(blockedReason(address, strict)).toBe(reason);
   });
 
-  it.each(['93.184.216.34', '8.8.8.8', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'])(
-    'allows the public address %s',
-    (address) => {
-      expect(blockedReason(address, strict)).toBeUndefined();
-    },
-  );
+  it.each([
+    '93.184.216.34',
+    '8.8.8.8',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2606:4700::1111',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2002:808:808::1',
+  ])('allows the public address %s', (address) => {
+    expect(blockedReason(address, strict)).toBeUndefined();
+  });
 
   it('allows loopback (and only loopback) when the local stage asks for it', () => {
     const local = { allowLoopback: true };
@@ -140,7 +146,10 @@ describe('sender: address checked at connect time', () => {
   });
 
   it('locally reaches a loopback receiver through the resolver', async () => {
-    const send = createSender({ stage: 'local', resolver: async () => [{ address: '127.0.0.1', family: 4 }] });
+    const send = createSender({
+      stage: 'local',
+      resolver: async () => [{ address: '127.0.0.1', family: 4 }],
+    });
     const result = await send({ url: `http://receiver.test:${port}/ok`, ...body });
     expect(result).toMatchObject({ kind: 'response', statusCode: 204 });
   });
