@@ -71,11 +71,11 @@ export async function signingKeyLifecycle(
     const unchanged =
       old.success && old.data.KeyVersion === props.KeyVersion && old.data.SecretArn === props.SecretArn;
     if (unchanged) {
-      const current = privateJwkSchema.safeParse(
-        JSON.parse((await deps.store.read(props.SecretArn)) ?? 'null'),
-      );
+      const current = secretSchema.safeParse(parseJson(await deps.store.read(props.SecretArn)));
       // A secret overwritten by hand with something else is repaired by generating a new key.
-      if (current.success) return result(props.SecretArn, props.KeyVersion, publicHalf(current.data as JWK));
+      if (current.success) {
+        return result(props.SecretArn, props.KeyVersion, publicHalf(current.data.privateJwk as JWK));
+      }
     }
   }
   const { privateJwk, publicJwk } = await generateSigningKey();

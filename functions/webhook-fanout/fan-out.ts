@@ -15,6 +15,9 @@ import type { ReceivedEvent } from '../../shared/events/consumer.ts';
 import type { DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import { matchesAny } from '../../shared/webhooks/event-filter.ts';
 
+/** Deliveries created in parallel per event. */
+export const FAN_OUT_CONCURRENCY = 16;
+
 export interface FanOutDeps {
   endpoints: Pick<WebhookEndpointRepository, 'listAll' | 'listAllEvents'>;
   deliveries: Pick<WebhookDeliveryRepository, 'createIfAbsent'>;
@@ -61,7 +64,8 @@ export async function fanOut(
   const eventTimeMs = Number.isNaN(parsedTime) ? now.getTime() : parsedTime;
   let created = 0;
   const wake: Array<{ deliveryId: string; dueKey: string }> = [];
-  for (const ep of targets) {
+  // Endpoints are independent: create their deliveries a few at a time (an event can match hundreds).
+  const createOne = async (ep: WebhookEndpoint) => {
     const id = deliveryIdFor(eventId, ep.id, eventTimeMs);
     const delivery: WebhookDelivery = {
       id,
@@ -85,6 +89,9 @@ export async function fanOut(
     if (result.delivery.status === 'pending' && result.delivery.dueKey) {
       wake.push({ deliveryId: id, dueKey: result.delivery.dueKey });
     }
+  };
+  for (let i = 0; i < targets.length; i += FAN_OUT_CONCURRENCY) {
+    await Promise.all(targets.slice(i, i + FAN_OUT_CONCURRENCY).map(createOne));
   }
   await deps.queue.enqueue(wake);
   return { matched: targets.length, created };

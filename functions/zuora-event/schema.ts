@@ -40,7 +40,12 @@ const workspaceName = z
 const text = (max = 256) => z.string().max(max);
 const family = z.string().min(1).max(128);
 const thresholdSchema = z.object({
-  newCapacity: z.number().nonnegative(),
+  // DynamoDB numbers span 1e-130..1e126: beyond sane bounds a capacity is refused, never a 500.
+  newCapacity: z
+    .number()
+    .nonnegative()
+    .max(1e15)
+    .refine((v) => v === 0 || v >= 1e-9, 'must be 0 or at least 1e-9'),
   unit: zuoraUnitSchema,
 });
 const zReference = z.string().max(256).optional();
@@ -52,6 +57,20 @@ export const envelopeSchema = z.object({
   payload: z.array(z.unknown()).min(1).max(100),
 });
 export type Envelope = z.infer<typeof envelopeSchema>;
+
+/** The request as documented in OpenAPI (items of either shape; each is validated on its own). */
+export const zuoraEventRequestDoc = z
+  .object({
+    typeEvent: z.enum([...eventTypes, 'PRODUCTISADDED']),
+    emitter: z.enum(['ZUORA', 'PLATEFORME']),
+    timestamp: z.string().describe('ISO 8601 date-time'),
+    payload: z
+      .array(z.record(z.string(), z.unknown()))
+      .min(1)
+      .max(100)
+      .describe('Items in the "first implementation" or the "under development" shape of the seed'),
+  })
+  .meta({ id: 'ZuoraEventRequest' });
 
 // --- first implementation -------------------------------------------------------------------
 const zlinkSchema = z.object({

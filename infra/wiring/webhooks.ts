@@ -123,7 +123,7 @@ export const webhooksWiring: WiringPart = {
       visibilityTimeoutSeconds: 180,
       maxReceiveCount: 5,
       batchSize: 10,
-      maxBatchingWindowSeconds: 1,
+      maxBatchingWindowSeconds: 0,
       maxConcurrency: 5,
     },
     'webhook-delivery': {

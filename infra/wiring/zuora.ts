@@ -1,3 +1,4 @@
+import { zuoraEventRequestDoc } from '../../functions/zuora-event/schema.ts';
 import type { RouteSpec, WiringPart } from '../wiring-types.ts';
 
 /**
@@ -14,7 +15,7 @@ const eventRoute = (path: string, summary: string): RouteSpec => ({
   summary,
   // Tens of thousands of events a day, in bursts when Zuora replays a backlog.
   throttle: { rateLimit: 50, burstLimit: 200 },
-  request: { contentTypes: ['application/json'] },
+  request: { body: zuoraEventRequestDoc, contentTypes: ['application/json'] },
   responses: {
     200: { description: 'Every payload item applied (or already applied: same calculedHash)' },
     400: {

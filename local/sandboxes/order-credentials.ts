@@ -12,8 +12,8 @@ export const LOCAL_SALESFORCE_CREDENTIALS = {
 export const LOCAL_LICENCE_SIGNING_KEY = {
   keyId: 'local-licence-1',
   privateJwk: {
-    kty: 'OKP',
-    crv: 'Ed25519',
+    kty: 'OKP' as const,
+    crv: 'Ed25519' as const,
     d: 'UAKBp-3HXpX3DZz2NoSiMnOsLl7x9jl6AOQNHytf510',
     x: '9AwQHHE0hZudpqrCDhqpR3u5IJPasC3o9LJsbbiugeQ',
   },

@@ -24,14 +24,18 @@ import type {
 /**
  * Embedded screening engine over a Consolidated Screening List in trade.gov's JSON entry format.
  *
- * Matching: every entry name and alternate name is normalised ({@link normaliseName}) into tokens;
- * a query name is compared with {@link nameSimilarity} (a symmetric, length-weighted soft token-set
- * score built on Jaro-Winkler / Levenshtein per token, 0..1). Only entries sharing a blocking key
- * with the query are scored: each token of four characters or more yields its first three and last
- * three characters as keys (so one typo rarely hides a token), shorter tokens yield themselves, and
- * the concatenated name yields its first four characters (spacing variants). Keys shared by too many
- * names (e.g. "ban" on a list full of banks) are skipped when more selective keys exist, and a
- * candidate is only scored when an upper bound of its score reaches the threshold.
+ * Matching: every entry name, alternate name and embedded "a.k.a." part is normalised
+ * (`normaliseName`: case, accents, Cyrillic, punctuation, legal forms, abbreviations) into tokens; a
+ * query name is compared with `nameSimilarity`'s rule (a symmetric, length-weighted soft token-set
+ * score built on Jaro-Winkler / Levenshtein per token, plus the concatenated form; 0..1, order-free).
+ *
+ * Index: only names sharing a blocking key with the query are scored. A token of seven characters
+ * or more yields its first three and last three characters (one typo rarely changes both); a token
+ * of four to six also yields first letter + last letter + length (a middle typo changes both
+ * halves); a shorter token is its own key; the concatenated name yields its first four characters
+ * (spacing variants). Keys shared by too many names ("ban" on a list full of banks) are skipped when
+ * more selective keys exist, and a candidate is only scored when an upper bound of its score can
+ * reach the threshold. Token similarities are cached per query over the list's vocabulary.
  *
  * Outcome, per matched entry (the result takes the most severe):
  * - `blocked`: score ≥ `block` AND corroborated by location: the party's country or address country
@@ -40,6 +44,8 @@ import type {
  *   different countries, Paris FR / Paris TX, is a coincidence, not evidence);
  * - `review`: score ≥ `block` without such corroboration, or `review` ≤ score < `block`;
  * - `clear`: nothing scored ≥ `review`.
+ * Evidence lists the matched entries (at most 10, most severe then best first). A party whose names
+ * have no letter or digit cannot be screened and is referred for review, never cleared.
  */
 
 /** Score thresholds, 0..1. Defaults chosen against the real CSL samples (see the unit tests). */

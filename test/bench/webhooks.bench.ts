@@ -64,6 +64,8 @@ async function deliveries(): Promise<void> {
     ] as const) {
       const token = await rt.token('platform');
       const prefix = `custom.bench${endpoints}`;
+      // Resetting the sandbox also forgets receiver configs: do it before configuring them.
+      await json('DELETE', '/_sandbox/receiver/_records');
       for (let i = 0; i < endpoints; i++) {
         const name = `bench-${endpoints}-${i}`;
         const ep = await json(
@@ -78,7 +80,6 @@ async function deliveries(): Promise<void> {
         );
         await json('PUT', `/_sandbox/receiver/${name}/_config`, { secret: ep.secret });
       }
-      await json('DELETE', '/_sandbox/receiver/_records');
       const expected = endpoints * events;
       const start = performance.now();
       await Promise.all(

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wiring } from '../../infra/wiring.ts';
-import type { Wiring } from '../../infra/wiring-types.ts';
-import { LOCAL_SCREENING_CREDENTIALS } from '../../local/sandboxes/screening-credentials.ts';
 import {
   createScreeningProviderFromEnv,
   ScreeningUnavailableError,
@@ -14,27 +12,22 @@ import { api, startTestRuntime } from '../helpers/runtime.ts';
  * read from the emulated Secrets Manager.
  */
 
-// The screening secret belongs in the orders slice of the manifest; until it is declared there the
-// test declares it the same way, so this file exercises the provider rather than the manifest.
-const manifest: Wiring = wiring.secrets['screening-credentials']
-  ? wiring
-  : {
-      ...wiring,
-      secrets: {
-        ...wiring.secrets,
-        'screening-credentials': {
-          description: 'trade.gov CSL API subscription key',
-          localValue: () => ({ ...LOCAL_SCREENING_CREDENTIALS }),
-        },
-      },
-    };
-
 describe('screening through the local runtime', () => {
   let rt: Awaited<ReturnType<typeof startTestRuntime>>;
   beforeAll(async () => {
-    rt = await startTestRuntime({ wiring: manifest });
+    rt = await startTestRuntime();
   });
   afterAll(async () => rt.cleanup());
+
+  it('declares the secret the provider reads, and the functions that screen use the screening partner', () => {
+    expect(wiring.secrets['screening-credentials']?.localValue?.()).toEqual({
+      subscriptionKey: expect.any(String),
+    });
+    const screeners = Object.entries(wiring.functions).filter(([, f]) =>
+      f.uses.some((u) => u.kind === 'partner' && u.name === 'screening'),
+    );
+    expect(screeners.length).toBeGreaterThan(0);
+  });
 
   it('screens with the env-built trade-gov provider against the mounted sandbox', async () => {
     const provider = createScreeningProviderFromEnv();

@@ -3,6 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp, type SwitchboardApp } from '../../infra/app.ts';
 import type { DeployStage } from '../../infra/config.ts';
 import { FUNCTION_TAG } from '../../infra/constructs/service-function.ts';
+import { wiring as manifest } from '../../infra/wiring.ts';
 import type { Wiring } from '../../infra/wiring-types.ts';
 
 /**
@@ -19,9 +20,9 @@ export function testApp(
   return buildApp(app, options.wiring, { nag: options.nag ?? false });
 }
 
-/** The real manifest, imported lazily so a slice being edited breaks only the tests that need it. */
+/** The real manifest (async for the tests' loaders). */
 export async function realWiring(): Promise<Wiring> {
-  return (await import('../../infra/wiring.ts')).wiring;
+  return manifest;
 }
 
 export interface SynthesizedWiring {
@@ -110,10 +111,7 @@ export function wiringOfTemplate(template: Template): SynthesizedWiring {
  * What the CDK app deploys for a stage, as route/rule/schedule tables (for comparing with the
  * manifest and with the local runtime's tables). Without `wiring`, the real manifest.
  */
-export async function synthesizedWiring(
-  stage: DeployStage = 'dev',
-  wiring?: Wiring,
-): Promise<SynthesizedWiring> {
-  const { stateless } = testApp(stage, { wiring: wiring ?? (await realWiring()) });
+export function synthesizedWiring(stage: DeployStage = 'dev', wiring: Wiring = manifest): SynthesizedWiring {
+  const { stateless } = testApp(stage, { wiring });
   return wiringOfTemplate(Template.fromStack(stateless));
 }

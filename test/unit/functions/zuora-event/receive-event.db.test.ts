@@ -350,6 +350,17 @@ describe('zuora-event: POST /v1/zuora/events', () => {
       await seed('R-V4', 'R-V4-S');
       const capacity = await h.send(zlinkEvent({ ...zlink('R-V4', 'R-V4-S', 'C1', -1) }));
       expect(capacity.body.details[0].message).toContain('payload.0.product.threshold.newCapacity');
+      for (const huge of [1e300, 5e-324]) {
+        const res = await h.send(zlinkEvent({ ...zlink('R-V4', 'R-V4-S', 'C1', huge) }));
+        expect(res.status).toBe(400);
+        expect(res.body.details[0].message).toContain('payload.0.product.threshold.newCapacity');
+      }
+      const blank = await h.send({
+        ...client('R-V5'),
+        payload: [{ zaccount: 'R-V5', client: { firstName: '', lastName: '', name: '', city: '' } }],
+      });
+      expect(blank.status).toBe(200);
+      expect((await h.store.getClient('R-V5'))?.details).toMatchObject({ firstName: '' });
       const unit = await h.send(zlinkEvent({ ...zlink('R-V4', 'R-V4-S', 'C1', 9, 'Peta') }));
       expect(unit.body.details[0].message).toContain('payload.0.product.threshold.unit');
     });
@@ -432,6 +443,34 @@ describe('zuora-event: POST /v1/zuora/events', () => {
       const product = (await h.store.getSubscription('R-K1-S'))?.products[0];
       expect(product).toMatchObject({ capacity: 30, version: 2 });
     });
+    it('concurrent different changes of one product never lose an update (conflicts answer 500, retries converge)', async () => {
+      await seed('R-K2', 'R-K2-S');
+      const before = h.publisher.events.filter((e) => e.detail.subscriptionNumber === 'R-K2-S').length;
+      const bodies = [20, 30, 40, 50].map((c) =>
+        zlinkEvent(zlink('R-K2', 'R-K2-S', 'C1', c, 'Giga', `k${c}`)),
+      );
+      const final = new Map<number, string>();
+      let pending = bodies.map((b, i) => ({ b, i }));
+      for (let round = 0; pending.length > 0 && round < 10; round++) {
+        const results = await Promise.all(pending.map(({ b }) => h.send(b)));
+        pending = pending.filter((p, k) => {
+          const r = results[k]!;
+          if (r.status === 500) return true; // Zuora retries
+          final.set(p.i, r.body.details[0].name);
+          return false;
+        });
+      }
+      expect(pending).toEqual([]);
+      const upgrades = [...final.values()].filter((n) => n === 'UPGRADED').length;
+      expect(upgrades).toBeGreaterThanOrEqual(1);
+      expect([...final.values()].every((n) => n === 'UPGRADED' || n === 'UNPROCESSABLE_ENTITY')).toBe(true);
+      const product = (await h.store.getSubscription('R-K2-S'))?.products[0];
+      // Every UPGRADED answer is one write and one event; the highest capacity always wins.
+      expect(product).toMatchObject({ capacity: 50, version: 1 + upgrades });
+      const events =
+        h.publisher.events.filter((e) => e.detail.subscriptionNumber === 'R-K2-S').length - before;
+      expect(events).toBe(upgrades);
+    });
   });
 
   describe('auth', () => {
@@ -462,6 +501,19 @@ describe('zuora-event: POST /v1/zuora/events', () => {
       expect(generic.status).toBe(403);
       expect(generic.body.error).toBe('CLIENT_ID_MISMATCH');
       expect(await countItems()).toBe(before);
+    });
+
+    it('observes type, outcome, account, subscription and latency, without personal fields', async () => {
+      await h.send(client('R-O1', 'o', { firstName: 'Secretname', phone: '0611111111' }));
+      const o = h.observations.at(-1);
+      expect(o).toMatchObject({
+        typeEvent: 'CLIENTISCREATED',
+        statusCode: 200,
+        outcomes: ['CREATED'],
+        accounts: ['R-O1'],
+      });
+      expect(o?.latencyMs).toBeGreaterThanOrEqual(0);
+      expect(JSON.stringify(h.observations)).not.toMatch(/Secretname|0611111111|example\.com/);
     });
 
     it('serves the alias POST /api/billing/events', async () => {

@@ -1,0 +1,124 @@
+import '../quiet-warnings.ts';
+import { join } from 'node:path';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type Clock, systemClock } from '../../shared/clock.ts';
+import { createDocumentClient } from '../../shared/db/client.ts';
+import { billerSchema, SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
+import { ensureTable, localDynamoClient, startEmbeddedDynamo } from '../dynamo.ts';
+import { LOCAL_TABLE } from '../env.ts';
+import { dataDir, parseArgs, runningRuntime } from './common.ts';
+
+const USAGE = `usage:
+  npm run usage -- register <subscriptionNumber> --account <accountNumber> --tenant <tenant>[,<tenant>…]
+                   [--charge <chargeNumber>[:<unit>[:volume]]]… [--biller zuora|appdirect]
+  npm run usage -- biller <subscriptionNumber> zuora|appdirect
+  npm run usage -- show <subscriptionNumber>
+Target: --table/TABLE_NAME in AWS, else the running local suite, else the local store directly.`;
+
+/**
+ * The usage CLI core: registers subscriptions and charges for demos (until channels create them),
+ * sets a subscription's biller, shows what the registry holds. Returns the exit code.
+ */
+export async function runUsageCli(
+  argv: string[],
+  io: { registry: SubscriptionRegistry; clock: Clock; out: (l: string) => void; err: (l: string) => void },
+): Promise<number> {
+  const { positional, flags } = parseArgs(argv);
+  const charges = argv.flatMap((a, i) => (a === '--charge' && argv[i + 1] ? [argv[i + 1]!] : a.startsWith('--charge=') ? [a.slice(9)] : []));
+  const [command, subscription, value] = positional;
+  if (!command || !subscription || !/^[^#\s]{1,100}$/.test(subscription)) {
+    io.err(USAGE);
+    return 2;
+  }
+  const now = io.clock.now();
+  if (command === 'register') {
+    const biller = billerSchema.safeParse(flags.biller ?? 'zuora');
+    if (!flags.account || !flags.tenant || !biller.success) {
+      io.err(USAGE);
+      return 2;
+    }
+    await io.registry.register({
+      subscriptionNumber: subscription,
+      accountNumber: flags.account,
+      tenants: flags.tenant.split(',').filter(Boolean),
+      source: 'cli',
+      biller: biller.data,
+      overrideBiller: flags.biller !== undefined,
+      now,
+    });
+    for (const spec of charges) {
+      const [chargeNumber, unit, pricing] = spec.split(':');
+      if (!chargeNumber) continue;
+      await io.registry.putCharge(
+        { subscriptionNumber: subscription, chargeNumber, ...(unit ? { unit } : {}), ...(pricing === 'volume' ? { pricing: 'volume' as const } : {}) },
+        now,
+      );
+    }
+  } else if (command === 'biller') {
+    const biller = billerSchema.safeParse(value);
+    if (!biller.success) {
+      io.err(USAGE);
+      return 2;
+    }
+    if (!(await io.registry.setBiller(subscription, biller.data, now))) {
+      io.err(`subscription ${subscription} is not registered; use: npm run usage -- register ${subscription} …`);
+      return 1;
+    }
+  } else if (command !== 'show') {
+    io.err(USAGE);
+    return 2;
+  }
+  const found = await io.registry.get(subscription);
+  if (!found) {
+    io.err(`subscription ${subscription} is not registered`);
+    return 1;
+  }
+  io.out(JSON.stringify(found, null, 2));
+  return 0;
+}
+
+async function withTable<T>(fn: (doc: DynamoDBDocumentClient, table: string) => Promise<T>, table?: string): Promise<T> {
+  if (table) return fn(createDocumentClient(), table);
+  const dir = dataDir();
+  const running = runningRuntime(dir);
+  if (running) {
+    const low = localDynamoClient(running.dynamoEndpoint);
+    try {
+      return await fn(createDocumentClient(low), running.tableName);
+    } finally {
+      low.destroy();
+    }
+  }
+  const dynamo = await startEmbeddedDynamo({ path: join(dir, 'dynamo') });
+  const low = localDynamoClient(dynamo.endpoint);
+  try {
+    await ensureTable(low, LOCAL_TABLE);
+    return await fn(createDocumentClient(low), LOCAL_TABLE);
+  } finally {
+    low.destroy();
+    await dynamo.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const argv = process.argv.slice(2);
+  const table = parseArgs(argv).flags.table ?? process.env.TABLE_NAME;
+  withTable(
+    (doc, name) =>
+      runUsageCli(argv, {
+        registry: new SubscriptionRegistry(doc, name),
+        clock: systemClock,
+        out: (l) => process.stdout.write(`${l}\n`),
+        err: (l) => process.stderr.write(`${l}\n`),
+      }),
+    table,
+  ).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`usage: ${(error as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
