@@ -1,6 +1,6 @@
 import type { OrderRepository } from '../../shared/db/entities/orders.ts';
 import type { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
-import { PermanentError } from '../../shared/errors.ts';
+import { PermanentError, TransientError } from '../../shared/errors.ts';
 import { logger } from '../../shared/logger.ts';
 import { catalogue } from '../../shared/orders/catalogue.ts';
 import { announce, failOrder, type LifecycleDeps, orderEvent } from '../../shared/orders/lifecycle.ts';
@@ -78,6 +78,9 @@ export async function provisionBilling(
     return 'provisioned';
   } catch (error) {
     if (!(error instanceof PermanentError)) throw error;
+    // Our credentials being refused is a configuration fault, not this order's: retry (then DLQ and
+    // reconciler) until it is fixed, rather than failing every order.
+    if (error.code === 'ZUORA_AUTH') throw new TransientError(error.message, { cause: error });
     await failOrder(order, 'billing', error.message, deps);
     return 'failed';
   }

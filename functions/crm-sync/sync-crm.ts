@@ -1,5 +1,5 @@
 import type { Order, OrderRepository } from '../../shared/db/entities/orders.ts';
-import { PermanentError } from '../../shared/errors.ts';
+import { PermanentError, TransientError } from '../../shared/errors.ts';
 import { logger } from '../../shared/logger.ts';
 import { findProduct } from '../../shared/orders/catalogue.ts';
 import { completeStep, failOrder, type LifecycleDeps, orderEvent } from '../../shared/orders/lifecycle.ts';
@@ -133,6 +133,9 @@ export async function syncCrm(
     return 'synced';
   } catch (error) {
     if (!(error instanceof PermanentError)) throw error;
+    // Our credentials being refused is a configuration fault, not this order's: retry (then DLQ and
+    // reconciler) until it is fixed, rather than failing every order.
+    if (error.code === 'SALESFORCE_AUTH') throw new TransientError(error.message, { cause: error });
     await failOrder(order, 'crm', error.message, deps);
     return 'failed';
   }

@@ -9,7 +9,8 @@ import { completeStep, failOrder, type LifecycleDeps, orderEvent } from '../../s
  * `order.billing.provisioned` → a signed licence key (EdDSA JWS carrying products, quantities, term
  * and customer), stored on the order BEFORE it is e-mailed (so a retry re-sends the same key, never
  * a second licence), then e-mailed to the Sell To contact and the partner, then the fulfilment join.
- * E-mail is at-least-once: SES has no idempotency key, so a crash between send and record re-sends.
+ * Each copy is recorded once sent; SES has no idempotency key, so only a crash between a send and
+ * its record re-sends that one copy.
  */
 export interface Mailer {
   send(message: { to: string; subject: string; text: string }): Promise<void>;
@@ -103,7 +104,16 @@ export async function issueLicence(
     }
     if (!order.licenceEmailedAt) {
       const licence = order.licence;
-      await deps.mailer.send({ to: order.sellTo.contact.email, ...licenceMail(order, licence, 'buyer') });
+      if (!order.licenceBuyerMailedAt) {
+        await deps.mailer.send({ to: order.sellTo.contact.email, ...licenceMail(order, licence, 'buyer') });
+        await deps.orders.recordStep(
+          order.orderId,
+          'licenceBuyerMailedAt',
+          deps.clock.now().toISOString(),
+          ['BILLING_PROVISIONED'],
+          deps.clock.now(),
+        );
+      }
       await deps.mailer.send({ to: order.partner.contact.email, ...licenceMail(order, licence, 'partner') });
       await deps.publisher.publish([orderEvent('order.licence.issued', order, 'BILLING_PROVISIONED')]);
     }

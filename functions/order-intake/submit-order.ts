@@ -133,9 +133,9 @@ async function resume(
     };
     const created = await deps.orders.create(fresh);
     order = created ? fresh : await deps.orders.get(orderId);
-    if (!created) return waitForAnswer(orderId, deps);
+    if (!created) return waitForAnswer(orderId, body.channelOrderId, deps);
   }
-  if (!order) return waitForAnswer(orderId, deps);
+  if (!order) return waitForAnswer(orderId, body.channelOrderId, deps);
   if (order.status !== 'SCREENING' && order.status !== 'RECEIVED') {
     return submissionResponse(order, order.status) as FirstResponse;
   }
@@ -150,7 +150,11 @@ async function resume(
  * rather than screening twice. If it does not come (the winner crashed), answer with the current
  * state; the reconciler finishes the order.
  */
-async function waitForAnswer(orderId: string, deps: SubmitOrderDeps): Promise<FirstResponse> {
+async function waitForAnswer(
+  orderId: string,
+  channelOrderId: string,
+  deps: SubmitOrderDeps,
+): Promise<FirstResponse> {
   const { totalMs, intervalMs } = deps.duplicateWait ?? { totalMs: 5_000, intervalMs: 50 };
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   for (let waited = 0; ; waited += intervalMs) {
@@ -159,7 +163,7 @@ async function waitForAnswer(orderId: string, deps: SubmitOrderDeps): Promise<Fi
     if (waited >= totalMs) {
       return order
         ? (submissionResponse(order, order.status) as FirstResponse)
-        : (submissionResponse({ orderId, channelOrderId: '' }, 'RECEIVED') as FirstResponse);
+        : (submissionResponse({ orderId, channelOrderId }, 'RECEIVED') as FirstResponse);
     }
     await sleep(intervalMs);
   }

@@ -12,6 +12,7 @@ const env = parseEnv(
   tableEnvSchema.extend(busEnvSchema.shape).extend({
     ORDER_STUCK_AFTER_SECONDS: z.coerce.number().int().positive().default(900),
     ORDER_RECONCILE_LIMIT: z.coerce.number().int().positive().default(500),
+    ORDER_MAX_REDRIVES: z.coerce.number().int().positive().default(20),
   }),
 );
 const deps = {
@@ -20,6 +21,7 @@ const deps = {
   clock: systemClock,
   stuckAfterSeconds: env.ORDER_STUCK_AFTER_SECONDS,
   limit: env.ORDER_RECONCILE_LIMIT,
+  maxRedrives: env.ORDER_MAX_REDRIVES,
 };
 
 /** Scheduled every 5 minutes: re-drive orders stuck in a stage. */

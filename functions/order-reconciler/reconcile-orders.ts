@@ -28,11 +28,15 @@ export interface ReconcileDeps {
   stuckAfterSeconds: number;
   /** Most orders re-driven per run (the next run continues). */
   limit: number;
+  /** After this many re-drives an order is left for an operator (logged as an error: alarm on it). */
+  maxRedrives: number;
 }
 
 export interface ReconcileReport {
   redriven: number;
   settled: number;
+  /** Orders past `maxRedrives`, left alone. */
+  abandoned: number;
   byStatus: Partial<Record<OrderStatus, number>>;
 }
 
@@ -59,7 +63,7 @@ function eventFor(
 export async function reconcileOrders(deps: ReconcileDeps): Promise<ReconcileReport> {
   const now = deps.clock.now();
   const cutoff = new Date(now.getTime() - deps.stuckAfterSeconds * 1000);
-  const report: ReconcileReport = { redriven: 0, settled: 0, byStatus: {} };
+  const report: ReconcileReport = { redriven: 0, settled: 0, abandoned: 0, byStatus: {} };
   let budget = deps.limit;
   for (const status of REDRIVEN_STATUSES) {
     if (budget <= 0) break;
@@ -71,6 +75,15 @@ export async function reconcileOrders(deps: ReconcileDeps): Promise<ReconcileRep
         if (event) await deps.publisher.publish([event]);
         await deps.orders.settle(order);
         report.settled++;
+        continue;
+      }
+      if (order.redrives >= deps.maxRedrives) {
+        // A poison order (e.g. a partner failing it for days): stop re-driving, ask for a human.
+        report.abandoned++;
+        logger.error('order stuck after max re-drives; needs an operator', {
+          orderId: order.orderId,
+          status,
+        });
         continue;
       }
       // Claim the re-drive first (conditional on the entry we saw), so two runs never both publish.

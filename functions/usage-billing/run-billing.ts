@@ -1,5 +1,9 @@
 import type { Clock } from '../../shared/clock.ts';
-import type { Biller, RegisteredCharge, RegisteredSubscription } from '../../shared/db/entities/subscriptions.ts';
+import type {
+  Biller,
+  RegisteredCharge,
+  RegisteredSubscription,
+} from '../../shared/db/entities/subscriptions.ts';
 import type {
   BillingRun,
   GroupKey,
@@ -34,9 +38,20 @@ export interface RunBillingDeps {
   };
   billing: Pick<
     UsageBillingStore,
-    'listStates' | 'claim' | 'commit' | 'release' | 'putSubmission' | 'getSubmission' | 'updateSubmission' | 'putRun' | 'getRun'
+    | 'listStates'
+    | 'getState'
+    | 'claim'
+    | 'commit'
+    | 'release'
+    | 'putSubmission'
+    | 'getSubmission'
+    | 'updateSubmission'
+    | 'putRun'
+    | 'getRun'
   >;
-  registry: { get(sub: string): Promise<(RegisteredSubscription & { charges: RegisteredCharge[] }) | undefined> };
+  registry: {
+    get(sub: string): Promise<(RegisteredSubscription & { charges: RegisteredCharge[] }) | undefined>;
+  };
   billers: Partial<Record<Biller, BillerAdapter>>;
   publisher: Publisher;
   clock: Clock;
@@ -89,7 +104,8 @@ export async function runBilling(
 ): Promise<BillingRun> {
   const startedAt = deps.clock.now();
   const existing = input.runId ? await deps.billing.getRun(input.runId) : undefined;
-  if (existing && ['succeeded', 'partial', 'failed'].includes(existing.status)) return existing; // redelivered
+  // A redelivered request for a finished run is a no-op; a failed run is run again.
+  if (existing && (existing.status === 'succeeded' || existing.status === 'partial')) return existing;
   const run: BillingRun = existing ?? {
     id: input.runId ?? deps.ids.next('urun'),
     trigger: input.trigger,
@@ -109,9 +125,13 @@ export async function runBilling(
     stats.groups = aggregates.size;
     const states = await loadStates(deps, aggregates);
     const subscriptions = new Map<string, Awaited<ReturnType<RunBillingDeps['registry']['get']>>>();
-    await forEachLimit([...new Set([...aggregates.values()].map((a) => a.subscriptionNumber))], 16, async (s) => {
-      subscriptions.set(s, await deps.registry.get(s));
-    });
+    await forEachLimit(
+      [...new Set([...aggregates.values()].map((a) => a.subscriptionNumber))],
+      16,
+      async (s) => {
+        subscriptions.set(s, await deps.registry.get(s));
+      },
+    );
 
     const now = deps.clock.now();
     const toRecover = new Set<string>();
@@ -132,7 +152,10 @@ export async function runBilling(
       const sub = subscriptions.get(agg.subscriptionNumber);
       if (!sub || !deps.billers[sub.biller]) {
         stats.skipped++;
-        logger.warn('usage group has no biller', { subscription: agg.subscriptionNumber, biller: sub?.biller });
+        logger.warn('usage group has no biller', {
+          subscription: agg.subscriptionNumber,
+          biller: sub?.biller,
+        });
         continue;
       }
       const charge = sub.charges.find((c) => c.chargeNumber === agg.chargeNumber);
@@ -166,11 +189,20 @@ export async function runBilling(
       const isolated = (l: SubmissionLine) => (byLine.get(l)?.failures ?? 0) > 0;
       const lineChunks =
         biller === 'appdirect'
-          ? chunkAppDirectLines(mine.map((c) => c.line), isolated)
-          : chunkLines(mine.map((c) => c.line), deps.billers[biller]!.maxLines, isolated);
+          ? chunkAppDirectLines(
+              mine.map((c) => c.line),
+              isolated,
+            )
+          : chunkLines(
+              mine.map((c) => c.line),
+              deps.billers[biller]!.maxLines,
+              isolated,
+            );
       for (const lines of lineChunks) chunks.push({ biller, items: lines.map((l) => byLine.get(l)!) });
     }
-    await forEachLimit(chunks, deps.config.submissionConcurrency, (chunk) => submitChunk(ctx, chunk.biller, chunk.items));
+    await forEachLimit(chunks, deps.config.submissionConcurrency, (chunk) =>
+      submitChunk(ctx, chunk.biller, chunk.items),
+    );
 
     run.status = stats.failed === 0 && stats.pending === 0 ? 'succeeded' : 'partial';
   } catch (error) {
@@ -224,7 +256,10 @@ async function aggregate(deps: RunBillingDeps, now: Date): Promise<Map<string, A
   return out;
 }
 
-async function loadStates(deps: RunBillingDeps, aggregates: Map<string, Aggregate>): Promise<Map<string, GroupState>> {
+async function loadStates(
+  deps: RunBillingDeps,
+  aggregates: Map<string, Aggregate>,
+): Promise<Map<string, GroupState>> {
   const parents = new Map<string, Aggregate>();
   for (const a of aggregates.values()) parents.set(`${a.tenant}#${a.subscriptionNumber}#${a.period}`, a);
   const out = new Map<string, GroupState>();
@@ -237,10 +272,14 @@ async function loadStates(deps: RunBillingDeps, aggregates: Map<string, Aggregat
 }
 
 /** Splits lines in chunks of at most `max`, lines that failed before each alone. */
-export function chunkLines(lines: SubmissionLine[], max: number, isolated: (l: SubmissionLine) => boolean): SubmissionLine[][] {
+export function chunkLines(
+  lines: SubmissionLine[],
+  max: number,
+  isolated: (l: SubmissionLine) => boolean,
+): SubmissionLine[][] {
   const chunks: SubmissionLine[][] = [];
   const rest: SubmissionLine[] = [];
-  for (const l of lines) (isolated(l) ? chunks.push([l]) : rest.push(l));
+  for (const l of lines) isolated(l) ? chunks.push([l]) : rest.push(l);
   for (let i = 0; i < rest.length; i += max) chunks.push(rest.slice(i, i + max));
   return chunks;
 }
@@ -322,6 +361,28 @@ async function recover(ctx: Ctx, submissionId: string): Promise<void> {
   if (s.status === 'billed') return finishBilled(ctx, s);
   if (s.status === 'failed' || s.status === 'abandoned') return releaseAll(ctx, s, s.reason ?? s.status);
   if (s.status === 'delivered') return finishBilled(ctx, s);
+  if (s.attempts === 0) {
+    // Never uploaded: the run may have died between its claims and trimming the lines it lost, so
+    // keep only the groups this submission really holds before uploading anything.
+    const held = await Promise.all(
+      s.lines.map(async (l) => (await deps.billing.getState(l))?.inflight?.submissionId === s.id),
+    );
+    const lines = s.lines.filter((_, i) => held[i]);
+    if (lines.length !== s.lines.length) {
+      if (
+        !(await deps.billing.updateSubmission(
+          s.id,
+          { lines, ...(lines.length ? {} : { status: 'abandoned' as const }) },
+          now,
+          s.rev,
+        ))
+      )
+        return;
+      s.rev++;
+      s.lines = lines;
+      if (!lines.length) return;
+    }
+  }
   await deliver(ctx, s);
 }
 
@@ -356,8 +417,15 @@ async function deliver(ctx: Ctx, s: Submission): Promise<void> {
     logger.warn('usage submission interrupted; a later run resumes it', { submissionId: s.id, reason });
     const retryAt = new Date(deps.clock.now().getTime() + backoffSeconds(deps.config, s.attempts) * 1000);
     await deps.billing
-      .updateSubmission(s.id, { status: 'interrupted', reason: reason.slice(0, 500), retryAt: retryAt.toISOString() }, deps.clock.now(), s.rev)
-      .catch((e: unknown) => logger.warn('could not hand the submission back', { submissionId: s.id, error: e }));
+      .updateSubmission(
+        s.id,
+        { status: 'interrupted', reason: reason.slice(0, 500), retryAt: retryAt.toISOString() },
+        deps.clock.now(),
+        s.rev,
+      )
+      .catch((e: unknown) =>
+        logger.warn('could not hand the submission back', { submissionId: s.id, error: e }),
+      );
   }
 }
 
@@ -403,7 +471,11 @@ async function fail(ctx: Ctx, s: Submission, reason: string): Promise<void> {
   const { deps } = ctx;
   ctx.stats.failed++;
   ctx.failures.push({ submissionId: s.id, biller: s.biller, reason });
-  await deps.billing.updateSubmission(s.id, { status: 'failed', reason: reason.slice(0, 500) }, deps.clock.now());
+  await deps.billing.updateSubmission(
+    s.id,
+    { status: 'failed', reason: reason.slice(0, 500) },
+    deps.clock.now(),
+  );
   s.status = 'failed';
   await releaseAll(ctx, s, reason);
 }

@@ -8,7 +8,7 @@ const code = (max: number) =>
     .string()
     .min(1)
     .max(max)
-    .regex(/^[^#\u0000-\u001f\u007f]+$/, 'must not contain # or control characters');
+    .regex(/^[^#\p{Cc}]+$/u, 'must not contain # or control characters');
 
 export const MAX_RECORDS_PER_REQUEST = 500;
 

@@ -123,7 +123,7 @@ export async function submitUsage(
       );
     }
     const subscription = await lookup(r.subscriptionNumber);
-    if (!subscription || !subscription.tenants.includes(input.tenant)) {
+    if (!subscription?.tenants.includes(input.tenant)) {
       // Same answer for "absent" and "another tenant's": existence is not disclosed across tenants.
       return reject(
         'UNKNOWN_SUBSCRIPTION',

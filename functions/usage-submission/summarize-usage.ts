@@ -28,7 +28,7 @@ export async function summarizeUsage(
   deps: SummarizeUsageDeps,
 ) {
   const subscription = await deps.registry.get(input.subscriptionNumber);
-  if (!subscription || !subscription.tenants.includes(input.tenant)) {
+  if (!subscription?.tenants.includes(input.tenant)) {
     throw new NotFoundError(`Subscription ${input.subscriptionNumber} is not a subscription of this tenant.`);
   }
   const nowSec = Math.floor(deps.clock.now().getTime() / 1000);

@@ -24,6 +24,8 @@ import { type AttemptOutcome, nextRetryDelayMs } from './retry-policy.ts';
 export const ATTEMPT_LEASE_MS = 90_000;
 /** Continuous failure for this long disables the endpoint. */
 export const FAILING_DISABLE_MS = 5 * 24 * 3_600_000;
+/** Send rate of an endpoint that is currently failing. */
+export const FAILING_RATE_PER_SECOND = 1;
 export const USER_AGENT = 'Switchboard-Webhooks/1.0 (+https://www.standardwebhooks.com)';
 
 export interface DelivererDeps {
@@ -91,10 +93,20 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
   }
   const endpoint = await deps.endpoints.get(d.endpointTenant, d.endpointId);
   if (endpoint?.status === 'enabled') {
-    const allowed = await deps.rateLimiter.tryAcquire(endpoint.id, endpoint.rateLimitPerSecond, now);
+    // A failing endpoint (often slow: each timeout holds a worker 15 s) gets the slow lane, so its
+    // backlog cannot fill the deliverer's concurrency; the first success restores its rate.
+    const perSecond = endpoint.failingSince
+      ? Math.min(endpoint.rateLimitPerSecond, FAILING_RATE_PER_SECOND)
+      : endpoint.rateLimitPerSecond;
+    const allowed = await deps.rateLimiter.tryAcquire(endpoint.id, perSecond, now);
     if (!allowed) {
       // Back to the queue, not a sleep: a busy endpoint never holds a worker other endpoints need.
-      await deps.queue.enqueue([{ ...msg, delaySeconds: 1 + Math.floor(deps.random() * 2) }]);
+      // Repeated refusals back off (1-2 s, 2-4 s … up to a minute) so a large backlog does not
+      // spin through the queue every second.
+      const throttled = (msg.throttled ?? 0) + 1;
+      const ceiling = Math.min(60, 2 ** throttled);
+      const delaySeconds = Math.max(1, Math.ceil(ceiling * (0.5 + deps.random() / 2)));
+      await deps.queue.enqueue([{ deliveryId: msg.deliveryId, dueKey: msg.dueKey, throttled, delaySeconds }]);
       return 'throttled';
     }
   }

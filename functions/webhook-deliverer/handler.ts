@@ -7,6 +7,7 @@ import { WebhookEndpointRepository } from '../../shared/db/entities/webhook-endp
 import { baseEnvSchema, busEnvSchema, parseEnv, tableEnvSchema } from '../../shared/env.ts';
 import { sqsHandler } from '../../shared/events/consumer.ts';
 import { publisherFromEnv } from '../../shared/events/publisher.ts';
+import { logger } from '../../shared/logger.ts';
 import { deliveryMessageSchema, sqsDeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import { deliver } from './deliver.ts';
 import { createSender } from './http-sender.ts';
@@ -36,6 +37,8 @@ const deps = {
 export const handler = sqsHandler({
   parse: (body) => deliveryMessageSchema.parse(JSON.parse(body)),
   handle: async (message) => {
-    await deliver(message, deps);
+    const outcome = await deliver(message, deps);
+    // Ids and outcome only: URLs may carry partner tokens, payloads carry customer data.
+    logger.info('webhook delivery step', { deliveryId: message.deliveryId, outcome });
   },
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
+import { CustomEventRepository } from '../../shared/db/entities/webhook-custom-events.ts';
 import { WebhookDeliveryRepository } from '../../shared/db/entities/webhook-deliveries.ts';
 import { WebhookEndpointRepository } from '../../shared/db/entities/webhook-endpoints.ts';
 import { baseEnvSchema, busEnvSchema, parseEnv, tableEnvSchema } from '../../shared/env.ts';
@@ -24,6 +25,7 @@ export const handler = httpHandler({
   routes: webhookRoutes({
     endpoints: new WebhookEndpointRepository(doc, env.TABLE_NAME),
     deliveries: new WebhookDeliveryRepository(doc, env.TABLE_NAME),
+    customEvents: new CustomEventRepository(doc, env.TABLE_NAME),
     queue: sqsDeliveryQueue(env.QUEUE_WEBHOOK_DELIVERY_URL),
     publisher: publisherFromEnv(),
     clock: systemClock,

@@ -72,7 +72,14 @@ export function webhookRoutes(deps: DispatchDeps): Record<string, RouteHandler> 
         ),
       ),
     'POST /v1/webhooks/events': async (req) =>
-      json(202, await publishCustomEvent(jsonBody(req, publishEventSchema), caller(req).tenant, deps)),
+      json(
+        202,
+        await publishCustomEvent(
+          jsonBody(req, publishEventSchema),
+          { tenant: caller(req).tenant, idempotencyKey: req.headers['idempotency-key'] },
+          deps,
+        ),
+      ),
     'GET /v1/webhooks/deliveries': async (req) =>
       json(200, await listDeliveries(queryParams(req, listDeliveriesQuerySchema), caller(req), deps)),
     'GET /v1/webhooks/deliveries/{deliveryId}': async (req) =>

@@ -27,8 +27,15 @@ export interface FanOutDeps {
 
 /** The Standard Webhooks body of an event: `{type, timestamp, data}` (custom events: their `data`). */
 export function webhookPayload(event: ReceivedEvent): string {
-  const data = event.type.startsWith(CUSTOM_EVENT_PREFIX) ? event.detail.data : event.detail;
-  return JSON.stringify({ type: event.type, timestamp: event.time, data });
+  const custom = event.type.startsWith(CUSTOM_EVENT_PREFIX);
+  const data = custom ? event.detail.data : event.detail;
+  return JSON.stringify({ type: event.type, timestamp: occurredAt(event), data });
+}
+
+/** When the event happened: a custom event's own `occurredAt` (stable across retries), else the envelope time. */
+function occurredAt(event: ReceivedEvent): string {
+  const own = event.detail.occurredAt;
+  return typeof own === 'string' && !Number.isNaN(Date.parse(own)) ? own : event.time;
 }
 
 /**
@@ -60,7 +67,7 @@ export async function fanOut(
   const eventId =
     typeof event.detail.eventId === 'string' && event.detail.eventId ? event.detail.eventId : event.id;
   const payload = webhookPayload(event);
-  const parsedTime = Date.parse(event.time);
+  const parsedTime = Date.parse(occurredAt(event));
   const eventTimeMs = Number.isNaN(parsedTime) ? now.getTime() : parsedTime;
   let created = 0;
   const wake: Array<{ deliveryId: string; dueKey: string }> = [];

@@ -131,6 +131,20 @@ export function toItem(record: EntityRecord): Record<string, unknown> {
   }
 }
 
+const strip = (item: Record<string, unknown>) => {
+  const { PK: _pk, SK: _sk, entity: _e, expiresAt: _x, ...rest } = item;
+  return rest;
+};
+
+/** Stored items back to entities: parsed, so a malformed item fails loudly instead of spreading. */
+export const fromItem = {
+  client: (item: Record<string, unknown>): ZuoraClient => zuoraClientSchema.parse(strip(item)),
+  workspace: (item: Record<string, unknown>): ZuoraWorkspace => zuoraWorkspaceSchema.parse(strip(item)),
+  subscription: (item: Record<string, unknown>): ZuoraSubscription =>
+    zuoraSubscriptionSchema.parse(strip(item)),
+  product: (item: Record<string, unknown>): ZuoraProduct => zuoraProductSchema.parse(strip(item)),
+};
+
 // --- write-ahead plan -------------------------------------------------------------------------
 /** One idempotent write of a plan. `expectedVersion: null` creates. */
 export const writeOpSchema = z.discriminatedUnion('kind', [
@@ -249,10 +263,8 @@ export interface ZuoraStore {
   execute(op: WriteOp, hash: string, now: Date): Promise<void>;
 }
 
-const strip = (item: Record<string, unknown>) => {
-  const { PK: _pk, SK: _sk, entity: _e, expiresAt: _x, ...rest } = item;
-  return rest;
-};
+/** A claim that is never completed (refused on retry, abandoned) still leaves the table in time. */
+const claimExpiry = (nowMs: number) => Math.floor(nowMs / 1000) + 90 * 24 * 3600;
 
 /** DynamoDB adapter of `ZuoraStore`; keeps the shared subscription registry in step. */
 export class DynamoZuoraStore implements ZuoraStore {
@@ -272,12 +284,12 @@ export class DynamoZuoraStore implements ZuoraStore {
 
   async getClient(account: string) {
     const item = await this.get(clientKey(account));
-    return item ? zuoraClientSchema.parse(strip(item)) : undefined;
+    return item ? fromItem.client(item) : undefined;
   }
 
   async getWorkspace(account: string, workspace: string) {
     const item = await this.get(workspaceKey(account, workspace));
-    return item ? zuoraWorkspaceSchema.parse(strip(item)) : undefined;
+    return item ? fromItem.workspace(item) : undefined;
   }
 
   async getSubscription(subscription: string) {
@@ -299,10 +311,8 @@ export class DynamoZuoraStore implements ZuoraStore {
     const head = items.find((i) => i.SK === 'SUBSCRIPTION');
     if (!head) return undefined;
     return {
-      subscription: zuoraSubscriptionSchema.parse(strip(head)),
-      products: items
-        .filter((i) => i.entity === 'zuora-product')
-        .map((i) => zuoraProductSchema.parse(strip(i))),
+      subscription: fromItem.subscription(head),
+      products: items.filter((i) => i.entity === 'zuora-product').map(fromItem.product),
     };
   }
 
@@ -324,7 +334,7 @@ export class DynamoZuoraStore implements ZuoraStore {
           TableName: this.tableName,
           Key: receiptKey(hash),
           UpdateExpression:
-            'SET #st = :pending, #owner = :o, leaseUntil = :l, entity = :e, #plan = if_not_exists(#plan, :p)',
+            'SET #st = :pending, #owner = :o, leaseUntil = :l, entity = :e, expiresAt = :x, #plan = if_not_exists(#plan, :p)',
           // Free, or pending with an expired lease (its holder crashed or timed out): take it over.
           ConditionExpression: 'attribute_not_exists(PK) OR (#st = :pending AND leaseUntil < :now)',
           ExpressionAttributeNames: { '#st': 'status', '#owner': 'owner', '#plan': 'plan' },
@@ -334,6 +344,7 @@ export class DynamoZuoraStore implements ZuoraStore {
             ':l': nowMs + leaseMs,
             ':now': nowMs,
             ':e': 'zuora-event-receipt',
+            ':x': claimExpiry(nowMs),
             ':p': plan,
           },
           ReturnValues: 'ALL_NEW',
@@ -406,7 +417,8 @@ export class DynamoZuoraStore implements ZuoraStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: notificationKey(id),
-          UpdateExpression: 'SET #st = :pending, #owner = :o, leaseUntil = :l, requestHash = :h, entity = :e',
+          UpdateExpression:
+            'SET #st = :pending, #owner = :o, leaseUntil = :l, requestHash = :h, entity = :e, expiresAt = :x',
           ConditionExpression: 'attribute_not_exists(PK) OR (#st = :pending AND leaseUntil < :now)',
           ExpressionAttributeNames: { '#st': 'status', '#owner': 'owner' },
           ExpressionAttributeValues: {
@@ -416,6 +428,7 @@ export class DynamoZuoraStore implements ZuoraStore {
             ':now': nowMs,
             ':h': requestHash,
             ':e': 'zuora-event-notification',
+            ':x': claimExpiry(nowMs),
           },
           ReturnValues: 'ALL_NEW',
         }),

@@ -350,7 +350,7 @@ function planProductList(command: ListCmd, state: PlanState, ctx: PlanContext): 
 
   const kinds = new Set(changes.map((c) => c.name));
   const name: OutcomeName = kinds.size === 1 ? changes[0]!.name : 'MODIFIED';
-  // Bumping the subscription's version first serialises concurrent list changes of one subscription.
+  // Bumping the subscription's version first serialises every change of one subscription (see planZlink).
   ops.unshift({
     kind: 'put',
     record: { entity: 'zuora-subscription', value: { ...subscription, ...metaFor(ctx, name, subscription) } },
@@ -415,9 +415,20 @@ function planZlink(command: Cmd<'ZLINKUPDATED'>, state: PlanState, ctx: PlanCont
     unit: command.unit,
     ...metaFor(ctx, 'UPGRADED', before),
   };
+  const { subscription } = current;
   return {
     result: { success: true, name: 'UPGRADED', message: product.productId },
     ops: [
+      // Every change under a subscription bumps it first: a conflict then always happens before
+      // anything is written, so re-planning after one never loses half a change (or its event).
+      {
+        kind: 'put',
+        record: {
+          entity: 'zuora-subscription',
+          value: { ...subscription, ...metaFor(ctx, 'UPGRADED', subscription) },
+        },
+        expectedVersion: subscription.version,
+      },
       { kind: 'put', record: { entity: 'zuora-product', value: product }, expectedVersion: before.version },
       {
         kind: 'putCharge',

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, type ITableV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -84,7 +84,11 @@ export class StatefulStack extends Stack {
             : 'Partner-issued credentials: rotated when the partner issues new ones, not by a Lambda',
       });
       secrets[name] = secret;
+      // Operators fill partner secrets by ARN (see README); the output names which is which.
+      new CfnOutput(this, `SecretArn-${name}`, { value: secret.secretArn, description: `Secret ${name}` });
     }
+    new CfnOutput(this, 'TableName', { value: this.table.tableName });
+    new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName });
     this.secrets = secrets as Record<SecretName, ISecret>;
 
     const signingKey = new SigningKey(this, 'SigningKey', {

@@ -30,7 +30,7 @@ export interface StatelessStackProps extends StackProps {
 }
 
 /** Prefix put in rule and schedule descriptions: `[name] description` (names are AWS-generated). */
-export const describe = (name: string, description: string): string =>
+export const labelled = (name: string, description: string): string =>
   `[${name}] ${description}`.slice(0, 512);
 
 /** Checks the manifest's cross references before building anything, naming the broken one. */
@@ -47,7 +47,14 @@ export function checkWiring(wiring: Wiring): void {
     keys.add(routeKey(r));
   }
   for (const [name, q] of Object.entries(wiring.queues)) {
-    if (!fns.has(q.consumer)) problems.push(`queue ${name} is consumed by unknown function ${q.consumer}`);
+    const consumer = wiring.functions[q.consumer];
+    if (!consumer) problems.push(`queue ${name} is consumed by unknown function ${q.consumer}`);
+    // AWS refuses the event source mapping otherwise (a message would reappear mid-invocation).
+    else if (q.visibilityTimeoutSeconds < consumer.timeoutSeconds) {
+      problems.push(
+        `queue ${name}: visibilityTimeoutSeconds ${q.visibilityTimeoutSeconds} is below the timeout of ${q.consumer} (${consumer.timeoutSeconds}s)`,
+      );
+    }
   }
   const names = new Set<string>();
   for (const rule of wiring.rules) {
@@ -92,7 +99,7 @@ export class StatelessStack extends Stack {
       });
       Validations.of(queue).acknowledge({
         id: 'AwsSolutions-SQS3',
-        reason: 'This queue is itself a dead-letter queue (of EventBridge targets or Scheduler)',
+        reason: 'This queue is itself a dead-letter queue (alarmed on depth)',
       });
       return queue;
     };
@@ -152,7 +159,7 @@ export class StatelessStack extends Stack {
     for (const rule of wiring.rules) {
       new Rule(this, `Rule-${rule.name}`, {
         eventBus: props.bus,
-        description: describe(rule.name, rule.description),
+        description: labelled(rule.name, rule.description),
         // Manifest patterns use EventBridge's own keys (`detail-type`); CDK passes them through.
         eventPattern: rule.pattern as EventPattern,
         targets: [
@@ -174,7 +181,7 @@ export class StatelessStack extends Stack {
         reason: 'Scheduler target role may invoke the function and its versions (CDK LambdaInvoke grant)',
       });
       new Schedule(this, `Schedule-${s.name}`, {
-        description: describe(s.name, s.description),
+        description: labelled(s.name, s.description),
         schedule: ScheduleExpression.expression(s.expression),
         target: new LambdaInvoke(target, {
           input: ScheduleTargetInput.fromObject({ ...schedulerInputTemplate(s.name), ...(s.input ?? {}) }),
@@ -220,7 +227,9 @@ export class StatelessStack extends Stack {
         );
         integrations.set(route.function, integration);
       }
-      api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+      const created = api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+      // CloudFormation rejects RouteSettings naming a route that does not exist yet.
+      if (route.throttle) api.defaultStage!.node.addDependency(...created);
     }
 
     const stage = api.defaultStage!.node.defaultChild as CfnStage;

@@ -100,7 +100,11 @@ export const ordersWiring: WiringPart = {
       timeoutSeconds: 60,
       reservedConcurrency: 1,
       uses: [{ kind: 'table', access: 'readWrite' }, { kind: 'bus' }],
-      environment: { ORDER_STUCK_AFTER_SECONDS: '900', ORDER_RECONCILE_LIMIT: '500' },
+      environment: {
+        ORDER_STUCK_AFTER_SECONDS: '900',
+        ORDER_RECONCILE_LIMIT: '500',
+        ORDER_MAX_REDRIVES: '20',
+      },
     },
   },
 

@@ -1,4 +1,3 @@
-import { schedulerInputTemplate } from '../../shared/events/scheduled.ts';
 import {
   startRunSchema,
   submissionResponseSchema,
@@ -7,6 +6,7 @@ import {
   usageBatchSchema,
 } from '../../functions/usage-submission/schema.ts';
 import { LOCAL_APPDIRECT_CREDENTIALS } from '../../local/sandboxes/appdirect-credentials.ts';
+import { schedulerInputTemplate } from '../../shared/events/scheduled.ts';
 import type { WiringPart } from '../wiring-types.ts';
 
 /**
@@ -75,10 +75,17 @@ export const usageWiring: WiringPart = {
       throttle: { rateLimit: 200, burstLimit: 1000 },
       request: {
         body: usageBatchSchema,
-        contentTypes: ['application/json', 'application/cloudevents-batch+json', 'application/cloudevents+json'],
+        contentTypes: [
+          'application/json',
+          'application/cloudevents-batch+json',
+          'application/cloudevents+json',
+        ],
       },
       responses: {
-        202: { description: 'Per-record results: accepted, duplicate or rejected', body: submissionResponseSchema },
+        202: {
+          description: 'Per-record results: accepted, duplicate or rejected',
+          body: submissionResponseSchema,
+        },
         400: { description: 'Malformed body, or every record rejected (details name each record)' },
         413: { description: 'Body over 256 KB' },
         415: { description: 'Unsupported content type' },
@@ -132,7 +139,8 @@ export const usageWiring: WiringPart = {
   schedules: [
     {
       name: 'usage-billing-daily',
-      description: 'Daily usage billing, before AppDirect processes usage at 18:00 UTC (USAGE_BILLING_SCHEDULE overrides)',
+      description:
+        'Daily usage billing, before AppDirect processes usage at 18:00 UTC (USAGE_BILLING_SCHEDULE overrides)',
       expression: USAGE_BILLING_SCHEDULE,
       function: 'usage-billing',
       input: schedulerInputTemplate('usage-billing-daily'),
@@ -141,7 +149,8 @@ export const usageWiring: WiringPart = {
 
   secrets: {
     'appdirect-credentials': {
-      description: 'AppDirect marketplace OAuth 2.0 client {clientId, clientSecret} (client credentials, ROLE_PARTNER)',
+      description:
+        'AppDirect marketplace OAuth 2.0 client {clientId, clientSecret} (client credentials, ROLE_PARTNER)',
       localValue: () => ({ ...LOCAL_APPDIRECT_CREDENTIALS }),
     },
   },

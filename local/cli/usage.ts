@@ -24,7 +24,9 @@ export async function runUsageCli(
   io: { registry: SubscriptionRegistry; clock: Clock; out: (l: string) => void; err: (l: string) => void },
 ): Promise<number> {
   const { positional, flags } = parseArgs(argv);
-  const charges = argv.flatMap((a, i) => (a === '--charge' && argv[i + 1] ? [argv[i + 1]!] : a.startsWith('--charge=') ? [a.slice(9)] : []));
+  const charges = argv.flatMap((a, i) =>
+    a === '--charge' && argv[i + 1] ? [argv[i + 1]!] : a.startsWith('--charge=') ? [a.slice(9)] : [],
+  );
   const [command, subscription, value] = positional;
   if (!command || !subscription || !/^[^#\s]{1,100}$/.test(subscription)) {
     io.err(USAGE);
@@ -50,7 +52,12 @@ export async function runUsageCli(
       const [chargeNumber, unit, pricing] = spec.split(':');
       if (!chargeNumber) continue;
       await io.registry.putCharge(
-        { subscriptionNumber: subscription, chargeNumber, ...(unit ? { unit } : {}), ...(pricing === 'volume' ? { pricing: 'volume' as const } : {}) },
+        {
+          subscriptionNumber: subscription,
+          chargeNumber,
+          ...(unit ? { unit } : {}),
+          ...(pricing === 'volume' ? { pricing: 'volume' as const } : {}),
+        },
         now,
       );
     }
@@ -61,7 +68,9 @@ export async function runUsageCli(
       return 2;
     }
     if (!(await io.registry.setBiller(subscription, biller.data, now))) {
-      io.err(`subscription ${subscription} is not registered; use: npm run usage -- register ${subscription} …`);
+      io.err(
+        `subscription ${subscription} is not registered; use: npm run usage -- register ${subscription} …`,
+      );
       return 1;
     }
   } else if (command !== 'show') {
@@ -77,7 +86,10 @@ export async function runUsageCli(
   return 0;
 }
 
-async function withTable<T>(fn: (doc: DynamoDBDocumentClient, table: string) => Promise<T>, table?: string): Promise<T> {
+async function withTable<T>(
+  fn: (doc: DynamoDBDocumentClient, table: string) => Promise<T>,
+  table?: string,
+): Promise<T> {
   if (table) return fn(createDocumentClient(), table);
   const dir = dataDir();
   const running = runningRuntime(dir);

@@ -24,7 +24,10 @@ export type AppDirectSandbox = Sandbox<AppDirectState>;
 const USAGE = '/api/integration/v2/billing/usage';
 const LIMITS = { preconfigured: 250, custom: 850, bytes: 262_144 };
 
-const error = (status: number, code: string, message: string): SandboxResponse => ({ status, body: { code, message } });
+const error = (status: number, code: string, message: string): SandboxResponse => ({
+  status,
+  body: { code, message },
+});
 
 function bearer(sandbox: AppDirectSandbox, req: SandboxRequest, write: boolean): SandboxResponse | undefined {
   const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
@@ -52,7 +55,10 @@ export function createAppDirectSandbox(ctx: SandboxContext): AppDirectSandbox {
     const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (basic) [id, secret] = Buffer.from(basic, 'base64').toString('utf8').split(':') as [string, string];
     if (form.get('grant_type') !== 'client_credentials') {
-      return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'Unsupported grant type' } };
+      return {
+        status: 400,
+        body: { error: 'unsupported_grant_type', error_description: 'Unsupported grant type' },
+      };
     }
     if (id !== LOCAL_APPDIRECT_CREDENTIALS.clientId || secret !== LOCAL_APPDIRECT_CREDENTIALS.clientSecret) {
       return { status: 401, body: { error: 'invalid_client', error_description: 'Bad client credentials' } };
@@ -72,7 +78,8 @@ export function createAppDirectSandbox(ctx: SandboxContext): AppDirectSandbox {
   sandbox.route('POST', USAGE, (req) => {
     const denied = bearer(sandbox, req, true);
     if (denied) return denied;
-    if (req.body.length > LIMITS.bytes) return error(400, 'PAYLOAD_TOO_LARGE', `The request exceeds ${LIMITS.bytes} bytes`);
+    if (req.body.length > LIMITS.bytes)
+      return error(400, 'PAYLOAD_TOO_LARGE', `The request exceeds ${LIMITS.bytes} bytes`);
     let body: {
       idempotencyKey?: unknown;
       requestGroupId?: unknown;
@@ -84,39 +91,66 @@ export function createAppDirectSandbox(ctx: SandboxContext): AppDirectSandbox {
     } catch {
       return error(400, 'BAD_REQUEST', 'Malformed JSON');
     }
-    if (typeof body.idempotencyKey !== 'string' || !body.idempotencyKey) return error(400, 'BAD_REQUEST', 'idempotencyKey is required');
+    if (typeof body.idempotencyKey !== 'string' || !body.idempotencyKey)
+      return error(400, 'BAD_REQUEST', 'idempotencyKey is required');
     if (typeof body.billable !== 'boolean') return error(400, 'BAD_REQUEST', 'billable is required');
-    if (!Array.isArray(body.usages) || body.usages.length === 0) return error(400, 'BAD_REQUEST', 'usages is required');
+    if (!Array.isArray(body.usages) || body.usages.length === 0)
+      return error(400, 'BAD_REQUEST', 'usages is required');
     const known = sandbox.state.idempotencyKeys[body.idempotencyKey];
     if (known) {
       sandbox.record('usage.duplicate', { idempotencyKey: body.idempotencyKey, requestId: known });
-      return error(409, 'DUPLICATE_IDEMPOTENCY_KEY', `Usage with idempotencyKey ${body.idempotencyKey} was already received`);
+      return error(
+        409,
+        'DUPLICATE_IDEMPOTENCY_KEY',
+        `Usage with idempotencyKey ${body.idempotencyKey} was already received`,
+      );
     }
     const events: Array<Record<string, unknown>> = [];
     let pre = 0;
     let volume = 0;
     for (const [u, usage] of body.usages.entries()) {
-      if (typeof usage.accountId !== 'string' || !usage.accountId) return error(400, 'BAD_REQUEST', `usages[${u}].accountId is required`);
-      if (!Array.isArray(usage.usageList) || !usage.usageList.length) return error(400, 'BAD_REQUEST', `usages[${u}].usageList is required`);
+      if (typeof usage.accountId !== 'string' || !usage.accountId)
+        return error(400, 'BAD_REQUEST', `usages[${u}].accountId is required`);
+      if (!Array.isArray(usage.usageList) || !usage.usageList.length)
+        return error(400, 'BAD_REQUEST', `usages[${u}].usageList is required`);
       for (const [i, item] of usage.usageList.entries()) {
         const where = `usages[${u}].usageList[${i}]`;
         const unit = item.pricingUnit ?? item.customUnit;
-        if (typeof unit !== 'string' || !unit) return error(400, 'BAD_REQUEST', `${where}: pricingUnit or customUnit is required`);
-        if (!/^\d+(\.\d+)?$/.test(String(item.quantity ?? ''))) return error(400, 'BAD_REQUEST', `${where}.quantity must be a non-negative number`);
-        if (typeof item.eventDate !== 'string' || Number.isNaN(Date.parse(item.eventDate))) return error(400, 'BAD_REQUEST', `${where}.eventDate must be a date-time`);
+        if (typeof unit !== 'string' || !unit)
+          return error(400, 'BAD_REQUEST', `${where}: pricingUnit or customUnit is required`);
+        if (!/^\d+(\.\d+)?$/.test(String(item.quantity ?? '')))
+          return error(400, 'BAD_REQUEST', `${where}.quantity must be a non-negative number`);
+        if (typeof item.eventDate !== 'string' || Number.isNaN(Date.parse(item.eventDate)))
+          return error(400, 'BAD_REQUEST', `${where}.eventDate must be a date-time`);
         if (item.pricingUnit !== undefined) pre++;
-        if (typeof item.pricingUnit === 'string' && sandbox.state.volumeUnits.includes(item.pricingUnit)) volume++;
+        if (typeof item.pricingUnit === 'string' && sandbox.state.volumeUnits.includes(item.pricingUnit))
+          volume++;
         events.push({ accountId: usage.accountId, ...item });
       }
     }
-    if (pre > LIMITS.preconfigured) return error(400, 'TOO_MANY_EVENTS', `At most ${LIMITS.preconfigured} preconfigured usage events per request`);
-    if (events.length > LIMITS.custom) return error(400, 'TOO_MANY_EVENTS', `At most ${LIMITS.custom} usage events per request`);
+    if (pre > LIMITS.preconfigured)
+      return error(
+        400,
+        'TOO_MANY_EVENTS',
+        `At most ${LIMITS.preconfigured} preconfigured usage events per request`,
+      );
+    if (events.length > LIMITS.custom)
+      return error(400, 'TOO_MANY_EVENTS', `At most ${LIMITS.custom} usage events per request`);
     if (volume > 0 && volume < events.length) {
-      return error(400, 'MIXED_PRICING_MODELS', 'Volume-priced usage must not be sent with usage for other pricing models');
+      return error(
+        400,
+        'MIXED_PRICING_MODELS',
+        'Volume-priced usage must not be sent with usage for other pricing models',
+      );
     }
     const requestId = randomUUID();
     sandbox.state.idempotencyKeys[body.idempotencyKey] = requestId;
-    sandbox.state.usageRequests[requestId] = { requestId, idempotencyKey: body.idempotencyKey, polls: 0, events: events.length };
+    sandbox.state.usageRequests[requestId] = {
+      requestId,
+      idempotencyKey: body.idempotencyKey,
+      polls: 0,
+      events: events.length,
+    };
     sandbox.changed();
     sandbox.record('usage.received', {
       requestId,
@@ -127,7 +161,11 @@ export function createAppDirectSandbox(ctx: SandboxContext): AppDirectSandbox {
     });
     return {
       status: 202,
-      body: { requestId, idempotencyKey: body.idempotencyKey, queryUsageStatus: `${USAGE}/requests/${requestId}` },
+      body: {
+        requestId,
+        idempotencyKey: body.idempotencyKey,
+        queryUsageStatus: `${USAGE}/requests/${requestId}`,
+      },
     };
   });
 

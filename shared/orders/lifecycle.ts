@@ -97,7 +97,7 @@ export async function fulfilIfComplete(order: Order, deps: LifecycleDeps): Promi
  */
 export async function completeStep(
   orderId: string,
-  field: 'crm' | 'licence' | 'licenceEmailedAt',
+  field: 'crm' | 'licence' | 'licenceBuyerMailedAt' | 'licenceEmailedAt',
   value: unknown,
   deps: LifecycleDeps,
 ): Promise<Order | undefined> {

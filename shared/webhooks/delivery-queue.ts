@@ -6,6 +6,8 @@ import { TransientError } from '../errors.ts';
 export const deliveryMessageSchema = z.object({
   deliveryId: z.string().min(1),
   dueKey: z.string().min(1),
+  /** How many times in a row this wake-up met its endpoint's rate limit (backs off). */
+  throttled: z.number().int().min(0).max(100).optional(),
 });
 export type DeliveryMessage = z.infer<typeof deliveryMessageSchema>;
 
@@ -31,7 +33,11 @@ export function sqsDeliveryQueue(
             QueueUrl: queueUrl,
             Entries: chunk.map((m, idx) => ({
               Id: String(idx),
-              MessageBody: JSON.stringify({ deliveryId: m.deliveryId, dueKey: m.dueKey }),
+              MessageBody: JSON.stringify({
+                deliveryId: m.deliveryId,
+                dueKey: m.dueKey,
+                ...(m.throttled ? { throttled: m.throttled } : {}),
+              }),
               DelaySeconds: Math.max(0, Math.min(MAX_DELAY_SECONDS, Math.ceil(m.delaySeconds ?? 0))),
             })),
           }),

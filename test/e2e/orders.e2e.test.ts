@@ -138,6 +138,23 @@ describe('order pipeline e2e', () => {
     expect((await post(body)).body).toEqual(res.body);
   });
 
+  it('parks a possible match in NEEDS_REVIEW until an operator clears it, then fulfils it', async () => {
+    const res = await post({ ...sample('possible-match'), channelOrderId: `E2E-M-${Date.now()}` });
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe('NEEDS_REVIEW');
+    const { orderId } = res.body;
+    await rt.drain(60_000);
+    expect(zuoraCreates(orderId)).toHaveLength(0);
+    const cleared = await api(rt, 'POST', `/v1/orders/${orderId}/clear`, {
+      token: await rt.token('platform'),
+      body: { reason: 'different company (US shipping firm), checked by compliance' },
+    });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.status).toBe('ACCEPTED');
+    expect((await settle([orderId]))[orderId]).toBe('FULFILLED');
+    expect(zuoraCreates(orderId)).toHaveLength(1);
+  });
+
   it('keeps an order RECEIVED during a screening outage and completes it when screening is back', async () => {
     await api(rt, 'PUT', '/_sandbox/screening/_faults', { body: { errorRate: 1, status: 503 } });
     const res = await post(order());

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../../shared/clock.ts';
 import type { Sandbox, SandboxContext } from '../../local/sandboxes/kit.ts';
+import type { Clock } from '../../shared/clock.ts';
 
 /**
  * Serves sandboxes over real loopback HTTP under `/_sandbox/<name>/…`, as the local runtime mounts
@@ -10,7 +10,12 @@ import type { Sandbox, SandboxContext } from '../../local/sandboxes/kit.ts';
 export async function serveSandboxes(
   factories: Record<string, (ctx: SandboxContext) => Sandbox<object>>,
   options: { clock: Clock; random?: () => number },
-): Promise<{ url: string; baseUrl(name: string): string; get<S extends Sandbox<object>>(name: string): S; stop(): Promise<void> }> {
+): Promise<{
+  url: string;
+  baseUrl(name: string): string;
+  get<S extends Sandbox<object>>(name: string): S;
+  stop(): Promise<void>;
+}> {
   const sandboxes = new Map<string, Sandbox<object>>();
   let url = '';
   const server: Server = createServer((req, res) => {
@@ -44,7 +49,13 @@ export async function serveSandboxes(
           'content-type': isText ? 'text/plain' : 'application/json',
           ...(answer.headers ?? {}),
         });
-        res.end(answer.body === undefined ? undefined : isText ? (answer.body as string) : JSON.stringify(answer.body));
+        res.end(
+          answer.body === undefined
+            ? undefined
+            : isText
+              ? (answer.body as string)
+              : JSON.stringify(answer.body),
+        );
       } catch (error) {
         res.writeHead(500).end(String(error));
       }
@@ -55,7 +66,13 @@ export async function serveSandboxes(
   for (const [name, factory] of Object.entries(factories)) {
     sandboxes.set(
       name,
-      factory({ runtimeUrl: url, baseUrl: `${url}/_sandbox/${name}`, clock: options.clock, dataDir: undefined, random: options.random ?? Math.random }),
+      factory({
+        runtimeUrl: url,
+        baseUrl: `${url}/_sandbox/${name}`,
+        clock: options.clock,
+        dataDir: undefined,
+        random: options.random ?? Math.random,
+      }),
     );
   }
   return {

@@ -1,12 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type App, Validations } from 'aws-cdk-lib';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { DeployStage } from '../../infra/config.ts';
 import type { Wiring } from '../../infra/wiring-types.ts';
 import { fixtureWiring } from './fixtures/wiring.ts';
 import { realWiring, testApp } from './synth.ts';
+
+// Synthesizing the app is CPU-bound (seconds each, more on a busy machine); no timing is asserted.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 interface Violation {
   rule: string;
@@ -25,7 +28,10 @@ function nagFindings(app: App): Violation[] {
   } catch (error) {
     if ((error as Error).name !== 'ValidationFailed') throw error;
   }
-  const report = JSON.parse(readFileSync(join(app.outdir, 'validation-report.json'), 'utf8')) as {
+  const reportPath = join(app.outdir, 'validation-report.json');
+  const text = readFileSync(reportPath, 'utf8');
+  rmSync(app.outdir, { recursive: true, force: true });
+  const report = JSON.parse(text) as {
     pluginReports: Array<{
       violations: Array<{
         ruleName: string;

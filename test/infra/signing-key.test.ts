@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { type SecretStore, signingKeyLifecycle } from '../../functions/signing-key-provider/signing-key.ts';
@@ -112,5 +114,54 @@ describe('signing-key custom resource', () => {
     (event.ResourceProperties as Record<string, unknown>).SecretArn = undefined;
     await expect(signingKeyLifecycle(event, { store })).rejects.toThrow(/SecretArn/);
     expect(store.writes).toBe(0);
+  });
+});
+
+describe('signing-key provider handler (real AWS SDK against a loopback Secrets Manager)', () => {
+  it('writes the key through PutSecretValue and reads it back on a no-op Update', async () => {
+    const secrets = new Map<string, string>();
+    const calls: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        const target = String(req.headers['x-amz-target'] ?? '');
+        const input = JSON.parse(body || '{}') as { SecretId: string; SecretString?: string };
+        calls.push(target.split('.').pop()!);
+        res.setHeader('content-type', 'application/x-amz-json-1.1');
+        if (target.endsWith('PutSecretValue')) {
+          secrets.set(input.SecretId, input.SecretString!);
+          res.end(JSON.stringify({ ARN: input.SecretId, VersionId: 'v1' }));
+        } else if (target.endsWith('GetSecretValue') && secrets.has(input.SecretId)) {
+          res.end(JSON.stringify({ ARN: input.SecretId, SecretString: secrets.get(input.SecretId) }));
+        } else {
+          res.statusCode = 400;
+          res.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: 'no such secret' }));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const saved = { ...process.env };
+    try {
+      const { port } = server.address() as AddressInfo;
+      Object.assign(process.env, {
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}`,
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+      });
+      const { handler } = await import('../../functions/signing-key-provider/handler.ts');
+      const created = await handler(create());
+      expect(calls).toEqual(['PutSecretValue']);
+      expect(JSON.parse(secrets.get(SECRET)!).privateJwk.d).toBeTypeOf('string');
+      const updated = await handler(update('1', '1', created.PhysicalResourceId));
+      expect(calls).toEqual(['PutSecretValue', 'GetSecretValue']);
+      expect(updated.Data).toEqual(created.Data);
+    } finally {
+      process.env = saved;
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -1,11 +1,14 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadStageConfig, parseStageConfig, stageDefaults } from '../../infra/config.ts';
 import { FUNCTION_TAG } from '../../infra/constructs/service-function.ts';
 import { checkWiring } from '../../infra/stacks/stateless-stack.ts';
 import type { Wiring } from '../../infra/wiring-types.ts';
 import { fixtureWiring } from './fixtures/wiring.ts';
 import { realWiring, refOf, testApp } from './synth.ts';
+
+// Synthesizing the app is CPU-bound (seconds each, more on a busy machine); no timing is asserted.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 // biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation JSON is untyped; tests walk it freely
 type Json = any;
@@ -184,6 +187,16 @@ function invariants(label: string, load: () => Promise<{ stateful: Template; sta
 }
 
 invariants('real manifest, dev', async () => templates('dev', await realWiring()));
+
+describe('the real manifest', () => {
+  it('gives every queue a visibility timeout of at least six times its consumer’s timeout (AWS guidance)', async () => {
+    const wiring = await realWiring();
+    for (const [name, q] of Object.entries(wiring.queues)) {
+      const consumer = wiring.functions[q.consumer]!;
+      expect(q.visibilityTimeoutSeconds, name).toBeGreaterThanOrEqual(6 * consumer.timeoutSeconds);
+    }
+  });
+});
 invariants('fixture manifest, prod', async () => templates('prod', fixtureWiring));
 
 describe('generated from the fixture manifest', () => {
@@ -282,7 +295,14 @@ describe('generated from the fixture manifest', () => {
     });
   });
 
-  it('routes with their own throttle get stage route settings', () => {
+  it('routes with their own throttle get stage route settings, created after those routes', () => {
+    const [[, stage]] = ofType(dev.stateless, 'AWS::ApiGatewayV2::Stage') as [
+      [string, Resource & { DependsOn?: string[] }],
+    ];
+    const throttled = ofType(dev.stateless, 'AWS::ApiGatewayV2::Route').find(
+      ([, r]) => r.Properties.RouteKey === 'POST /v1/things',
+    )!;
+    expect(stage.DependsOn).toContain(throttled[0]);
     dev.stateless.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       RouteSettings: { 'POST /v1/things': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 } },
       DefaultRouteSettings: Match.objectLike({
@@ -378,5 +398,15 @@ describe('configuration and manifest errors fail clearly', () => {
     );
     expect(() => checkWiring(broken)).toThrow(/functions\/gone\/handler\.ts does not exist/);
     expect(() => checkWiring(fixtureWiring)).not.toThrow();
+    const slowConsumer: Wiring = {
+      ...fixtureWiring,
+      queues: {
+        ...fixtureWiring.queues,
+        work: { ...fixtureWiring.queues.work!, visibilityTimeoutSeconds: 10 },
+      },
+    };
+    expect(() => checkWiring(slowConsumer)).toThrow(
+      /queue work: visibilityTimeoutSeconds 10 is below the timeout of worker \(30s\)/,
+    );
   });
 });

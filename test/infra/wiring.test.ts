@@ -1,7 +1,10 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { routeKey, type Wiring } from '../../infra/wiring-types.ts';
 import { fixtureWiring } from './fixtures/wiring.ts';
 import { realWiring, type SynthesizedWiring, synthesizedWiring } from './synth.ts';
+
+// Synthesizing the app is CPU-bound (seconds each, more on a busy machine); no timing is asserted.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 /** The manifest's own view, in the same shape as what is read back from the template. */
 function expected(wiring: Wiring): SynthesizedWiring {

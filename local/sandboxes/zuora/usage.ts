@@ -65,8 +65,10 @@ export function registerZuoraUsageRoutes(sandbox: ZuoraSandbox): void {
     if (denied) return denied;
     const file = multipartFile(req, 'file');
     if (!file) return fail(400, 53100020, 'The request must be multipart/form-data with a file field');
-    if (file.content.length >= MAX_FILE_BYTES) return fail(400, 53100020, 'The usage file must be smaller than 4 MB');
-    if (!/\.(csv|xls|xlsx|zip)$/i.test(file.filename)) return fail(400, 53100020, 'The usage file must be a .csv, .xls or .zip file');
+    if (file.content.length >= MAX_FILE_BYTES)
+      return fail(400, 53100020, 'The usage file must be smaller than 4 MB');
+    if (!/\.(csv|xls|xlsx|zip)$/i.test(file.filename))
+      return fail(400, 53100020, 'The usage file must be a .csv, .xls or .zip file');
     const parsed = parseUsageCsv(file.content.toString('utf8'), dateFormat());
     const imp: UsageImport = {
       id: randomBytes(16).toString('hex'),
@@ -80,7 +82,10 @@ export function registerZuoraUsageRoutes(sandbox: ZuoraSandbox): void {
     imports()[imp.id] = imp;
     sandbox.changed();
     sandbox.record('usage.import.received', { importId: imp.id, name: imp.name, size: file.content.length });
-    return { status: 200, body: { checkImportStatus: `/v1/usage/${imp.id}/status`, size: file.content.length, success: true } };
+    return {
+      status: 200,
+      body: { checkImportStatus: `/v1/usage/${imp.id}/status`, size: file.content.length, success: true },
+    };
   });
 
   sandbox.route('GET', '/v1/usage/:importId/status', (req) => {
@@ -93,7 +98,12 @@ export function registerZuoraUsageRoutes(sandbox: ZuoraSandbox): void {
       status: 200,
       body: {
         importStatus: imp.status,
-        message: imp.status === 'Failed' ? imp.error : imp.status === 'Completed' ? `${imp.rows.length} usage records imported` : '',
+        message:
+          imp.status === 'Failed'
+            ? imp.error
+            : imp.status === 'Completed'
+              ? `${imp.rows.length} usage records imported`
+              : '',
         success: true,
       },
     };
@@ -109,13 +119,19 @@ export function registerZuoraUsageRoutes(sandbox: ZuoraSandbox): void {
       return fail(400, 50000040, 'malformed JSON');
     }
     const m = /^select\s+[\w\s,]+\s+from\s+Import\s+where\s+Name\s*=\s*'([^']*)'\s*$/i.exec(query.trim());
-    if (!m) return fail(400, 50000040, 'The sandbox supports only: select … from Import where Name = \'…\'');
+    if (!m) return fail(400, 50000040, "The sandbox supports only: select … from Import where Name = '…'");
     const found = Object.values(imports()).filter((i) => i.name === m[1]);
     for (const imp of found) advance(imp, false);
     return {
       status: 200,
       body: {
-        records: found.map((i) => ({ Id: i.id, Name: i.name, Status: i.status, ImportType: 'Usage', TotalCount: i.rows.length })),
+        records: found.map((i) => ({
+          Id: i.id,
+          Name: i.name,
+          Status: i.status,
+          ImportType: 'Usage',
+          TotalCount: i.rows.length,
+        })),
         size: found.length,
         done: true,
       },
@@ -124,7 +140,10 @@ export function registerZuoraUsageRoutes(sandbox: ZuoraSandbox): void {
 }
 
 /** Extracts one file part of a multipart/form-data body. */
-function multipartFile(req: SandboxRequest, field: string): { filename: string; content: Buffer } | undefined {
+function multipartFile(
+  req: SandboxRequest,
+  field: string,
+): { filename: string; content: Buffer } | undefined {
   const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(req.headers['content-type'] ?? '');
   if (!/^multipart\/form-data/i.test(req.headers['content-type'] ?? '') || !boundary) return undefined;
   const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
@@ -139,7 +158,8 @@ function multipartFile(req: SandboxRequest, field: string): { filename: string; 
       const headers = part.subarray(0, headerEnd).toString('utf8');
       const name = /name="([^"]*)"/i.exec(headers)?.[1];
       const filename = /filename="([^"]*)"/i.exec(headers)?.[1];
-      if (name === field && filename !== undefined) return { filename, content: part.subarray(headerEnd + 4) };
+      if (name === field && filename !== undefined)
+        return { filename, content: part.subarray(headerEnd + 4) };
     }
     pos = next;
   }
@@ -185,7 +205,10 @@ function validDate(value: string, format: string): boolean {
 }
 
 /** Parses and validates a usage file; any bad row makes the whole import fail (atomic). */
-export function parseUsageCsv(text: string, dateFormat: string): { rows: Array<Record<string, string>>; error?: string } {
+export function parseUsageCsv(
+  text: string,
+  dateFormat: string,
+): { rows: Array<Record<string, string>>; error?: string } {
   const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
   const header = splitCsvLine(lines[0] ?? '').map((h) => h.trim().toUpperCase());
   const missing = ZUORA_USAGE_REQUIRED_COLUMNS.filter((c) => !header.includes(c));

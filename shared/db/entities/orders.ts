@@ -123,6 +123,8 @@ export const orderSchema = z.object({
   billing: billingRecordSchema.optional(),
   crm: crmRecordSchema.optional(),
   licence: licenceRecordSchema.optional(),
+  /** The buyer's copy went out (so a retry after the partner's copy failed does not re-send it). */
+  licenceBuyerMailedAt: z.string().optional(),
   licenceEmailedAt: z.string().optional(),
   error: z.object({ stage: z.string(), reason: z.string() }).optional(),
   firstResponse: firstResponseSchema.optional(),

@@ -170,6 +170,14 @@ export class UsageBillingStore {
     return out;
   }
 
+  /** One group's billed state (consistent read), or undefined. */
+  async getState(g: GroupKey): Promise<GroupState | undefined> {
+    const res = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: groupStateKey(g), ConsistentRead: true }),
+    );
+    return res.Item ? groupStateSchema.parse(res.Item) : undefined;
+  }
+
   /**
    * Claims a group for a submission: succeeds only if nobody changed the group since it was read
    * (`version`) and no other submission holds it. This is what stops two runs billing one group.

@@ -77,7 +77,7 @@ export const webhookDeliverySchema = z.object({
 export type WebhookDelivery = z.infer<typeof webhookDeliverySchema>;
 
 /** Attempts kept on the item; the oldest are dropped beyond this (400 KB item limit). */
-export const MAX_ATTEMPTS_KEPT = 30;
+export const MAX_ATTEMPTS_KEPT = 20;
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 

@@ -38,6 +38,8 @@ export const customEventTypeSchema = z
 export const customEventDetailSchema = z.object({
   tenant: z.string(),
   eventId: z.string(),
+  /** When the publisher's first request was accepted (a retried request keeps it). */
+  occurredAt: z.string().optional(),
   data: z.record(z.string(), z.unknown()),
 });
 

@@ -188,6 +188,29 @@ describe('licence-provisioner and the fulfilment join', () => {
     expect(mails).toHaveLength(2);
   });
 
+  it('does not re-send the buyer’s copy when only the partner’s copy failed', async () => {
+    const orderId = await provisionedOrder();
+    const order = (await orders.get(orderId))!;
+    const flaky: Mailer = {
+      async send(m) {
+        if (m.to === order.partner.contact.email && !mails.some((x) => x.to === 'failed-once')) {
+          mails.push({ to: 'failed-once', subject: '', text: '' });
+          throw new TransientError('SES throttled');
+        }
+        mails.push(m);
+      },
+    };
+    await expect(issueLicence({ orderId }, { ...licenceDeps(), mailer: flaky })).rejects.toBeInstanceOf(
+      TransientError,
+    );
+    expect(await issueLicence({ orderId }, { ...licenceDeps(), mailer: flaky })).toBe('issued');
+    expect(mails.map((m) => m.to)).toEqual([
+      order.sellTo.contact.email,
+      'failed-once',
+      order.partner.contact.email,
+    ]);
+  });
+
   it('rejects a licence signed by another key', async () => {
     const orderId = await provisionedOrder();
     await issueLicence({ orderId }, licenceDeps());
@@ -203,7 +226,7 @@ describe('licence-provisioner and the fulfilment join', () => {
 describe('order-reconciler', () => {
   it('re-publishes the last event of orders stuck longer than the threshold, once per period', async () => {
     const orderId = await provisionedOrder();
-    const deps = { orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000 };
+    const deps = { orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000, maxRedrives: 20 };
     expect((await reconcileOrders(deps)).redriven).toBe(0);
     clock.advance(601);
     const report = await reconcileOrders(deps);
@@ -223,6 +246,19 @@ describe('order-reconciler', () => {
     expect(publisher.events.filter((e) => e.detail.orderId === orderId)).toHaveLength(0);
   });
 
+  it('stops re-driving an order after maxRedrives and reports it', async () => {
+    const orderId = await provisionedOrder();
+    const deps = { orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000, maxRedrives: 2 };
+    for (let i = 0; i < 4; i++) {
+      clock.advance(601);
+      await reconcileOrders(deps);
+    }
+    expect(publisher.events.filter((e) => e.detail.orderId === orderId)).toHaveLength(2);
+    expect((await orders.get(orderId))?.redrives).toBe(2);
+    clock.advance(601);
+    expect((await reconcileOrders(deps)).abandoned).toBeGreaterThanOrEqual(1);
+  });
+
   it('publishes a terminal event that a crash left unpublished', async () => {
     const orderId = await provisionedOrder();
     publisher.failNext = 1; // the order.failed publish is lost
@@ -231,13 +267,13 @@ describe('order-reconciler', () => {
     ).rejects.toThrow('bus down');
     expect((await orders.get(orderId))?.status).toBe('ERROR');
     clock.advance(601);
-    await reconcileOrders({ orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000 });
+    await reconcileOrders({ orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000, maxRedrives: 20 });
     expect(publisher.events.filter((e) => e.detail.orderId === orderId).map((e) => e.type)).toEqual([
       'order.failed',
     ]);
     publisher.events = [];
     clock.advance(601);
-    await reconcileOrders({ orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000 });
+    await reconcileOrders({ orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000, maxRedrives: 20 });
     expect(publisher.events.filter((e) => e.detail.orderId === orderId)).toHaveLength(0);
   });
 });

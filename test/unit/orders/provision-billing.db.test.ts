@@ -106,6 +106,21 @@ describe('provisionBilling', () => {
       ['SB-PRO', 'seat'],
     ]);
     expect(publisher.types()).toEqual(['order.billing.provisioned']);
+    // The account is readable in Zuora's shape, bill-to from the Sell To contact.
+    const token = await new ZuoraClient({
+      baseUrl: sandbox.ctx.baseUrl,
+      credentials: async () => LOCAL_ZUORA_CREDENTIALS,
+      clock,
+      http: new HttpClient({ baseUrl: sandbox.ctx.baseUrl, fetchImpl: sandboxFetch(sandbox) }),
+    }).accessToken();
+    const account = await sandboxFetch(sandbox)(`${sandbox.ctx.baseUrl}/v1/accounts/${accountNumber}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(await account.json()).toMatchObject({
+      success: true,
+      basicInfo: { accountNumber, name: order!.sellTo.company, currency: 'EUR' },
+      billToContact: { lastName: order!.sellTo.contact.lastName, country: 'DE' },
+    });
     // The Zuora subscription carries the quantities and the term the order asked for.
     const sub = (
       sandbox.state.orders as {
@@ -158,6 +173,27 @@ describe('provisionBilling', () => {
     expect(order?.error?.reason).toContain('Invalid value for billCycleDay');
     expect(publisher.events[0]).toMatchObject({ type: 'order.failed', detail: { orderId, status: 'ERROR' } });
     expect(publisher.events[0]?.detail.reason).toContain('53100320');
+  });
+
+  it('treats refused Zuora credentials as transient (configuration), never failing the order', async () => {
+    const orderId = await acceptedOrder();
+    const http = new HttpClient({
+      baseUrl: sandbox.ctx.baseUrl,
+      fetchImpl: sandboxFetch(sandbox),
+      sleep: async () => {},
+    });
+    const wrong = createZuoraOrders(
+      new ZuoraClient({
+        baseUrl: sandbox.ctx.baseUrl,
+        credentials: async () => ({ clientId: 'x', clientSecret: 'y' }),
+        clock,
+        http,
+      }),
+    );
+    await expect(provisionBilling({ orderId }, { ...deps, zuora: wrong })).rejects.toBeInstanceOf(
+      TransientError,
+    );
+    expect((await orders.get(orderId))?.status).toBe('ACCEPTED');
   });
 
   it('classifies Zuora reason codes by their last two digits', () => {

@@ -3,8 +3,8 @@ import { AppDirectClient, AppDirectUsageBiller } from '../../../functions/usage-
 import type { BillerAdapter } from '../../../functions/usage-billing/biller.ts';
 import { type RunBillingDeps, runBilling } from '../../../functions/usage-billing/run-billing.ts';
 import { ZuoraUsageBiller } from '../../../functions/usage-billing/zuora-usage.ts';
-import { LOCAL_APPDIRECT_CREDENTIALS } from '../../../local/sandboxes/appdirect-credentials.ts';
 import { createAppDirectSandbox } from '../../../local/sandboxes/appdirect.ts';
+import { LOCAL_APPDIRECT_CREDENTIALS } from '../../../local/sandboxes/appdirect-credentials.ts';
 import type { Sandbox, SandboxRecord } from '../../../local/sandboxes/kit.ts';
 import { createZuoraSandbox, LOCAL_ZUORA_CREDENTIALS } from '../../../local/sandboxes/zuora/index.ts';
 import { HttpClient } from '../../../shared/clients/http.ts';
@@ -43,11 +43,27 @@ const zuora = () => servers.get<Sandbox<Record<string, unknown>>>('zuora');
 const appdirect = () => servers.get<Sandbox<Record<string, unknown>>>('appdirect');
 
 function billers(): Record<'zuora' | 'appdirect', BillerAdapter> {
-  const http = (name: string) => new HttpClient({ baseUrl: servers.baseUrl(name), sleep: noSleep, defaultAttempts: 3 });
-  const zc = new ZuoraClient({ baseUrl: servers.baseUrl('zuora'), credentials: async () => LOCAL_ZUORA_CREDENTIALS, clock, http: http('zuora') });
-  const ac = new AppDirectClient({ baseUrl: servers.baseUrl('appdirect'), credentials: async () => LOCAL_APPDIRECT_CREDENTIALS, clock, http: http('appdirect') });
+  const http = (name: string) =>
+    new HttpClient({ baseUrl: servers.baseUrl(name), sleep: noSleep, defaultAttempts: 3 });
+  const zc = new ZuoraClient({
+    baseUrl: servers.baseUrl('zuora'),
+    credentials: async () => LOCAL_ZUORA_CREDENTIALS,
+    clock,
+    http: http('zuora'),
+  });
+  const ac = new AppDirectClient({
+    baseUrl: servers.baseUrl('appdirect'),
+    credentials: async () => LOCAL_APPDIRECT_CREDENTIALS,
+    clock,
+    http: http('appdirect'),
+  });
   return {
-    zuora: new ZuoraUsageBiller(zc, { dateFormat: 'MM/DD/YYYY', pollAttempts: 4, pollIntervalMs: 0, sleep: noSleep }),
+    zuora: new ZuoraUsageBiller(zc, {
+      dateFormat: 'MM/DD/YYYY',
+      pollAttempts: 4,
+      pollIntervalMs: 0,
+      sleep: noSleep,
+    }),
     appdirect: new AppDirectUsageBiller(ac, { pollAttempts: 4, pollIntervalMs: 0, sleep: noSleep }),
   };
 }
@@ -61,22 +77,50 @@ function deps(over: Partial<RunBillingDeps> = {}): RunBillingDeps {
     publisher: { publish: async (e) => void events.push(...e) },
     clock,
     ids: ulidGenerator,
-    config: { lateWindowDays: 35, leaseSeconds: 600, retryBaseSeconds: 0, retryMaxSeconds: 0, submissionConcurrency: 4 },
+    config: {
+      lateWindowDays: 35,
+      leaseSeconds: 600,
+      retryBaseSeconds: 0,
+      retryMaxSeconds: 0,
+      submissionConcurrency: 4,
+    },
     ...over,
   };
 }
 
-async function subscription(biller: 'zuora' | 'appdirect', options: { tenant?: string; charges?: number; account?: string } = {}) {
+async function subscription(
+  biller: 'zuora' | 'appdirect',
+  options: { tenant?: string; charges?: number; account?: string } = {},
+) {
   const n = `A-S${String(++subCounter).padStart(8, '0')}`;
-  await registry.register({ subscriptionNumber: n, accountNumber: options.account ?? `A${subCounter}`, tenants: [options.tenant ?? 'platform'], source: 'test', biller, overrideBiller: true, now: clock.now() });
+  await registry.register({
+    subscriptionNumber: n,
+    accountNumber: options.account ?? `A${subCounter}`,
+    tenants: [options.tenant ?? 'platform'],
+    source: 'test',
+    biller,
+    overrideBiller: true,
+    now: clock.now(),
+  });
   for (let c = 1; c <= (options.charges ?? 1); c++) {
-    await registry.putCharge({ subscriptionNumber: n, chargeNumber: `C-${subCounter}-${c}`, unit: biller === 'appdirect' ? 'GIGABYTE' : 'Minutes' }, clock.now());
+    await registry.putCharge(
+      {
+        subscriptionNumber: n,
+        chargeNumber: `C-${subCounter}-${c}`,
+        unit: biller === 'appdirect' ? 'GIGABYTE' : 'Minutes',
+      },
+      clock.now(),
+    );
   }
   return n;
 }
 
 let recordCounter = 0;
-async function usage(sub: string, quantity: string, options: { charge?: number; at?: string; tenant?: string } = {}) {
+async function usage(
+  sub: string,
+  quantity: string,
+  options: { charge?: number; at?: string; tenant?: string } = {},
+) {
   const subNo = Number(sub.slice(3));
   const s = await registry.get(sub);
   const r = {
@@ -99,24 +143,38 @@ function billedInSandboxes(): Map<string, string> {
   const totals = new Map<string, bigint>();
   const add = (k: string, q: string) => totals.set(k, (totals.get(k) ?? 0n) + toScaled(q)!);
   for (const rec of zuora().records.filter((r: SandboxRecord) => r.kind === 'usage.imported')) {
-    for (const row of rec.rows as Array<Record<string, string>>) add(`${row.SUBSCRIPTION_ID}|${row.CHARGE_ID}|${row.UOM}`, row.QTY!);
+    for (const row of rec.rows as Array<Record<string, string>>)
+      add(`${row.SUBSCRIPTION_ID}|${row.CHARGE_ID}|${row.UOM}`, row.QTY!);
   }
   for (const rec of appdirect().records.filter((r: SandboxRecord) => r.kind === 'usage.received')) {
-    for (const ev of rec.events as Array<{ attributes: Record<string, string>; pricingUnit?: string; customUnit?: string; quantity: string }>) {
-      add(`${ev.attributes.subscriptionNumber}|${ev.attributes.chargeNumber}|${ev.pricingUnit ?? ev.customUnit}`, ev.quantity);
+    for (const ev of rec.events as Array<{
+      attributes: Record<string, string>;
+      pricingUnit?: string;
+      customUnit?: string;
+      quantity: string;
+    }>) {
+      add(
+        `${ev.attributes.subscriptionNumber}|${ev.attributes.chargeNumber}|${ev.pricingUnit ?? ev.customUnit}`,
+        ev.quantity,
+      );
     }
   }
   return new Map([...totals].map(([k, v]) => [k, fromScaled(v)]));
 }
 
 const billedFor = (sub: string, charge = 1) => {
-  const hit = [...billedInSandboxes()].find(([k]) => k.startsWith(`${sub}|C-${Number(sub.slice(3))}-${charge}|`));
+  const hit = [...billedInSandboxes()].find(([k]) =>
+    k.startsWith(`${sub}|C-${Number(sub.slice(3))}-${charge}|`),
+  );
   return hit?.[1];
 };
 
 beforeAll(async () => {
   table = await startTestTable();
-  servers = await serveSandboxes({ zuora: createZuoraSandbox, appdirect: createAppDirectSandbox }, { clock, random });
+  servers = await serveSandboxes(
+    { zuora: createZuoraSandbox, appdirect: createAppDirectSandbox },
+    { clock, random },
+  );
   registry = new SubscriptionRegistry(table.doc, table.tableName);
   records = new UsageRecordStore(table.doc, table.tableName, { group: 4, period: 8 });
 });
@@ -131,28 +189,35 @@ beforeEach(() => {
 });
 
 describe('billing run: deltas', () => {
-  it.each(['zuora', 'appdirect'] as const)('bills the delta once, late records in the next run, nothing twice (%s)', async (biller) => {
-    const sub = await subscription(biller);
-    await usage(sub, '1.5');
-    await usage(sub, '2.25');
-    const run1 = await runBilling({ trigger: 'schedule' }, deps());
-    expect(run1.status).toBe('succeeded');
-    expect(billedFor(sub)).toBe('3.75');
-    expect(events.filter((e) => e.type === 'usage.billed').some((e) => JSON.stringify(e.detail).includes(sub))).toBe(true);
+  it.each(['zuora', 'appdirect'] as const)(
+    'bills the delta once, late records in the next run, nothing twice (%s)',
+    async (biller) => {
+      const sub = await subscription(biller);
+      await usage(sub, '1.5');
+      await usage(sub, '2.25');
+      const run1 = await runBilling({ trigger: 'schedule' }, deps());
+      expect(run1.status).toBe('succeeded');
+      expect(billedFor(sub)).toBe('3.75');
+      expect(
+        events.filter((e) => e.type === 'usage.billed').some((e) => JSON.stringify(e.detail).includes(sub)),
+      ).toBe(true);
 
-    // A late record (earlier timestamp, same period) arrives after the run.
-    await usage(sub, '0.25', { at: new Date(t - 5 * 86_400_000).toISOString().replace(/-\d\dT/, '-16T') });
-    t += 60_000;
-    await runBilling({ trigger: 'schedule' }, deps());
-    expect(billedFor(sub)).toBe('4');
+      // A late record (earlier timestamp, same period) arrives after the run.
+      await usage(sub, '0.25', { at: new Date(t - 5 * 86_400_000).toISOString().replace(/-\d\dT/, '-16T') });
+      t += 60_000;
+      await runBilling({ trigger: 'schedule' }, deps());
+      expect(billedFor(sub)).toBe('4');
 
-    const before = zuora().records.length + appdirect().records.length;
-    t += 60_000;
-    await runBilling({ trigger: 'schedule' }, deps());
-    expect(billedFor(sub)).toBe('4');
-    const uploads = [...zuora().records, ...appdirect().records].slice(before).filter((r) => /usage\.(import\.received|received)/.test(r.kind));
-    expect(uploads).toHaveLength(0);
-  });
+      const before = zuora().records.length + appdirect().records.length;
+      t += 60_000;
+      await runBilling({ trigger: 'schedule' }, deps());
+      expect(billedFor(sub)).toBe('4');
+      const uploads = [...zuora().records, ...appdirect().records]
+        .slice(before)
+        .filter((r) => /usage\.(import\.received|received)/.test(r.kind));
+      expect(uploads).toHaveLength(0);
+    },
+  );
 
   it('records the outcome of a run and the billed totals it reached', async () => {
     const sub = await subscription('zuora', { charges: 2 });
@@ -160,8 +225,15 @@ describe('billing run: deltas', () => {
     await usage(sub, '5', { charge: 2 });
     const run = await runBilling({ trigger: 'api' }, deps());
     const stored = await new UsageBillingStore(table.doc, table.tableName).getRun(run.id);
-    expect(stored).toMatchObject({ status: 'succeeded', stats: { billed: expect.any(Number), failed: 0, pending: 0 } });
-    const states = await new UsageBillingStore(table.doc, table.tableName).listStates('platform', sub, new Date(t - 3_600_000).toISOString().slice(0, 7));
+    expect(stored).toMatchObject({
+      status: 'succeeded',
+      stats: { billed: expect.any(Number), failed: 0, pending: 0 },
+    });
+    const states = await new UsageBillingStore(table.doc, table.tableName).listStates(
+      'platform',
+      sub,
+      new Date(t - 3_600_000).toISOString().slice(0, 7),
+    );
     expect(states.map((s) => [s.chargeNumber, s.billed, s.inflight])).toEqual([
       [`C-${subCounter}-1`, '10', undefined],
       [`C-${subCounter}-2`, '5', undefined],
@@ -173,7 +245,18 @@ describe('billing run: deltas', () => {
     const good = await subscription('zuora');
     await usage(bad, '7');
     await usage(good, '3');
-    const run1 = await runBilling({ trigger: 'schedule' }, deps({ config: { lateWindowDays: 35, leaseSeconds: 600, retryBaseSeconds: 3600, retryMaxSeconds: 86_400, submissionConcurrency: 4 } }));
+    const run1 = await runBilling(
+      { trigger: 'schedule' },
+      deps({
+        config: {
+          lateWindowDays: 35,
+          leaseSeconds: 600,
+          retryBaseSeconds: 3600,
+          retryMaxSeconds: 86_400,
+          submissionConcurrency: 4,
+        },
+      }),
+    );
     expect(run1.status).toBe('partial');
     expect(run1.failures[0]?.reason).toMatch(/ACCOUNT_ID/);
     expect(billedFor(bad)).toBeUndefined();
@@ -191,7 +274,13 @@ describe('billing run: deltas', () => {
     expect(billedFor(good)).toBe('3');
     expect(billedFor(bad)).toBeUndefined();
 
-    await registry.register({ subscriptionNumber: bad, accountNumber: 'A-FIXED', tenants: ['platform'], source: 'test', now: clock.now() });
+    await registry.register({
+      subscriptionNumber: bad,
+      accountNumber: 'A-FIXED',
+      tenants: ['platform'],
+      source: 'test',
+      now: clock.now(),
+    });
     t += 86_400_000;
     await runBilling({ trigger: 'schedule' }, deps());
     expect(billedFor(bad)).toBe('7');
@@ -205,12 +294,15 @@ describe('billing run: crashes and concurrency', () => {
   function mortal() {
     const store = new UsageBillingStore(table.doc, table.tableName);
     const state = { dead: false };
-    const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
-      if (state.dead) throw new Crash('process is gone');
-      return fn(...a);
-    };
+    const guard =
+      <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+      async (...a: A): Promise<R> => {
+        if (state.dead) throw new Crash('process is gone');
+        return fn(...a);
+      };
     const billing: RunBillingDeps['billing'] = {
       listStates: guard(store.listStates.bind(store)),
+      getState: guard(store.getState.bind(store)),
       claim: guard(store.claim.bind(store)),
       commit: guard(store.commit.bind(store)),
       release: guard(store.release.bind(store)),
@@ -224,7 +316,11 @@ describe('billing run: crashes and concurrency', () => {
   }
 
   /** Wraps a biller so the process "dies" at a chosen point. */
-  function crashing(inner: BillerAdapter, state: { dead: boolean }, at: 'afterUpload' | 'afterRemoteId' | 'afterDelivered'): BillerAdapter {
+  function crashing(
+    inner: BillerAdapter,
+    state: { dead: boolean },
+    at: 'afterUpload' | 'afterRemoteId' | 'afterDelivered',
+  ): BillerAdapter {
     return {
       maxLines: inner.maxLines,
       async deliver(s, hooks) {
@@ -260,7 +356,10 @@ describe('billing run: crashes and concurrency', () => {
     const { billing, state } = mortal();
     const b = billers();
     await expect(
-      runBilling({ trigger: 'schedule' }, deps({ billing, billers: { ...b, [biller]: crashing(b[biller], state, at) } })),
+      runBilling(
+        { trigger: 'schedule' },
+        deps({ billing, billers: { ...b, [biller]: crashing(b[biller], state, at) } }),
+      ),
     ).rejects.toThrow();
 
     // A run soon after the crash leaves the submission to its (presumed live) owner.
@@ -277,20 +376,78 @@ describe('billing run: crashes and concurrency', () => {
     await runBilling({ trigger: 'schedule' }, deps());
     expect(billedFor(sub)).toBe('5.5');
     if (biller === 'zuora') {
-      const imports = zuora().records.filter((r) => r.kind === 'usage.imported' && JSON.stringify(r.rows).includes(sub));
+      const imports = zuora().records.filter(
+        (r) => r.kind === 'usage.imported' && JSON.stringify(r.rows).includes(sub),
+      );
       expect(imports).toHaveLength(2); // the crashed one (completed once) and the new delta
     } else {
-      expect(appdirect().records.filter((r) => r.kind === 'usage.duplicate').length).toBeGreaterThanOrEqual(at === 'afterUpload' ? 1 : 0);
+      expect(appdirect().records.filter((r) => r.kind === 'usage.duplicate').length).toBeGreaterThanOrEqual(
+        at === 'afterUpload' ? 1 : 0,
+      );
     }
   });
 
+  it('a run that died between its claims and trimming its lines uploads only the groups it holds', async () => {
+    const sub = await subscription('zuora', { charges: 2 });
+    const r1 = await usage(sub, '6');
+    const r2 = await usage(sub, '9', { charge: 2 });
+    const store = new UsageBillingStore(table.doc, table.tableName);
+    const line = (r: typeof r1) => ({
+      ...r,
+      period: r.timestamp.slice(0, 7),
+      accountNumber: `A${subCounter}`,
+      quantity: r.quantity,
+      target: r.quantity,
+      targetCount: 1,
+      usageDate: r.timestamp,
+    });
+    const created = new Date(t).toISOString();
+    await store.putSubmission({
+      id: 'usub_01KDEADRUN00000000000000001',
+      runId: 'urun_dead',
+      biller: 'zuora',
+      status: 'prepared',
+      lines: [line(r1), line(r2)],
+      attempts: 0,
+      rev: 0,
+      createdAt: created,
+      updatedAt: created,
+      expiresAt: 2e9,
+    });
+    // It claimed the first group; another run holds the second (here: nobody yet, it is free).
+    expect(
+      await store.claim(
+        line(r1),
+        0,
+        {
+          submissionId: 'usub_01KDEADRUN00000000000000001',
+          target: '6',
+          targetCount: 1,
+          delta: '6',
+          claimedAt: created,
+        },
+        clock.now(),
+      ),
+    ).toBe(true);
+    t += 700_000;
+    await runBilling({ trigger: 'schedule' }, deps());
+    expect(billedFor(sub, 1)).toBe('6');
+    expect(billedFor(sub, 2)).toBe('9');
+    expect((await store.getSubmission('usub_01KDEADRUN00000000000000001'))?.lines).toHaveLength(1);
+  });
+
   it('two concurrent runs never both bill a group', async () => {
-    const subs = await Promise.all(Array.from({ length: 6 }, (_, i) => subscription(i % 2 ? 'appdirect' : 'zuora')));
+    const subs = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => subscription(i % 2 ? 'appdirect' : 'zuora')),
+    );
     for (const s of subs) {
       await usage(s, '2');
       await usage(s, '0.001');
     }
-    const [a, b] = await Promise.all([runBilling({ trigger: 'schedule' }, deps()), runBilling({ trigger: 'api' }, deps())]);
+    const [a, b] = await Promise.all([
+      runBilling({ trigger: 'schedule' }, deps()),
+      runBilling({ trigger: 'api' }, deps()),
+    ]);
     expect([a.status, b.status]).toEqual(expect.arrayContaining(['succeeded']));
     t += 700_000;
     await runBilling({ trigger: 'schedule' }, deps());
@@ -303,7 +460,8 @@ describe('billing run: 10,000 records, 3× delivery, 30% biller faults', () => {
   it('bills exactly the accepted totals', { timeout: 400_000 }, async () => {
     const { submitUsage } = await import('../../../functions/usage-submission/submit-usage.ts');
     const subs: string[] = [];
-    for (let i = 0; i < 40; i++) subs.push(await subscription(i % 3 === 0 ? 'appdirect' : 'zuora', { charges: 2 }));
+    for (let i = 0; i < 40; i++)
+      subs.push(await subscription(i % 3 === 0 ? 'appdirect' : 'zuora', { charges: 2 }));
     const infos = new Map(await Promise.all(subs.map(async (s) => [s, (await registry.get(s))!] as const)));
     const expected = new Map<string, bigint>();
     const all = Array.from({ length: 10_000 }, (_, i) => {
@@ -313,7 +471,14 @@ describe('billing run: 10,000 records, 3× delivery, 30% biller faults', () => {
       const q = (((i * 7919) % 100_000) / 1000).toString();
       const key = `${sub}|${charge.chargeNumber}|${charge.unit}`;
       expected.set(key, (expected.get(key) ?? 0n) + toScaled(q)!);
-      return { id: `bulk-${i}`, subscriptionNumber: sub, chargeNumber: charge.chargeNumber, unit: charge.unit!, quantity: Number(q), timestamp: new Date(t - 1000 - (i % 50) * 60_000).toISOString() };
+      return {
+        id: `bulk-${i}`,
+        subscriptionNumber: sub,
+        chargeNumber: charge.chargeNumber,
+        unit: charge.unit!,
+        quantity: Number(q),
+        timestamp: new Date(t - 1000 - (i % 50) * 60_000).toISOString(),
+      };
     });
     const submitDeps = {
       registry,
@@ -324,11 +489,17 @@ describe('billing run: 10,000 records, 3× delivery, 30% biller faults', () => {
     let accepted = 0;
     let duplicates = 0;
     // Three deliveries of every record, in shuffled batches of 500, a billing run between some.
-    const deliveries = [...all, ...all, ...all].map((r, i) => ({ r, k: (i * 2654435761) % 30_000 })).sort((a, b) => a.k - b.k).map((x) => x.r);
+    const deliveries = [...all, ...all, ...all]
+      .map((r, i) => ({ r, k: (i * 2654435761) % 30_000 }))
+      .sort((a, b) => a.k - b.k)
+      .map((x) => x.r);
     zuora().faults = { errorRate: 0.3, status: 503, latencyMs: 0, timeoutRate: 0, rateLimitRate: 0 };
     appdirect().faults = { errorRate: 0.3, status: 503, latencyMs: 0, timeoutRate: 0, rateLimitRate: 0 };
     for (let i = 0; i < deliveries.length; i += 500) {
-      const res = await submitUsage({ tenant: 'platform', records: deliveries.slice(i, i + 500).map((record) => ({ record })) }, submitDeps);
+      const res = await submitUsage(
+        { tenant: 'platform', records: deliveries.slice(i, i + 500).map((record) => ({ record })) },
+        submitDeps,
+      );
       accepted += res.accepted;
       duplicates += res.duplicates;
       expect(res.rejected).toBe(0);

@@ -8,9 +8,9 @@ import {
 } from '../../../functions/usage-billing/appdirect-usage.ts';
 import { openPeriods } from '../../../functions/usage-billing/run-billing.ts';
 import { formatZuoraDate, zuoraUsageCsv } from '../../../functions/usage-billing/zuora-usage.ts';
+import { parseUsageCsv } from '../../../local/sandboxes/zuora/usage.ts';
 import type { SubmissionLine } from '../../../shared/db/entities/usage-billing.ts';
 import { canonicalQuantity, fromScaled, toScaled } from '../../../shared/usage/quantity.ts';
-import { parseUsageCsv } from '../../../local/sandboxes/zuora/usage.ts';
 
 const line = (i: number, over: Partial<SubmissionLine> = {}): SubmissionLine => ({
   tenant: 'platform',
@@ -61,14 +61,18 @@ describe('AppDirect chunking', () => {
   });
 
   it('allows up to 850 custom events', () => {
-    const chunks = chunkAppDirectLines(Array.from({ length: 1000 }, (_, i) => line(i, { unit: 'api-calls' })));
+    const chunks = chunkAppDirectLines(
+      Array.from({ length: 1000 }, (_, i) => line(i, { unit: 'api-calls' })),
+    );
     expect(chunks.map((c) => c.length)).toEqual([850, 150]);
     expect(isPricingUnit('api-calls')).toBe(false);
   });
 
   it('keeps every request under 262,144 bytes', () => {
     const big = 'X'.repeat(90);
-    const lines = Array.from({ length: 850 }, (_, i) => line(i, { unit: `custom-${i}-${big}`, subscriptionNumber: `S-${i}-${big}`, chargeNumber: `C-${big}` }));
+    const lines = Array.from({ length: 850 }, (_, i) =>
+      line(i, { unit: `custom-${i}-${big}`, subscriptionNumber: `S-${i}-${big}`, chargeNumber: `C-${big}` }),
+    );
     const chunks = chunkAppDirectLines(lines);
     expect(chunks.length).toBeGreaterThan(1);
     for (const c of chunks) {
@@ -105,7 +109,11 @@ describe('AppDirect chunking', () => {
     expect(body.requestGroupId).toBe('2026-11');
     expect(body.billable).toBe(true);
     expect(body.usages).toHaveLength(1); // both lines share account A00000001
-    expect(body.usages[0]!.usageList[0]).toMatchObject({ eventId: 'usub_X-0', pricingUnit: 'GIGABYTE', quantity: '12.5' });
+    expect(body.usages[0]!.usageList[0]).toMatchObject({
+      eventId: 'usub_X-0',
+      pricingUnit: 'GIGABYTE',
+      quantity: '12.5',
+    });
   });
 });
 
@@ -118,10 +126,17 @@ describe('Zuora usage file', () => {
 
   it('writes the required columns and the sandbox parses it back', () => {
     const csv = zuoraUsageCsv({ id: 'usub_1', lines: [line(1, { unit: 'Minutes, "peak"' })] }, 'DD/MM/YYYY');
-    expect(csv.split('\r\n')[0]).toBe('ACCOUNT_ID,UOM,QTY,STARTDATE,ENDDATE,SUBSCRIPTION_ID,CHARGE_ID,DESCRIPTION');
+    expect(csv.split('\r\n')[0]).toBe(
+      'ACCOUNT_ID,UOM,QTY,STARTDATE,ENDDATE,SUBSCRIPTION_ID,CHARGE_ID,DESCRIPTION',
+    );
     const parsed = parseUsageCsv(csv, 'DD/MM/YYYY');
     expect(parsed.error).toBeUndefined();
-    expect(parsed.rows[0]).toMatchObject({ UOM: 'Minutes, "peak"', QTY: '12.5', STARTDATE: '20/11/2026', SUBSCRIPTION_ID: 'A-S00000001' });
+    expect(parsed.rows[0]).toMatchObject({
+      UOM: 'Minutes, "peak"',
+      QTY: '12.5',
+      STARTDATE: '20/11/2026',
+      SUBSCRIPTION_ID: 'A-S00000001',
+    });
     expect(parseUsageCsv(csv, 'MM/DD/YYYY').error).toMatch(/STARTDATE/);
   });
 });

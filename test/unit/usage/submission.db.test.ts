@@ -29,13 +29,23 @@ const record = (id: string, over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-async function call(options: { method: string; path: string; token?: string; body?: unknown; headers?: Record<string, string>; query?: Record<string, string> }) {
+async function call(options: {
+  method: string;
+  path: string;
+  token?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+}) {
   const res = await handler(
     apiEvent({
       method: options.method,
       path: options.path,
       ...(options.query ? { query: options.query } : {}),
-      headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(options.headers ?? {}) },
+      headers: {
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...(options.headers ?? {}),
+      },
       ...(options.body !== undefined ? { body: options.body as object } : {}),
     }),
     testContext('usage-submission'),
@@ -53,12 +63,32 @@ beforeAll(async () => {
   keys.applyEnv();
   process.env.QUEUE_USAGE_BILLING_RUNS_URL = 'http://127.0.0.1:9/000000000000/usage-billing-runs';
   const registry = new SubscriptionRegistry(table.doc, table.tableName);
-  await registry.register({ subscriptionNumber: 'A-S00000001', accountNumber: 'A00000001', tenants: ['platform'], source: 'cli', now: now() });
-  await registry.putCharge({ subscriptionNumber: 'A-S00000001', chargeNumber: 'C-00000001', unit: 'GIGABYTE' }, now());
+  await registry.register({
+    subscriptionNumber: 'A-S00000001',
+    accountNumber: 'A00000001',
+    tenants: ['platform'],
+    source: 'cli',
+    now: now(),
+  });
+  await registry.putCharge(
+    { subscriptionNumber: 'A-S00000001', chargeNumber: 'C-00000001', unit: 'GIGABYTE' },
+    now(),
+  );
   await registry.putCharge({ subscriptionNumber: 'A-S00000001', chargeNumber: 'C-00000002' }, now());
-  await registry.register({ subscriptionNumber: 'A-S00000009', accountNumber: 'A00000009', tenants: ['other'], source: 'cli', now: now() });
-  await registry.putCharge({ subscriptionNumber: 'A-S00000009', chargeNumber: 'C-00000009', unit: 'GIGABYTE' }, now());
-  handler = ((await import('../../../functions/usage-submission/handler.ts')) as unknown as { handler: Handler }).handler;
+  await registry.register({
+    subscriptionNumber: 'A-S00000009',
+    accountNumber: 'A00000009',
+    tenants: ['other'],
+    source: 'cli',
+    now: now(),
+  });
+  await registry.putCharge(
+    { subscriptionNumber: 'A-S00000009', chargeNumber: 'C-00000009', unit: 'GIGABYTE' },
+    now(),
+  );
+  handler = (
+    (await import('../../../functions/usage-submission/handler.ts')) as unknown as { handler: Handler }
+  ).handler;
   writer = await keys.token({ tenant: 'platform', scopes: ['usage:write', 'usage:read'] });
   other = await keys.token({ tenant: 'other', scopes: ['usage:write', 'usage:read'] });
 });
@@ -68,11 +98,19 @@ afterAll(async () => {
 
 describe('POST /v1/usage', () => {
   it('accepts records, answers duplicates and conflicts per record, and the summary adds them up', async () => {
-    const first = await post(writer, { records: [record('r-1'), record('r-2', { quantity: 0.1, chargeNumber: 'C-00000002', unit: 'HOUR' })] });
+    const first = await post(writer, {
+      records: [record('r-1'), record('r-2', { quantity: 0.1, chargeNumber: 'C-00000002', unit: 'HOUR' })],
+    });
     expect(first.status).toBe(202);
     expect(first.body.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'accepted']);
 
-    const again = await post(writer, { records: [record('r-1'), record('r-2', { quantity: 0.2, chargeNumber: 'C-00000002', unit: 'HOUR' }), record('r-3')] });
+    const again = await post(writer, {
+      records: [
+        record('r-1'),
+        record('r-2', { quantity: 0.2, chargeNumber: 'C-00000002', unit: 'HOUR' }),
+        record('r-3'),
+      ],
+    });
     expect(again.status).toBe(202);
     expect(again.body.results).toEqual([
       { index: 0, id: 'r-1', status: 'duplicate' },
@@ -81,11 +119,32 @@ describe('POST /v1/usage', () => {
     ]);
     expect(again.body).toMatchObject({ accepted: 1, duplicates: 1, rejected: 1 });
 
-    const summary = await call({ method: 'GET', path: '/v1/usage/summary', token: writer, query: { subscriptionNumber: 'A-S00000001', period: iso(-60_000).slice(0, 7) } });
+    const summary = await call({
+      method: 'GET',
+      path: '/v1/usage/summary',
+      token: writer,
+      query: { subscriptionNumber: 'A-S00000001', period: iso(-60_000).slice(0, 7) },
+    });
     expect(summary.status).toBe(200);
     expect(summary.body.charges).toEqual([
-      { chargeNumber: 'C-00000001', unit: 'GIGABYTE', records: 2, total: '5', billed: '0', pending: '5', inFlight: '0' },
-      { chargeNumber: 'C-00000002', unit: 'HOUR', records: 1, total: '0.1', billed: '0', pending: '0.1', inFlight: '0' },
+      {
+        chargeNumber: 'C-00000001',
+        unit: 'GIGABYTE',
+        records: 2,
+        total: '5',
+        billed: '0',
+        pending: '5',
+        inFlight: '0',
+      },
+      {
+        chargeNumber: 'C-00000002',
+        unit: 'HOUR',
+        records: 1,
+        total: '0.1',
+        billed: '0',
+        pending: '0.1',
+        inFlight: '0',
+      },
     ]);
   });
 
@@ -115,7 +174,11 @@ describe('POST /v1/usage', () => {
       [{ attributes: { region: 5 } }, 'INVALID_FIELD', /^attributes/],
       [{ extra: true }, 'INVALID_FIELD', /extra|record/],
       [{ subscriptionNumber: 'A-S404' }, 'UNKNOWN_SUBSCRIPTION', /^subscriptionNumber/],
-      [{ subscriptionNumber: 'A-S00000009', chargeNumber: 'C-00000009' }, 'UNKNOWN_SUBSCRIPTION', /^subscriptionNumber/],
+      [
+        { subscriptionNumber: 'A-S00000009', chargeNumber: 'C-00000009' },
+        'UNKNOWN_SUBSCRIPTION',
+        /^subscriptionNumber/,
+      ],
       [{ chargeNumber: 'C-404' }, 'UNKNOWN_CHARGE', /^chargeNumber/],
       [{ unit: 'HOUR' }, 'UNIT_MISMATCH', /^unit/],
     ];
@@ -134,7 +197,9 @@ describe('POST /v1/usage', () => {
   });
 
   it('answers 400 when every record is rejected, with details naming them', async () => {
-    const res = await post(writer, { records: [record('x-1', { quantity: -5 }), record('x-2', { chargeNumber: 'C-404' })] });
+    const res = await post(writer, {
+      records: [record('x-1', { quantity: -5 }), record('x-2', { chargeNumber: 'C-404' })],
+    });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('ALL_REJECTED');
     expect(res.body.details).toEqual([
@@ -145,8 +210,13 @@ describe('POST /v1/usage', () => {
 
   it('refuses malformed requests as a whole: content type, size, JSON, count, emptiness', async () => {
     expect((await post(writer, 'id,quantity', { 'content-type': 'text/csv' })).status).toBe(415);
-    expect((await post(writer, '{"records": [', { 'content-type': 'application/json' })).body.error).toBe('MALFORMED_JSON');
-    const huge = { records: [record('h', { attributes: { pad: 'x'.repeat(1000) } })], pad: 'y'.repeat(300_000) };
+    expect((await post(writer, '{"records": [', { 'content-type': 'application/json' })).body.error).toBe(
+      'MALFORMED_JSON',
+    );
+    const huge = {
+      records: [record('h', { attributes: { pad: 'x'.repeat(1000) } })],
+      pad: 'y'.repeat(300_000),
+    };
     expect((await post(writer, huge)).status).toBe(413);
     const many = await post(writer, { records: Array.from({ length: 501 }, (_, i) => record(`m-${i}`)) });
     expect(many.status).toBe(400);
@@ -172,35 +242,60 @@ describe('POST /v1/usage', () => {
       data: { chargeNumber: 'C-00000001', unit: 'GIGABYTE', quantity: '4' },
       ...over,
     });
-    const body = JSON.stringify([event('ce-1'), event('ce-2', { specversion: '0.3' }), event('ce-3', { data: { chargeNumber: 'C-00000001', unit: 'GIGABYTE', quantity: 'lots' } })]);
+    const body = JSON.stringify([
+      event('ce-1'),
+      event('ce-2', { specversion: '0.3' }),
+      event('ce-3', { data: { chargeNumber: 'C-00000001', unit: 'GIGABYTE', quantity: 'lots' } }),
+    ]);
     const res = await post(writer, body, { 'content-type': 'application/cloudevents-batch+json' });
     expect(res.status).toBe(202);
-    expect(res.body.results.map((r: { status: string; code?: string }) => r.code ?? r.status)).toEqual(['accepted', 'INVALID_CLOUDEVENT', 'INVALID_FIELD']);
-    const dup = await post(writer, JSON.stringify([event('ce-1')]), { 'content-type': 'application/cloudevents-batch+json' });
+    expect(res.body.results.map((r: { status: string; code?: string }) => r.code ?? r.status)).toEqual([
+      'accepted',
+      'INVALID_CLOUDEVENT',
+      'INVALID_FIELD',
+    ]);
+    const dup = await post(writer, JSON.stringify([event('ce-1')]), {
+      'content-type': 'application/cloudevents-batch+json',
+    });
     expect(dup.body.results[0].status).toBe('duplicate');
-    const notArray = await post(writer, JSON.stringify(event('ce-9')), { 'content-type': 'application/cloudevents-batch+json' });
+    const notArray = await post(writer, JSON.stringify(event('ce-9')), {
+      'content-type': 'application/cloudevents-batch+json',
+    });
     expect(notArray.status).toBe(400);
   });
 
   it('decides concurrent duplicates and conflicts exactly once', async () => {
-    const same = await Promise.all(Array.from({ length: 12 }, () => post(writer, { records: [record('c-same')] })));
+    const same = await Promise.all(
+      Array.from({ length: 12 }, () => post(writer, { records: [record('c-same')] })),
+    );
     const statuses = same.map((r) => r.body.results[0].status).sort();
     expect(statuses.filter((s) => s === 'accepted')).toHaveLength(1);
     expect(statuses.filter((s) => s === 'duplicate')).toHaveLength(11);
 
-    const diff = await Promise.all(Array.from({ length: 8 }, (_, i) => post(writer, { records: [record('c-diff', { quantity: i + 1 })] })));
+    const diff = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => post(writer, { records: [record('c-diff', { quantity: i + 1 })] })),
+    );
     const results = diff.map((r) => (r.status === 202 ? r.body.results[0].status : 'rejected'));
     expect(results.filter((s) => s === 'accepted')).toHaveLength(1);
-    expect(diff.filter((r) => r.status === 400 && r.body.details[0].message.startsWith('CONFLICT'))).toHaveLength(7);
+    expect(
+      diff.filter((r) => r.status === 400 && r.body.details[0].message.startsWith('CONFLICT')),
+    ).toHaveLength(7);
   });
 
   it('isolates tenants: ids are per tenant, subscriptions and summaries are not shared', async () => {
-    const mine = await post(other, { records: [record('r-1', { subscriptionNumber: 'A-S00000009', chargeNumber: 'C-00000009' })] });
+    const mine = await post(other, {
+      records: [record('r-1', { subscriptionNumber: 'A-S00000009', chargeNumber: 'C-00000009' })],
+    });
     expect(mine.body.results[0].status).toBe('accepted'); // same id as platform's r-1: no conflict across tenants
     const theirs = await post(other, { records: [record('t-1')] });
     expect(theirs.status).toBe(400);
     expect(theirs.body.details[0].message).toMatch(/^UNKNOWN_SUBSCRIPTION/);
-    const summary = await call({ method: 'GET', path: '/v1/usage/summary', token: other, query: { subscriptionNumber: 'A-S00000001', period: iso().slice(0, 7) } });
+    const summary = await call({
+      method: 'GET',
+      path: '/v1/usage/summary',
+      token: other,
+      query: { subscriptionNumber: 'A-S00000001', period: iso().slice(0, 7) },
+    });
     expect(summary.status).toBe(404);
   });
 
@@ -208,7 +303,12 @@ describe('POST /v1/usage', () => {
     const reader = await keys.token({ tenant: 'platform', scopes: ['usage:read'] });
     expect((await post(reader, { records: [record('s-1')] })).status).toBe(403);
     expect((await post('', { records: [record('s-1')] })).status).toBe(401);
-    const bad = await call({ method: 'GET', path: '/v1/usage/summary', token: writer, query: { subscriptionNumber: 'A-S00000001', period: '2026-13' } });
+    const bad = await call({
+      method: 'GET',
+      path: '/v1/usage/summary',
+      token: writer,
+      query: { subscriptionNumber: 'A-S00000001', period: '2026-13' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.details[0].field).toBe('period');
   });
@@ -219,13 +319,27 @@ describe('UsageRecordStore', () => {
     let writes = 0;
     table.doc.middlewareStack.add(
       (next, context) => async (args) => {
-        if (/^(PutItem|UpdateItem|DeleteItem|BatchWriteItem)/.test(String(context.commandName).replace('Command', ''))) writes++;
+        if (
+          /^(PutItem|UpdateItem|DeleteItem|BatchWriteItem)/.test(
+            String(context.commandName).replace('Command', ''),
+          )
+        )
+          writes++;
         return next(args);
       },
       { step: 'initialize', name: 'countWrites' },
     );
     const store = new UsageRecordStore(table.doc, table.tableName);
-    const base = { tenant: 'count', subscriptionNumber: 'S', chargeNumber: 'C', unit: 'U', quantity: '1', timestamp: iso(), acceptedAt: iso(), expiresAt: 2e9 };
+    const base = {
+      tenant: 'count',
+      subscriptionNumber: 'S',
+      chargeNumber: 'C',
+      unit: 'U',
+      quantity: '1',
+      timestamp: iso(),
+      acceptedAt: iso(),
+      expiresAt: 2e9,
+    };
     for (let i = 0; i < 50; i++) expect(await store.put({ ...base, id: `w-${i}` }, 1)).toBe('accepted');
     expect(writes).toBe(50);
     expect(await store.put({ ...base, id: 'w-1' }, 1)).toBe('duplicate');

@@ -53,6 +53,7 @@ function world(options: { respond?: (req: SendRequest, n: number) => SendResult;
           queue.push({
             deliveryId: m.deliveryId,
             dueKey: m.dueKey,
+            ...(m.throttled ? { throttled: m.throttled } : {}),
             visibleAt: now + (m.delaySeconds ?? 0) * 1000,
           });
       },
@@ -90,7 +91,8 @@ function world(options: { respond?: (req: SendRequest, n: number) => SendResult;
         const idx = queue.findIndex((m) => m.visibleAt <= now);
         if (idx < 0) return outcomes;
         const [m] = queue.splice(idx, 1);
-        outcomes.push(await deliver({ deliveryId: m!.deliveryId, dueKey: m!.dueKey }, deps));
+        const { visibleAt: _, ...message } = m!;
+        outcomes.push(await deliver(message, deps));
       }
       throw new Error('pump did not settle');
     },
@@ -176,6 +178,27 @@ describe('webhook delivery', () => {
     expect(await fanOut(e, fanDeps(w))).toEqual({ matched: 1, created: 0 });
     await w.pump();
     expect(w.received).toHaveLength(1);
+    expect(await deliveriesOf(ep.id, tenant)).toHaveLength(1);
+  });
+
+  it('treats a re-published custom event (same eventId and occurredAt, new envelope) as the same event', async () => {
+    const w = world();
+    const ep = await endpoint(tenant);
+    const detail = { tenant, eventId: newId('evt'), occurredAt: new Date().toISOString(), data: { n: 2 } };
+    const envelope = (time: string): ReceivedEvent => ({
+      id: randomUUID(),
+      type: 'custom.thing.happened',
+      source: 'switchboard',
+      time,
+      detail,
+    });
+    expect(await fanOut(envelope(new Date().toISOString()), fanDeps(w))).toMatchObject({ created: 1 });
+    expect(await fanOut(envelope(new Date(Date.now() + 5_000).toISOString()), fanDeps(w))).toMatchObject({
+      created: 0,
+    });
+    await w.pump();
+    expect(w.received).toHaveLength(1);
+    expect(JSON.parse(w.received[0]!.body).timestamp).toBe(detail.occurredAt);
     expect(await deliveriesOf(ep.id, tenant)).toHaveLength(1);
   });
 
@@ -397,5 +420,35 @@ describe('webhook delivery', () => {
     w.skipToNext();
     await w.pump();
     expect(await byEndpoint(slow.id)).toBe(5);
+  });
+
+  it('puts a failing endpoint in the slow lane (1/s) until it succeeds again', async () => {
+    let healthy = false;
+    const w = world({
+      allowAll: false,
+      respond: () => ({ kind: 'response', statusCode: healthy ? 200 : 500, durationMs: 1 }),
+    });
+    const ep = await endpoint(tenant, { rateLimitPerSecond: 10 });
+    for (let i = 0; i < 4; i++) await fanOut(event(tenant), fanDeps(w));
+    // The first failure starts the failing run: the rest of the second's sends wait their turn.
+    expect(await w.pump()).toEqual(['retry-scheduled', 'throttled', 'throttled', 'throttled']);
+    expect((await endpoints.get(tenant, ep.id))!.failingSince).toBeDefined();
+    // Refused again and again, a wake-up backs off instead of spinning every second.
+    const firstWait = Math.max(...w.queue.filter((m) => m.throttled === 1).map((m) => m.visibleAt - w.now()));
+    expect(firstWait).toBe(2_000);
+    w.advance(2_000);
+    // A new second: one more attempt (the slow lane's one per second), the others back off further.
+    expect(await w.pump()).toEqual(['retry-scheduled', 'throttled', 'throttled']);
+    expect(w.queue.filter((m) => m.throttled === 2).map((m) => m.visibleAt - w.now())).toEqual([
+      3_000, 3_000,
+    ]);
+    healthy = true;
+    const rest: string[] = [];
+    do rest.push(...(await w.pump()));
+    while (w.skipToNext());
+    // The first success ends the failing run; everything is delivered.
+    expect(rest.filter((o) => o === 'succeeded')).toHaveLength(4);
+    expect((await endpoints.get(tenant, ep.id))!.failingSince).toBeUndefined();
+    expect((await deliveriesOf(ep.id, tenant)).every((d) => d.status === 'succeeded')).toBe(true);
   });
 });

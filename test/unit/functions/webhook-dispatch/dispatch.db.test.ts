@@ -2,6 +2,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webhookRoutes } from '../../../../functions/webhook-dispatch/routes.ts';
 import { systemClock } from '../../../../shared/clock.ts';
+import { CustomEventRepository } from '../../../../shared/db/entities/webhook-custom-events.ts';
 import {
   deliveryIdFor,
   type WebhookDelivery,
@@ -34,6 +35,7 @@ beforeAll(async () => {
     routes: webhookRoutes({
       endpoints,
       deliveries,
+      customEvents: new CustomEventRepository(table.doc, table.tableName),
       queue: {
         enqueue: async (m) =>
           void enqueued.push(...m.map(({ deliveryId, dueKey }) => ({ deliveryId, dueKey }))),
@@ -321,8 +323,41 @@ describe('custom events, delivery log and replay', () => {
     expect(res.status).toBe(202);
     expect(published.at(-1)).toEqual({
       type: 'custom.invoice.paid',
-      detail: { tenant: 'pub', eventId: res.body.eventId, data: { invoice: 'INV-1' } },
+      detail: {
+        tenant: 'pub',
+        eventId: res.body.eventId,
+        occurredAt: res.body.occurredAt,
+        data: { invoice: 'INV-1' },
+      },
     });
+  });
+
+  it('makes a retried publish with the same Idempotency-Key the same event; another body is 409', async () => {
+    const send = (data: Record<string, unknown>, key = 'order-42-paid') =>
+      call('POST', '/v1/webhooks/events', {
+        tenant: 'idem',
+        body: { type: 'custom.invoice.paid', data },
+        headers: { 'idempotency-key': key },
+      });
+    const first = await send({ invoice: 'INV-42' });
+    const retry = await send({ invoice: 'INV-42' });
+    expect(retry.status).toBe(202);
+    expect(retry.body).toEqual(first.body);
+    const [a, b] = published.slice(-2);
+    expect(b).toEqual(a);
+    const before = published.length;
+    const reused = await send({ invoice: 'INV-43' });
+    expect(reused.status).toBe(409);
+    expect(reused.body.error).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(published.length).toBe(before);
+    expect((await send({ invoice: 'INV-42' }, 'bad key!')).status).toBe(400);
+    // Another tenant's identical key is its own.
+    const other = await call('POST', '/v1/webhooks/events', {
+      tenant: 'idem-2',
+      body: { type: 'custom.invoice.paid', data: { invoice: 'INV-42' } },
+      headers: { 'idempotency-key': 'order-42-paid' },
+    });
+    expect(other.body.eventId).not.toBe(first.body.eventId);
   });
 
   it('pages the log across shards with an opaque cursor, newest first, every delivery exactly once', async () => {

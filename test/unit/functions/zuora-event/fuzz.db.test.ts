@@ -28,6 +28,7 @@ describe('zuora-event fuzzing', () => {
     fc.constant(null),
     fc.integer(),
     fc.double(),
+    fc.constantFrom(1e300, 5e-324, Number.MAX_SAFE_INTEGER, 0.1),
     fc.string({ maxLength: 12 }),
     fc.boolean(),
     fc.constant([]),
@@ -98,5 +99,45 @@ describe('zuora-event fuzzing', () => {
     );
     expect(await count()).toBe(0);
     expect(h.publisher.events).toHaveLength(0);
+  });
+
+  it('with the samples applied, mutated samples (which may apply) still never answer 5xx', async () => {
+    const order = ['client-created', 'workspace-added', 'subscription-created', 'zlink-updated', 'product'];
+    const byDependency = (n: string) => order.findIndex((o) => n.includes(o));
+    for (const name of Object.keys(samples).sort((a, b) => byDependency(a) - byDependency(b))) {
+      await h.send(samples[name]);
+    }
+    expect(await count()).toBeGreaterThan(0);
+    const statuses = new Map<number, number>();
+    // Half the mutations land inside the first payload item, where a plausible value may well apply.
+    const plausible = fc.oneof(
+      garbage,
+      fc.nat({ max: 200 }),
+      fc.constantFrom('Giga', 'Licence', 'ws-x', 'C00155760'),
+    );
+    const mutated = fc
+      .tuple(
+        fc.constantFrom(...Object.keys(samples)),
+        fc.boolean(),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 6 }),
+        plausible,
+      )
+      .map(([name, inItem, path, g]) => {
+        const sample = samples[name] as { payload: unknown[] };
+        return JSON.stringify(
+          inItem ? { ...sample, payload: [mutate(sample.payload[0], path, g)] } : mutate(sample, path, g),
+        );
+      });
+    await fc.assert(
+      fc.asyncProperty(mutated, async (body) => {
+        const res = await h.send(body);
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        expect(res.status).toBeLessThan(500);
+      }),
+      // A fixed seed keeps the mix of applied and refused bodies (asserted below) reproducible.
+      { numRuns: 150, seed: 4242 },
+    );
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(0);
+    expect(statuses.get(400) ?? 0).toBeGreaterThan(0);
   });
 });
