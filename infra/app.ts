@@ -16,7 +16,7 @@ export interface SwitchboardApp {
 
 /**
  * Builds the Switchboard CDK app for the stage named in context: the stateful stack (table, bus,
- * secrets, signing key) and the stateless stack generated from the wiring manifest. Tests call it
+ * secrets) and the stateless stack generated from the wiring manifest (plus the signing-key generator). Tests call it
  * with their own `App` (context, bundling skipped) and manifest (the real one or a fixture).
  */
 export function buildApp(app: App, wiring: Wiring, options: { nag?: boolean } = {}): SwitchboardApp {
@@ -35,7 +35,7 @@ export function buildApp(app: App, wiring: Wiring, options: { nag?: boolean } = 
     env,
     config,
     wiring,
-    description: `Switchboard ${config.stage}: table, event bus, secrets, signing key`,
+    description: `Switchboard ${config.stage}: table, event bus, secrets`,
     terminationProtection: config.stage === 'prod',
   });
   const stateless = new StatelessStack(app, `${prefix}-Stateless`, {
@@ -45,8 +45,7 @@ export function buildApp(app: App, wiring: Wiring, options: { nag?: boolean } = 
     table: stateful.table,
     bus: stateful.bus,
     secrets: stateful.secrets,
-    publicJwk: stateful.publicJwk,
-    description: `Switchboard ${config.stage}: API, functions, queues, rules, schedules`,
+    description: `Switchboard ${config.stage}: API, functions, queues, rules, schedules, signing key`,
   });
   stateless.addStackDependency(stateful);
   // cdk-nag runs on every synth (`-c nag=false` skips it while iterating on a draft).

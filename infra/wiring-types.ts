@@ -23,7 +23,8 @@ export type SecretName =
   | 'saashop-credentials'
   | 'appdirect-credentials'
   | 'screening-credentials'
-  | 'licence-signing-key';
+  | 'licence-signing-key'
+  | 'webhook-secrets-key';
 
 export type PartnerName = 'zuora' | 'salesforce' | 'saashop' | 'appdirect' | 'screening';
 

@@ -292,7 +292,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
           );
           result = { status: r.status, headers: r.headers, cookies: [], body: Buffer.from(r.body) };
         } else if (path.startsWith('/_sandbox/')) {
-          result = await handleSandbox(sandboxes, req, path, query, body);
+          const abort = new AbortController();
+          res.once('close', () => {
+            if (!res.writableEnded) abort.abort();
+          });
+          result = await handleSandbox(sandboxes, req, path, query, body, abort.signal);
         } else if (path === '/_local' || path.startsWith('/_local/')) {
           result = await handleLocal(method, path, body);
         } else {
@@ -423,6 +427,8 @@ async function handleSandbox(
   path: string,
   query: string,
   body: Buffer,
+  /** Aborted when the caller goes away (a held "timeout" fault stops holding). */
+  signal: AbortSignal,
 ): Promise<HttpResult> {
   const [, , name = '', ...rest] = path.split('/');
   const sandbox = sandboxes.get(name);
@@ -436,8 +442,6 @@ async function handleSandbox(
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers))
     if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
-  const abort = new AbortController();
-  req.socket.once('close', () => abort.abort());
   const answer = await sandbox.handle(
     {
       method: req.method ?? 'GET',
@@ -448,7 +452,7 @@ async function handleSandbox(
       text: () => body.toString('utf8'),
       json: <T>() => JSON.parse(body.toString('utf8')) as T,
     },
-    abort.signal,
+    signal,
   );
   if (!answer) return notFound(`sandbox ${name} has no route ${req.method} /${rest.join('/')}`);
   const isText = typeof answer.body === 'string';

@@ -1,67 +1,11 @@
 import type { Context, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
-import { clientCredentialsSchema, readSecretJson } from '../../shared/clients/credentials.ts';
-import { ZuoraClient } from '../../shared/clients/zuora.ts';
-import { systemClock } from '../../shared/clock.ts';
-import { documentClient } from '../../shared/db/client.ts';
-import { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
-import { UsageBillingStore } from '../../shared/db/entities/usage-billing.ts';
-import { UsageRecordStore } from '../../shared/db/entities/usage-records.ts';
-import { busEnvSchema, parseEnv, tableEnvSchema } from '../../shared/env.ts';
 import { sqsHandler } from '../../shared/events/consumer.ts';
-import { publisherFromEnv } from '../../shared/events/publisher.ts';
 import { parseScheduledInput } from '../../shared/events/scheduled.ts';
-import { ulidGenerator } from '../../shared/ids.ts';
-import { usageEnvSchema, usageShards } from '../../shared/usage/config.ts';
-import { AppDirectClient, AppDirectUsageBiller } from './appdirect-usage.ts';
+import { billingDepsFromEnv } from './deps.ts';
 import { runBilling } from './run-billing.ts';
-import { ZuoraUsageBiller, zuoraDateFormats } from './zuora-usage.ts';
 
-const env = parseEnv(
-  tableEnvSchema
-    .extend(busEnvSchema.shape)
-    .extend(usageEnvSchema.shape)
-    .extend({
-      ZUORA_BASE_URL: z.string().url(),
-      APPDIRECT_BASE_URL: z.string().url(),
-      USAGE_ZUORA_DATE_FORMAT: z.enum(zuoraDateFormats).default('MM/DD/YYYY'),
-      USAGE_POLL_ATTEMPTS: z.coerce.number().int().min(1).default(20),
-      USAGE_POLL_INTERVAL_MS: z.coerce.number().int().min(0).default(5000),
-      USAGE_LEASE_SECONDS: z.coerce.number().int().min(0).default(1800),
-      USAGE_RETRY_BASE_SECONDS: z.coerce.number().int().min(0).default(900),
-    }),
-);
-const doc = documentClient();
-const poll = { pollAttempts: env.USAGE_POLL_ATTEMPTS, pollIntervalMs: env.USAGE_POLL_INTERVAL_MS };
-const zuora = new ZuoraClient({
-  baseUrl: env.ZUORA_BASE_URL,
-  clock: systemClock,
-  credentials: () => readSecretJson('zuora-credentials', clientCredentialsSchema),
-});
-const appdirect = new AppDirectClient({
-  baseUrl: env.APPDIRECT_BASE_URL,
-  clock: systemClock,
-  credentials: () => readSecretJson('appdirect-credentials', clientCredentialsSchema),
-});
-const deps = {
-  records: new UsageRecordStore(doc, env.TABLE_NAME, usageShards(env)),
-  billing: new UsageBillingStore(doc, env.TABLE_NAME),
-  registry: new SubscriptionRegistry(doc, env.TABLE_NAME),
-  billers: {
-    zuora: new ZuoraUsageBiller(zuora, { dateFormat: env.USAGE_ZUORA_DATE_FORMAT, ...poll }),
-    appdirect: new AppDirectUsageBiller(appdirect, poll),
-  },
-  publisher: publisherFromEnv(),
-  clock: systemClock,
-  ids: ulidGenerator,
-  config: {
-    lateWindowDays: env.USAGE_LATE_WINDOW_DAYS,
-    leaseSeconds: env.USAGE_LEASE_SECONDS,
-    retryBaseSeconds: env.USAGE_RETRY_BASE_SECONDS,
-    retryMaxSeconds: 86_400,
-    submissionConcurrency: 4,
-  },
-};
+const deps = billingDepsFromEnv();
 
 /** Runs started with `POST /v1/usage/billing-runs` arrive through the queue. */
 const fromQueue = sqsHandler({

@@ -29,6 +29,8 @@ export interface BillingConfig {
   retryMaxSeconds: number;
   /** Submissions delivered at once (partners' rate limits). */
   submissionConcurrency: number;
+  /** Biller by subscription number, overriding the registry (configuration; the CLI sets the registry). */
+  billerOverrides?: Record<string, Biller>;
 }
 
 export interface RunBillingDeps {
@@ -150,17 +152,18 @@ export async function runBilling(
       const delta = agg.total - billed;
       if (delta <= 0n) continue;
       const sub = subscriptions.get(agg.subscriptionNumber);
-      if (!sub || !deps.billers[sub.biller]) {
+      const biller = sub ? (deps.config.billerOverrides?.[sub.subscriptionNumber] ?? sub.biller) : undefined;
+      if (!sub || !biller || !deps.billers[biller]) {
         stats.skipped++;
         logger.warn('usage group has no biller', {
           subscription: agg.subscriptionNumber,
-          biller: sub?.biller,
+          biller,
         });
         continue;
       }
       const charge = sub.charges.find((c) => c.chargeNumber === agg.chargeNumber);
       candidates.push({
-        biller: sub.biller,
+        biller,
         version: state?.version ?? 0,
         failures: state?.failures ?? 0,
         line: {

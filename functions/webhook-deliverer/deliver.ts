@@ -15,6 +15,7 @@ import {
 } from '../../shared/db/entities/webhook-endpoints.ts';
 import type { Publisher } from '../../shared/events/publisher.ts';
 import type { DeliveryMessage, DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
+import type { SecretBox } from '../../shared/webhooks/secret-box.ts';
 import { webhookHeaders } from '../../shared/webhooks/signing.ts';
 import type { Sender } from './http-sender.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -41,6 +42,8 @@ export interface DelivererDeps {
   clock: Clock;
   random: () => number;
   newClaimId: () => string;
+  /** Opens the sealed endpoint secrets. */
+  secrets: () => Promise<SecretBox>;
 }
 
 export type DeliverOutcome =
@@ -110,6 +113,8 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
       return 'throttled';
     }
   }
+  // Key trouble surfaces before the claim, so it cannot leave an attempt leased for nothing.
+  const box = endpoint?.status === 'enabled' ? await deps.secrets() : undefined;
   const claimId = deps.newClaimId();
   if (
     !(await deps.deliveries.claim(
@@ -137,6 +142,7 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
     return 'cancelled';
   }
 
+  const secrets = signingSecrets(endpoint, now).map((sealed) => box!.open(sealed));
   const timestampSeconds = Math.floor(now.getTime() / 1000);
   const result = await deps.send({
     url: endpoint.url,
@@ -146,7 +152,7 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
         msgId: d.id,
         timestampSeconds,
         payload: d.payload,
-        secrets: signingSecrets(endpoint, now),
+        secrets,
       }),
       'content-type': 'application/json',
       'user-agent': USER_AGENT,

@@ -9,6 +9,7 @@ import { sqsHandler } from '../../shared/events/consumer.ts';
 import { publisherFromEnv } from '../../shared/events/publisher.ts';
 import { logger } from '../../shared/logger.ts';
 import { deliveryMessageSchema, sqsDeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
+import { secretBoxFromEnv } from '../../shared/webhooks/secret-box.ts';
 import { deliver } from './deliver.ts';
 import { createSender } from './http-sender.ts';
 import { dynamoRateLimiter } from './rate-limiter.ts';
@@ -31,6 +32,7 @@ const deps = {
   clock: systemClock,
   random: Math.random,
   newClaimId: randomUUID,
+  secrets: secretBoxFromEnv(),
 };
 
 /** Delivery queue consumer: one signed attempt per due delivery (partial batch failure). */

@@ -7,6 +7,7 @@ import type {
 import { type ErrorDetail, NotFoundError, ValidationError } from '../../shared/errors.ts';
 import { eventDefinition } from '../../shared/events/catalog/index.ts';
 import type { IdGenerator } from '../../shared/ids.ts';
+import type { SecretBox } from '../../shared/webhooks/secret-box.ts';
 import { generateSecret } from '../../shared/webhooks/signing.ts';
 import { urlProblem } from '../../shared/webhooks/url-policy.ts';
 import type { CreateEndpointInput, UpdateEndpointInput } from './schema.ts';
@@ -21,6 +22,8 @@ export interface EndpointDeps {
   clock: Clock;
   ids: IdGenerator;
   stage: string;
+  /** Seals secrets before they are stored. */
+  secrets: () => Promise<SecretBox>;
 }
 
 export const DEFAULT_RATE_LIMIT = 10;
@@ -74,6 +77,7 @@ export async function createEndpoint(input: CreateEndpointInput, caller: Caller,
   checkUrl(input.url, deps.stage);
   checkEventTypes(input.eventTypes);
   const now = deps.clock.now().toISOString();
+  const secret = generateSecret();
   const endpoint: WebhookEndpoint = {
     id: deps.ids.next('ep'),
     tenant: caller.tenant,
@@ -83,12 +87,12 @@ export async function createEndpoint(input: CreateEndpointInput, caller: Caller,
     rateLimitPerSecond: input.rateLimitPerSecond ?? DEFAULT_RATE_LIMIT,
     status: 'enabled',
     allEvents: caller.scopes.includes('webhooks:all-events'),
-    secret: generateSecret(),
+    secret: (await deps.secrets()).seal(secret),
     createdAt: now,
     updatedAt: now,
   };
   await deps.endpoints.create(endpoint);
-  return { ...endpointView(endpoint), secret: endpoint.secret };
+  return { ...endpointView(endpoint), secret };
 }
 
 export async function getEndpoint(id: string, caller: Caller, deps: EndpointDeps) {
@@ -159,8 +163,9 @@ export async function rotateSecret(id: string, caller: Caller, deps: EndpointDep
   const now = deps.clock.now();
   const secret = generateSecret();
   const previousSecretExpiresAt = new Date(now.getTime() + ROTATION_OVERLAP_MS).toISOString();
+  // The stored (sealed) current secret becomes the previous one as is: no need to open it.
   const updated = await deps.endpoints.update(caller.tenant, id, {
-    secret,
+    secret: (await deps.secrets()).seal(secret),
     previousSecret: ep.secret,
     previousSecretExpiresAt,
     updatedAt: now.toISOString(),

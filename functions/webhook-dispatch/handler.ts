@@ -9,6 +9,7 @@ import { publisherFromEnv } from '../../shared/events/publisher.ts';
 import { httpHandler } from '../../shared/http/handler.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
 import { sqsDeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
+import { secretBoxFromEnv } from '../../shared/webhooks/secret-box.ts';
 import { webhookRoutes } from './routes.ts';
 
 const env = parseEnv(
@@ -31,5 +32,6 @@ export const handler = httpHandler({
     clock: systemClock,
     ids: ulidGenerator,
     stage: env.STAGE,
+    secrets: secretBoxFromEnv(),
   }),
 });

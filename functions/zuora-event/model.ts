@@ -347,10 +347,20 @@ export class DynamoZuoraStore implements ZuoraStore {
             ':x': claimExpiry(nowMs),
             ':p': plan,
           },
-          ReturnValues: 'ALL_NEW',
+          // Only a plan left by an earlier holder comes back (the common, fresh claim returns nothing).
+          ReturnValues: 'UPDATED_OLD',
         }),
       );
-      return { claimed: true, record: receiptSchema.parse(out.Attributes) };
+      const earlier = out.Attributes?.plan;
+      return {
+        claimed: true,
+        record: {
+          status: 'pending',
+          owner,
+          leaseUntil: nowMs + leaseMs,
+          plan: earlier === undefined ? plan : planSchema.parse(earlier),
+        },
+      };
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       return { claimed: false, record: await this.getReceipt(hash) };

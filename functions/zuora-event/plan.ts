@@ -205,7 +205,7 @@ function planSubscription(command: ListCmd, state: PlanState, ctx: PlanContext):
         `subscription ${command.subscriptionNumber} belongs to another account`,
       );
     }
-    // Created before (by another item): converge on the listed products, like a product list.
+    // Created before (by another item): add or change the listed products (never removes any).
     return planProductList({ ...command, type: 'PRODUCTLISTISMODIFIED' }, state, ctx);
   }
   const subscriptionId = ctx.ids.next('zsu');
@@ -331,7 +331,7 @@ function planProductList(command: ListCmd, state: PlanState, ctx: PlanContext): 
     });
   }
   for (const before of current.products) {
-    if (wanted.has(before.chargeNumber)) continue;
+    if (command.listMode === 'upsert' || wanted.has(before.chargeNumber)) continue;
     ops.push({
       kind: 'deleteProduct',
       subscriptionNumber: subscription.subscriptionNumber,

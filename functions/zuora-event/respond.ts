@@ -90,18 +90,28 @@ const NAMES: Record<number, OutcomeName | string> = {
 };
 
 /**
- * `formatError` of both routes: auth failures, 413/415, malformed JSON and unexpected faults are
- * answered in the seed's KO shape when the body looks like a Zuora event; otherwise (not JSON, not
- * an event) in the hub's generic error shape, since no shape can be recognised.
+ * `formatError` of both routes. Body problems (malformed JSON, 413, 415) and unexpected faults are
+ * always answered in the seed's KO shape (this route speaks only that contract), the shape guessed
+ * from the text when it does not parse. Auth failures use the KO shape when the body is recognisably
+ * a Zuora event, and the hub's generic error shape otherwise.
  */
 export function formatZuoraError(error: AppError, req: HttpRequest): HttpResponse | undefined {
   let body: unknown;
+  let parsed = false;
   try {
     body = req.rawBody ? JSON.parse(req.rawBody) : undefined;
+    parsed = true;
   } catch {
-    return undefined;
+    body = undefined;
   }
-  if (!body || typeof body !== 'object' || !('typeEvent' in body || 'payload' in body)) return undefined;
+  const recognisable = !!body && typeof body === 'object' && ('typeEvent' in body || 'payload' in body);
+  const authFailure = error.status === 401 || error.status === 403;
+  if (authFailure && !recognisable) return undefined;
+  const shape: Shape = parsed
+    ? detectShape(body)
+    : /"z(Reference|account|subscription|workspace)"/.test(req.rawBody ?? '')
+      ? 'current'
+      : 'first';
   const name = error.status >= 500 ? 'INTERNAL_SERVER_ERROR' : (NAMES[error.status] ?? 'BAD_REQUEST');
-  return requestKo(detectShape(body), echoOf(body), error.status, name, error.message);
+  return requestKo(shape, echoOf(body), error.status, name, error.message);
 }

@@ -192,6 +192,13 @@ export type ZuoraCommand =
       workspace: string;
       subscriptionNumber: string;
       products: ProductSpec[];
+      /**
+       * `replace`: the list is the subscription's whole product list (charges not listed are
+       * deleted) — the "under development" PRODUCTLISTISMODIFIED. `upsert`: the listed charges are
+       * added or changed, none removed — SUBSCRIPTIONISCREATED, and the first implementation, whose
+       * items carry one charge each.
+       */
+      listMode: 'replace' | 'upsert';
     }
   | {
       type: 'ZLINKUPDATED';
@@ -280,6 +287,7 @@ function fromFirst(type: EventType, item: unknown): Converted {
         accountNumber: i.zlink.existingAccountNumber,
         workspace: i.workspace,
         subscriptionNumber: i.zlink.subscriptionNumber,
+        listMode: 'upsert',
         products: [
           {
             chargeNumber: i.zlink.chargeNumber,
@@ -334,6 +342,7 @@ function fromCurrent(type: EventType, item: unknown): Converted {
         accountNumber: i.zaccount,
         workspace: i.zworkspace,
         subscriptionNumber: i.zsubscription,
+        listMode: type === 'PRODUCTLISTISMODIFIED' ? 'replace' : 'upsert',
         products: i.products.map((p) => ({
           chargeNumber: p.zcharge,
           family: p.family,

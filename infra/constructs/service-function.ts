@@ -187,6 +187,11 @@ export class ServiceFunction extends Construct {
         secret.grantRead(fn);
         return;
       }
+      default: {
+        // A new kind of use must be given its env var and grant here (a type error until it is).
+        const unknownUse: never = use;
+        throw new Error(`function ${name}: unsupported resource use ${JSON.stringify(unknownUse)}`);
+      }
     }
   }
 }

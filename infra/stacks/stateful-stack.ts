@@ -1,12 +1,10 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, type ITableV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { tableDefinition } from '../../shared/db/table.ts';
 import type { StageConfig } from '../config.ts';
-import { SigningKey } from '../constructs/signing-key.ts';
 import { partnerSecret, type SecretName, type Wiring } from '../wiring-types.ts';
 
 export interface StatefulStackProps extends StackProps {
@@ -29,15 +27,14 @@ export function secretNames(wiring: Wiring): SecretName[] {
 }
 
 /**
- * What outlives deployments: the single table, the hub event bus with its archive, the secrets and
- * the token signing key. The stateless stack receives these constructs by props.
+ * What outlives deployments: the single table, the hub event bus with its archive and the secrets
+ * (including the one holding the token signing key). The stateless stack receives these constructs
+ * by props.
  */
 export class StatefulStack extends Stack {
   readonly table: ITableV2;
   readonly bus: IEventBus;
   readonly secrets: Record<SecretName, ISecret>;
-  /** Public JWK (JSON) of the token signing key. */
-  readonly publicJwk: string;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -90,13 +87,5 @@ export class StatefulStack extends Stack {
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName });
     this.secrets = secrets as Record<SecretName, ISecret>;
-
-    const signingKey = new SigningKey(this, 'SigningKey', {
-      secret: this.secrets['auth-signing-key'],
-      keyVersion: config.signingKeyVersion,
-      logRetention: config.logRetentionDays as RetentionDays,
-      removalPolicy,
-    });
-    this.publicJwk = signingKey.publicJwk;
   }
 }

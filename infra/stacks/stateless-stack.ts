@@ -18,6 +18,7 @@ import type { StageConfig } from '../config.ts';
 import { repoPath } from '../constructs/bundling.ts';
 import { Monitoring } from '../constructs/monitoring.ts';
 import { ServiceFunction } from '../constructs/service-function.ts';
+import { SigningKey } from '../constructs/signing-key.ts';
 import { routeKey, type SecretName, type Wiring } from '../wiring-types.ts';
 
 export interface StatelessStackProps extends StackProps {
@@ -26,7 +27,6 @@ export interface StatelessStackProps extends StackProps {
   table: ITableV2;
   bus: IEventBus;
   secrets: Record<SecretName, ISecret>;
-  publicJwk: string;
 }
 
 /** Prefix put in rule and schedule descriptions: `[name] description` (names are AWS-generated). */
@@ -71,8 +71,8 @@ export function checkWiring(wiring: Wiring): void {
 }
 
 /**
- * Everything that can be redeployed at will, generated from the wiring manifest: one function per
- * manifest function, the HTTP API and its routes, a queue + DLQ per manifest queue, a rule per
+ * Everything that can be redeployed at will, generated from the wiring manifest: the token signing
+ * key generator (the key itself lives in the stateful stack's secret), one function per manifest function, the HTTP API and its routes, a queue + DLQ per manifest queue, a rule per
  * manifest rule (delivering into its queue), a Scheduler schedule per manifest schedule, alarms.
  */
 export class StatelessStack extends Stack {
@@ -118,6 +118,15 @@ export class StatelessStack extends Stack {
       });
     }
 
+    // Here rather than in the stateful stack: its public key feeds env vars of this stack, and a
+    // cross-stack export could not change value when the key is rotated (`signingKeyVersion`).
+    const signingKey = new SigningKey(this, 'SigningKey', {
+      secret: props.secrets['auth-signing-key'],
+      keyVersion: config.signingKeyVersion,
+      logRetention: retention,
+      removalPolicy,
+    });
+
     const tokenRoutes = new Set(wiring.routes.filter((r) => r.auth === 'jwt').map((r) => r.function));
     for (const [name, spec] of Object.entries(wiring.functions)) {
       this.functions[name] = new ServiceFunction(this, `Fn-${name}`, {
@@ -131,7 +140,7 @@ export class StatelessStack extends Stack {
           bus: props.bus,
           secrets: props.secrets,
           queues: this.queues,
-          publicJwk: props.publicJwk,
+          publicJwk: signingKey.publicJwk,
         },
       });
     }

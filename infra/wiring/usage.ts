@@ -60,6 +60,8 @@ export const usageWiring: WiringPart = {
         // Longer than the function timeout: a submission untouched this long belongs to a dead run.
         USAGE_LEASE_SECONDS: String(BILLING_TIMEOUT_SECONDS * 2),
         USAGE_RETRY_BASE_SECONDS: '900',
+        // Subscriptions billed through AppDirect until the AppDirect channel registers them as such.
+        USAGE_APPDIRECT_SUBSCRIPTIONS: process.env.USAGE_APPDIRECT_SUBSCRIPTIONS ?? '',
       },
     },
   },

@@ -33,6 +33,8 @@ const manage = (
 });
 
 const deliveryQueue = { kind: 'queue', name: 'webhook-delivery', access: 'send' } as const;
+/** Seals endpoint signing secrets in the table; only the functions that create or use them read it. */
+const secretsKey = { kind: 'secret', name: 'webhook-secrets-key', access: 'read' } as const;
 
 export const webhooksWiring: WiringPart = {
   functions: {
@@ -41,7 +43,13 @@ export const webhooksWiring: WiringPart = {
       entry: 'functions/webhook-dispatch/handler.ts',
       memoryMb: 512,
       timeoutSeconds: 10,
-      uses: [{ kind: 'table', access: 'readWrite' }, { kind: 'bus' }, { kind: 'authVerify' }, deliveryQueue],
+      uses: [
+        { kind: 'table', access: 'readWrite' },
+        { kind: 'bus' },
+        { kind: 'authVerify' },
+        deliveryQueue,
+        secretsKey,
+      ],
     },
     'webhook-fanout': {
       description: 'Creates one delivery per matching endpoint for every public event',
@@ -58,7 +66,7 @@ export const webhooksWiring: WiringPart = {
       // A batch runs in parallel; each request is capped at 15 s. Below the 90 s attempt lease.
       timeoutSeconds: 60,
       reservedConcurrency: 20,
-      uses: [{ kind: 'table', access: 'readWrite' }, { kind: 'bus' }, deliveryQueue],
+      uses: [{ kind: 'table', access: 'readWrite' }, { kind: 'bus' }, deliveryQueue, secretsKey],
     },
     'webhook-sweeper': {
       description: 'Re-enqueues webhook deliveries whose due time has come (long waits, crash recovery)',
@@ -147,6 +155,14 @@ export const webhooksWiring: WiringPart = {
       queue: 'webhook-fanout',
     },
   ],
+
+  secrets: {
+    'webhook-secrets-key': {
+      description:
+        'Key material that seals webhook endpoint secrets in the table (random, generated at deploy)',
+      localValue: () => ({ key: 'local-only-webhook-secrets-key' }),
+    },
+  },
 
   schedules: [
     {

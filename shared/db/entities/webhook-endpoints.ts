@@ -17,8 +17,9 @@ import { key } from '../keys.ts';
  *
  *   PK `WHEP#<tenant>`  SK `EP#<id>`   [GSI1PK `WHEP#ALL`  GSI1SK `<tenant>#<id>` when allEvents]
  *
- * Secrets are stored on the item (the table is encrypted at rest) and never logged; the previous
- * secret keeps signing until `previousSecretExpiresAt` after a rotation.
+ * `secret` and `previousSecret` are stored SEALED (`shared/webhooks/secret-box.ts`, a key only the
+ * webhook functions read) and never logged; the previous secret keeps signing until
+ * `previousSecretExpiresAt` after a rotation.
  */
 export const endpointStatusSchema = z.enum(['enabled', 'disabled']);
 
@@ -65,7 +66,7 @@ export function fromEndpointItem(item: Record<string, unknown>): WebhookEndpoint
   return webhookEndpointSchema.parse(item);
 }
 
-/** The secrets that sign a delivery now: the current one, plus the previous one during rotation. */
+/** The (sealed) secrets that sign a delivery now: the current one, plus the previous one during rotation. */
 export function signingSecrets(endpoint: WebhookEndpoint, now: Date): string[] {
   const previousValid =
     endpoint.previousSecret &&

@@ -219,6 +219,23 @@ describe('billing run: deltas', () => {
     },
   );
 
+  it('bills through AppDirect a subscription the configuration moves there', async () => {
+    const sub = await subscription('zuora');
+    await usage(sub, '8');
+    const base = deps();
+    await runBilling(
+      { trigger: 'schedule' },
+      { ...base, config: { ...base.config, billerOverrides: { [sub]: 'appdirect' } } },
+    );
+    const received = appdirect().records.filter(
+      (r) => r.kind === 'usage.received' && JSON.stringify(r.events).includes(sub),
+    );
+    expect(received).toHaveLength(1);
+    expect(
+      zuora().records.some((r) => r.kind === 'usage.imported' && JSON.stringify(r.rows).includes(sub)),
+    ).toBe(false);
+  });
+
   it('records the outcome of a run and the billed totals it reached', async () => {
     const sub = await subscription('zuora', { charges: 2 });
     await usage(sub, '10');

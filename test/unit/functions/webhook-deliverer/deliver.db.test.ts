@@ -20,9 +20,11 @@ import type { ReceivedEvent } from '../../../../shared/events/consumer.ts';
 import type { HubEvent } from '../../../../shared/events/publisher.ts';
 import { newId } from '../../../../shared/ids.ts';
 import type { DeliveryMessage } from '../../../../shared/webhooks/delivery-queue.ts';
+import { secretBox } from '../../../../shared/webhooks/secret-box.ts';
 import { generateSecret } from '../../../../shared/webhooks/signing.ts';
 import { startTestTable, type TestTable } from '../../../helpers/dynamo.ts';
 
+const box = secretBox('test key material');
 let table: TestTable;
 let endpoints: WebhookEndpointRepository;
 let deliveries: WebhookDeliveryRepository;
@@ -74,6 +76,7 @@ function world(options: { respond?: (req: SendRequest, n: number) => SendResult;
     clock: { now: () => new Date(now) },
     random: () => 0.5,
     newClaimId: randomUUID,
+    secrets: async () => box,
   };
   return {
     deps,
@@ -105,8 +108,12 @@ function world(options: { respond?: (req: SendRequest, n: number) => SendResult;
   };
 }
 
-async function endpoint(tenant: string, overrides: Partial<WebhookEndpoint> = {}): Promise<WebhookEndpoint> {
+async function endpoint(
+  tenant: string,
+  overrides: Partial<WebhookEndpoint> = {},
+): Promise<WebhookEndpoint & { plainSecret: string }> {
   const at = new Date().toISOString();
+  const plainSecret = generateSecret();
   const ep: WebhookEndpoint = {
     id: newId('ep'),
     tenant,
@@ -115,13 +122,13 @@ async function endpoint(tenant: string, overrides: Partial<WebhookEndpoint> = {}
     rateLimitPerSecond: 10,
     status: 'enabled',
     allEvents: false,
-    secret: generateSecret(),
+    secret: box.seal(plainSecret),
     createdAt: at,
     updatedAt: at,
     ...overrides,
   };
   await endpoints.create(ep);
-  return ep;
+  return { ...ep, plainSecret };
 }
 
 function event(tenant: string, type = 'custom.thing.happened', at = new Date()): ReceivedEvent {
@@ -160,7 +167,7 @@ describe('webhook delivery', () => {
     expect(req!.headers['webhook-id']).toMatch(/^msg_/);
     expect(req!.headers['user-agent']).toContain('Switchboard');
     expect(req!.headers['content-type']).toBe('application/json');
-    expect(new Webhook(ep.secret).verify(req!.body, req!.headers)).toMatchObject({
+    expect(new Webhook(ep.plainSecret).verify(req!.body, req!.headers)).toMatchObject({
       type: 'custom.thing.happened',
       data: { n: 1 },
     });
@@ -168,6 +175,27 @@ describe('webhook delivery', () => {
     expect(d).toMatchObject({ status: 'succeeded', attemptCount: 1, lastStatusCode: 200 });
     for (let s = 0; s < 4; s++)
       expect(await deliveries.listDue(s, new Date(w.now() + 1e12), 1000)).toEqual([]);
+  });
+
+  it('signs with the current and the previous secret while a rotation overlaps, and opens sealed secrets only', async () => {
+    const w = world();
+    const previous = generateSecret();
+    const ep = await endpoint(tenant, {
+      previousSecret: box.seal(previous),
+      previousSecretExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    expect((await endpoints.get(tenant, ep.id))!.secret).not.toContain('whsec_');
+    await fanOut(event(tenant), fanDeps(w));
+    await w.pump();
+    const [req] = w.received;
+    expect(req!.headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    expect(() => new Webhook(ep.plainSecret).verify(req!.body, req!.headers)).not.toThrow();
+    expect(() => new Webhook(previous).verify(req!.body, req!.headers)).not.toThrow();
+    // Once the overlap is over, only the current secret signs.
+    w.advance(2 * 3_600_000);
+    await fanOut(event(tenant, 'custom.thing.happened', new Date(w.now())), fanDeps(w));
+    await w.pump();
+    expect(w.received[1]!.headers['webhook-signature']!.split(' ')).toHaveLength(1);
   });
 
   it('fans out idempotently: a redelivered event creates no second delivery', async () => {

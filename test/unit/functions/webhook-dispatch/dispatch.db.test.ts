@@ -13,9 +13,11 @@ import type { HubEvent } from '../../../../shared/events/publisher.ts';
 import { httpHandler } from '../../../../shared/http/handler.ts';
 import { newId, ulidGenerator } from '../../../../shared/ids.ts';
 import type { DeliveryMessage } from '../../../../shared/webhooks/delivery-queue.ts';
+import { secretBox } from '../../../../shared/webhooks/secret-box.ts';
 import { apiEvent, type TestKeys, testContext, testKeys } from '../../../helpers/auth.ts';
 import { startTestTable, type TestTable } from '../../../helpers/dynamo.ts';
 
+const box = secretBox('dispatch test key');
 let table: TestTable;
 let keys: TestKeys;
 let handler: ReturnType<typeof httpHandler>;
@@ -44,6 +46,7 @@ beforeAll(async () => {
       clock: systemClock,
       ids: ulidGenerator,
       stage: 'prod',
+      secrets: async () => box,
     }),
   });
 });
@@ -140,8 +143,13 @@ describe('webhook endpoints API', () => {
     expect(rotated.status).toBe(200);
     expect(rotated.body.secret).toMatch(/^whsec_/);
     expect(rotated.body.secret).not.toBe(created.body.secret);
-    const stored = await endpoints.get('crud', id);
-    expect(stored).toMatchObject({ secret: rotated.body.secret, previousSecret: created.body.secret });
+    // Stored sealed: neither secret is readable in the table.
+    const stored = (await endpoints.get('crud', id))!;
+    expect(JSON.stringify(stored)).not.toContain('whsec_');
+    expect(box.open(stored.secret)).toBe(rotated.body.secret);
+    expect(box.open(stored.previousSecret!)).toBe(created.body.secret);
+    expect(Date.parse(rotated.body.previousSecretExpiresAt) - Date.now()).toBeGreaterThan(23 * 3_600_000);
+    expect(() => secretBox('another key').open(stored.secret)).toThrow();
     for (let i = 0; i < 2; i++)
       await call('POST', '/v1/webhooks/endpoints', { tenant: 'crud', body: validEndpoint });
     const first = await call('GET', '/v1/webhooks/endpoints', { tenant: 'crud', query: { limit: '2' } });
@@ -190,7 +198,8 @@ describe('webhook endpoints API', () => {
       query: { endpointId: id },
     });
     expect(log.body.items).toEqual([]);
-    expect(await endpoints.get('owner', id)).toMatchObject({ status: 'enabled', secret: mine.body.secret });
+    expect(box.open((await endpoints.get('owner', id))!.secret)).toBe(mine.body.secret);
+    expect((await endpoints.get('owner', id))!.status).toBe('enabled');
     expect((await deliveries.get(d.id))!.status).toBe('failed');
   });
 });

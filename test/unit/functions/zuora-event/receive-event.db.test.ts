@@ -4,6 +4,8 @@ import { type TestKeys, testKeys } from '../../../helpers/auth.ts';
 import { startTestTable, type TestTable } from '../../../helpers/dynamo.ts';
 import { type Harness, harness, samples } from './harness.ts';
 
+const at = '2026-11-23T10:00:00.000Z';
+
 /** Every test uses its own account numbers, so they share one table without interfering. */
 const client = (account: string, ref = 'c', extra: Record<string, unknown> = {}) => ({
   typeEvent: 'CLIENTISCREATED',
@@ -127,7 +129,9 @@ describe('zuora-event: POST /v1/zuora/events', () => {
         expect(res.body).toEqual({ success: true, message: null, errorDTOS: null });
       }
       const state = await h.store.getSubscription('S00067807');
+      // First-implementation items carry one charge each: they add or change it, never remove others.
       expect(state?.products.map((p) => [p.chargeNumber, p.capacity, p.family])).toEqual([
+        ['C00347767', 10, 'Adbackup'],
         ['C00347799', 20, 'AdbackupPro'],
       ]);
       expect(JSON.stringify(state)).not.toContain('8adcd9eb');
@@ -325,6 +329,54 @@ describe('zuora-event: POST /v1/zuora/events', () => {
       expect(unknown.body.details[0].name).toBe('NOT_FOUND');
     });
 
+    it('SUBSCRIPTIONISCREATED for an existing subscription adds or changes products, never removes', async () => {
+      await seed('R-S1', 'R-S1-S', [
+        ['A', 5],
+        ['B', 5],
+      ]);
+      const again = await h.send(
+        subscription(
+          'R-S1',
+          'R-S1-S',
+          [
+            ['B', 6],
+            ['C', 1],
+          ],
+          'SUBSCRIPTIONISCREATED',
+          's2',
+        ),
+      );
+      expect(again.status).toBe(200);
+      expect(again.body.details[0].name).toBe('MODIFIED');
+      const state = await h.store.getSubscription('R-S1-S');
+      expect(state?.products.map((p) => [p.chargeNumber, p.capacity])).toEqual([
+        ['A', 5],
+        ['B', 6],
+        ['C', 1],
+      ]);
+      const firstShape = (charge: string) => ({
+        typeEvent: 'SUBSCRIPTIONISCREATED',
+        emitter: 'ZUORA',
+        timestamp: at,
+        payload: [
+          {
+            zlink: {
+              existingAccountNumber: 'R-S1',
+              subscriptionNumber: 'R-S1-F',
+              ratePlanId: 'rp',
+              chargeNumber: charge,
+            },
+            workspace: 'ws1',
+            productFamily: 'Adbackup',
+            threshold: { newCapacity: 1, unit: 'Giga' },
+          },
+        ],
+      });
+      expect((await h.send(firstShape('F1'))).status).toBe(200);
+      expect((await h.send(firstShape('F2'))).status).toBe(200);
+      expect((await h.registry.get('R-S1-F'))?.charges.map((c) => c.chargeNumber)).toEqual(['F1', 'F2']);
+    });
+
     it('validates each item on its own: BAD_REQUEST names the field, the other items still apply', async () => {
       const res = await h.send({
         typeEvent: 'CLIENTISCREATED',
@@ -388,7 +440,15 @@ describe('zuora-event: POST /v1/zuora/events', () => {
       expect(emitter.body.errorDTOS[0].message).toContain('emitter');
       const malformed = await h.send('{"typeEvent": "ZLINKUPDATED", "payload": [');
       expect(malformed.status).toBe(400);
-      expect(malformed.body.error).toBe('MALFORMED_JSON');
+      expect(malformed.body).toMatchObject({ success: false, message: 'errors while executing' });
+      expect(malformed.body.errorDTOS[0]).toMatchObject({ name: 'BAD_REQUEST' });
+      expect(malformed.body.errorDTOS[0].message).toContain('not valid JSON');
+      const malformedCurrent = await h.send('{"typeEvent": "ZLINKUPDATED", "payload": [{"zReference": "x"');
+      expect(malformedCurrent.status).toBe(400);
+      expect(malformedCurrent.body.details[0]).toMatchObject({ name: 'BAD_REQUEST', calculedHash: null });
+      const empty = await h.send('');
+      expect(empty.status).toBe(400);
+      expect(empty.body.errorDTOS[0].name).toBe('BAD_REQUEST');
       expect(await countItems()).toBe(before);
     });
   });
@@ -470,6 +530,54 @@ describe('zuora-event: POST /v1/zuora/events', () => {
       const events =
         h.publisher.events.filter((e) => e.detail.subscriptionNumber === 'R-K2-S').length - before;
       expect(events).toBe(upgrades);
+    });
+
+    it('concurrent upgrades and list changes of one subscription: each change applied once, whole, with its event', async () => {
+      await seed('R-K3', 'R-K3-S', [
+        ['A', 5],
+        ['B', 5],
+      ]);
+      const before = h.publisher.events.filter((e) => e.detail.subscriptionNumber === 'R-K3-S').length;
+      const bodies = [
+        zlinkEvent(zlink('R-K3', 'R-K3-S', 'A', 10, 'Giga', 'a10')),
+        zlinkEvent(zlink('R-K3', 'R-K3-S', 'B', 20, 'Giga', 'b20')),
+        subscription(
+          'R-K3',
+          'R-K3-S',
+          [
+            ['A', 30],
+            ['C', 1],
+          ],
+          'PRODUCTLISTISMODIFIED',
+          'list',
+        ),
+        zlinkEvent(zlink('R-K3', 'R-K3-S', 'A', 40, 'Giga', 'a40')),
+      ];
+      const outcome = new Map<number, string>();
+      let pending = bodies.map((b, i) => ({ b, i }));
+      for (let round = 0; pending.length > 0 && round < 10; round++) {
+        const results = await Promise.all(pending.map(({ b }) => h.send(b)));
+        pending = pending.filter((p, k) => {
+          const r = results[k]!;
+          if (r.status === 500) return true;
+          outcome.set(p.i, r.body.details[0].name);
+          return false;
+        });
+      }
+      expect(pending).toEqual([]);
+      const changing = [...outcome.values()].filter(
+        (n) => !['UPDATED', 'NOT_FOUND', 'UNPROCESSABLE_ENTITY'].includes(n),
+      );
+      const state = await h.store.getSubscription('R-K3-S');
+      // One subscription version per applied change (a conflict wrote nothing), one event per change.
+      expect(state?.subscription.version).toBe(1 + changing.length);
+      const events =
+        h.publisher.events.filter((e) => e.detail.subscriptionNumber === 'R-K3-S').length - before;
+      expect(events).toBe(changing.length);
+      const registry = await h.registry.get('R-K3-S');
+      expect(registry?.charges.map((c) => c.chargeNumber)).toEqual(
+        state?.products.map((p) => p.chargeNumber),
+      );
     });
   });
 
