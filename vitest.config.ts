@@ -10,6 +10,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     env: {
       POWERTOOLS_LOG_LEVEL: 'ERROR',
+      POWERTOOLS_METRICS_DISABLED: 'true',
     },
   },
 });

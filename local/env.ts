@@ -27,6 +27,8 @@ export function localEnvironment(input: {
     SERVICE_NAME: 'switchboard',
     POWERTOOLS_SERVICE_NAME: 'switchboard',
     POWERTOOLS_METRICS_NAMESPACE: 'Switchboard',
+    // EMF lines belong in CloudWatch; locally they only drown the request log (set it to false to see them).
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
     AWS_REGION: 'us-east-1',
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
