@@ -3,9 +3,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { metricsRecorder } from '../../../../functions/zuora-event/metrics.ts';
 
 describe('zuora-event metrics', () => {
-  afterEach(() => vi.restoreAllMocks());
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+  });
 
   it('emits EMF counts per type and outcome, and the latency, with no account in the dimensions', () => {
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false'); // the suite disables EMF output by default
     const lines: string[] = [];
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       lines.push(String(chunk));
