@@ -22,6 +22,7 @@ import { LocalEventBus } from './bus/event-bus.ts';
 import { LocalQueue } from './bus/queue.ts';
 import { LocalScheduler } from './bus/scheduler.ts';
 import { type DevClient, ensureDevClients } from './dev-clients.ts';
+import { fetchDevToken } from './cli/common.ts';
 import { ensureTable, localDynamoClient, startEmbeddedDynamo } from './dynamo.ts';
 import { functionEnvironments, LOCAL_BUS, LOCAL_TABLE, localEnvironment, localSecretArn } from './env.ts';
 import { LambdaTimeoutError, LocalLambdas } from './lambda.ts';
@@ -357,29 +358,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       return s;
     },
     async token(kindOrTenant, scope) {
-      const client =
-        devClients.find((c) => c.kind === kindOrTenant) ?? devClients.find((c) => c.tenant === kindOrTenant);
+      const client = devClients.find((c) => c.kind === kindOrTenant) ?? devClients.find((c) => c.tenant === kindOrTenant);
       if (!client) throw new Error(`no dev client ${kindOrTenant}`);
-      const form = new URLSearchParams({
-        grant_type: client.grantTypes.includes('client_credentials') ? 'client_credentials' : 'password',
-      });
-      if (form.get('grant_type') === 'password') {
-        form.set('username', client.username ?? '');
-        form.set('password', client.password ?? '');
-      }
-      if (scope) form.set('scope', scope);
-      const res = await fetch(`${url}/oauth/token`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`,
-        },
-        body: form,
-      });
-      const json = (await res.json()) as { access_token?: string };
-      if (!res.ok || !json.access_token)
-        throw new Error(`token for ${kindOrTenant} refused: ${res.status} ${JSON.stringify(json)}`);
-      return json.access_token;
+      return fetchDevToken(url, client, scope);
     },
     async drain(timeoutMs = 30_000) {
       // Idle = nothing visible and no batch running in any queue, twice in a row (a consumer may

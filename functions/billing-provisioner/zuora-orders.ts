@@ -138,7 +138,9 @@ export function createZuoraOrders(client: Pick<ZuoraClient, 'request'>): ZuoraOr
         body: zuoraOrderRequest(order, orderDate),
         idempotencyKey: order.orderId,
       });
-      // 409 = this Idempotency-Key already ran: Zuora replays the first result. It is not an error.
+      // A retried Idempotency-Key gets the first result replayed (200). A 409 carrying a successful
+      // body is accepted too, for gateways that answer a replay with 409; without success it falls
+      // through to the error handling below.
       if ((res.status === 200 || res.status === 201 || res.status === 409) && res.body?.success) {
         const subscriptionNumber =
           res.body.subscriptionNumbers?.[0] ?? res.body.subscriptions?.[0]?.subscriptionNumber;

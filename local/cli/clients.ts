@@ -7,14 +7,15 @@ import { createDocumentClient } from '../../shared/db/client.ts';
 import { ensureTable, localDynamoClient, startEmbeddedDynamo } from '../dynamo.ts';
 import { LOCAL_TABLE } from '../env.ts';
 import { runClientsCli } from './clients-core.ts';
-import { dataDir, runningRuntime } from './common.ts';
+import { dataDir, fetchDevToken, readDevClients, runningRuntime } from './common.ts';
 
 /**
- * `npm run clients -- add | list | remove | rotate`. Target: `--table`/TABLE_NAME in AWS (default
+ * `npm run clients -- add | list | remove | rotate | token`. Target: `--table`/TABLE_NAME in AWS (default
  * credentials); else the running local suite's dynalite (from `<dataDir>/runtime.json`); else the
  * local store opened directly (only while the suite is stopped: dynalite holds a lock on it).
  */
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'token') return printToken(argv[1], argv[2]);
   const { values } = parseArgs({
     args: argv,
     strict: false,
@@ -55,6 +56,22 @@ async function main(argv: string[]): Promise<number> {
     low.destroy();
     await dynamo.stop();
   }
+}
+
+/** `npm run -s clients -- token <kind|tenant> [scope]`: an access token of a dev client of the running suite. */
+async function printToken(who: string | undefined, scope: string | undefined): Promise<number> {
+  const running = runningRuntime();
+  if (!running) {
+    process.stderr.write('clients token: no local suite is running (npm start)\n');
+    return 2;
+  }
+  const client = readDevClients().find((c) => c.kind === who || c.tenant === who);
+  if (!client) {
+    process.stderr.write(`clients token: no dev client ${who ?? '(none given)'}; kinds: distributor, zuora, platform\n`);
+    return 2;
+  }
+  process.stdout.write(`${await fetchDevToken(running.url, client, scope)}\n`);
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -39,3 +39,44 @@ export function parseArgs(argv: string[]): { positional: string[]; flags: Record
   }
   return { positional, flags };
 }
+
+/** A dev client as written to `<data>/dev-clients.json`. */
+export interface DevClientFile {
+  kind: string;
+  tenant: string;
+  clientId: string;
+  clientSecret: string;
+  username?: string;
+  password?: string;
+  grantTypes: string[];
+  scopes: string[];
+}
+
+export function readDevClients(dir = dataDir()): DevClientFile[] {
+  return JSON.parse(readFileSync(join(dir, 'dev-clients.json'), 'utf8')) as DevClientFile[];
+}
+
+/**
+ * Gets an access token for a dev client from a running suite: client credentials when the client
+ * has that grant, else the password grant; HTTP Basic client authentication.
+ */
+export async function fetchDevToken(url: string, client: DevClientFile, scope?: string): Promise<string> {
+  const grant = client.grantTypes.includes('client_credentials') ? 'client_credentials' : 'password';
+  const form = new URLSearchParams({ grant_type: grant });
+  if (grant === 'password') {
+    form.set('username', client.username ?? '');
+    form.set('password', client.password ?? '');
+  }
+  if (scope) form.set('scope', scope);
+  const res = await fetch(`${url}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`,
+    },
+    body: form,
+  });
+  const body = (await res.json()) as { access_token?: string };
+  if (!res.ok || !body.access_token) throw new Error(`token for ${client.kind} refused: ${res.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}

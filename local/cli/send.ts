@@ -1,9 +1,9 @@
 import '../quiet-warnings.ts';
 import { readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { wiring } from '../../infra/wiring.ts';
 import type { RouteSpec } from '../../infra/wiring-types.ts';
-import { dataDir, fail, parseArgs, runningRuntime } from './common.ts';
+import { dataDir, fail, fetchDevToken, parseArgs, readDevClients, runningRuntime } from './common.ts';
 
 /**
  * `npm run send -- events/api/<route>/<case>.json [--as distributor|zuora|platform] [--method M --path P]
@@ -12,17 +12,6 @@ import { dataDir, fail, parseArgs, runningRuntime } from './common.ts';
  * `POST /v1/orders`, `zuora-events` → `POST /v1/zuora/events`, `webhooks-endpoints` →
  * `POST /v1/webhooks/endpoints` (slashes after `/v1/` written as dashes).
  */
-interface DevClient {
-  kind: string;
-  tenant: string;
-  clientId: string;
-  clientSecret: string;
-  username?: string;
-  password?: string;
-  grantTypes: string[];
-  scopes: string[];
-}
-
 const { positional, flags } = parseArgs(process.argv.slice(2));
 const file =
   positional[0] ?? fail('usage: npm run send -- <events/api/<route>/<case>.json> [--as <client kind>]');
@@ -49,7 +38,7 @@ const route: Pick<RouteSpec, 'method' | 'path' | 'scopes' | 'auth'> = flags.path
       `no POST route for folder ${folder}; pass --path /v1/... (routes: ${wiring.routes.map((r) => slug(r)).join(', ')})`,
     ));
 
-const clients = JSON.parse(readFileSync(join(dataDir(), 'dev-clients.json'), 'utf8')) as DevClient[];
+const clients = readDevClients();
 const client = flags.as
   ? (clients.find((c) => c.kind === flags.as || c.tenant === flags.as) ?? fail(`no dev client ${flags.as}`))
   : (clients.find((c) => route.scopes.every((s) => c.scopes.includes(s))) ??
@@ -65,22 +54,7 @@ for (const h of (flags.header ?? '').split(',').filter(Boolean)) {
   const [k, v] = h.split(/:(.*)/s);
   if (k && v !== undefined) headers[k.trim().toLowerCase()] = v.trim();
 }
-if (route.auth === 'jwt') {
-  const grant = client.grantTypes.includes('client_credentials') ? 'client_credentials' : 'password';
-  const form = new URLSearchParams({
-    grant_type: grant,
-    client_id: client.clientId,
-    client_secret: client.clientSecret,
-  });
-  if (grant === 'password') {
-    form.set('username', client.username ?? '');
-    form.set('password', client.password ?? '');
-  }
-  const tokenRes = await fetch(`${runtime.url}/oauth/token`, { method: 'POST', body: form });
-  const token = (await tokenRes.json()) as { access_token?: string };
-  if (!token.access_token) fail(`token refused: ${tokenRes.status} ${JSON.stringify(token)}`);
-  headers.authorization = `Bearer ${token.access_token}`;
-}
+if (route.auth === 'jwt') headers.authorization = `Bearer ${await fetchDevToken(runtime.url, client)}`;
 
 const res = await fetch(`${runtime.url}${route.path}`, { method: route.method, headers, body });
 const text = await res.text();

@@ -24,9 +24,13 @@ export type AppDirectSandbox = Sandbox<AppDirectState>;
 const USAGE = '/api/integration/v2/billing/usage';
 const LIMITS = { preconfigured: 250, custom: 850, bytes: 262_144 };
 
+/**
+ * AppDirect's result shape `{success: false, errorCode, message}` (see its API results); `code`
+ * repeats `errorCode` for callers written against the sandbox's earlier shape.
+ */
 const error = (status: number, code: string, message: string): SandboxResponse => ({
   status,
-  body: { code, message },
+  body: { success: false, errorCode: code, message, code },
 });
 
 function bearer(sandbox: AppDirectSandbox, req: SandboxRequest, write: boolean): SandboxResponse | undefined {

@@ -48,7 +48,8 @@ export function createSalesforceSandbox(ctx: SandboxContext): SalesforceSandbox 
   const newId = (sobject: string) => {
     const n = (sandbox.state.counters[sobject] ?? 0) + 1;
     sandbox.state.counters[sobject] = n;
-    return `${ID_PREFIX[sobject] ?? 'a00'}Dn${String(n).padStart(10, '0')}`;
+    // 18 characters, like the ids the REST API returns (the case-insensitive form).
+    return `${ID_PREFIX[sobject] ?? 'a00'}Dn${String(n).padStart(13, '0')}`;
   };
 
   const authorised = (req: SandboxRequest): SandboxResponse | undefined => {

@@ -82,7 +82,11 @@ function createOrder(sandbox: ZuoraSandbox, req: SandboxRequest): SandboxRespons
   } catch {
     return {
       status: 400,
-      body: { success: false, reasons: [{ code: 50000090, message: 'Malformed JSON request' }] },
+      body: {
+        success: false,
+        processId: hex32().slice(0, 16).toUpperCase(),
+        reasons: [{ code: 50000090, message: 'Malformed JSON request' }],
+      },
     };
   }
   const key = req.headers['idempotency-key'];
@@ -174,6 +178,8 @@ function createOrder(sandbox: ZuoraSandbox, req: SandboxRequest): SandboxRespons
     subscriptionNumbers,
     subscriptions: subscriptionNumbers.map((subscriptionNumber) => ({
       subscriptionNumber,
+      subscriptionOwnerId: String(state.accounts[accountNumber]?.id ?? hex32()),
+      subscriptionOwnerNumber: accountNumber,
       status: 'Active',
     })),
   };
@@ -190,8 +196,10 @@ export function registerZuoraOrderRoutes(sandbox: ZuoraSandbox): void {
     const key = req.headers['idempotency-key'];
     const first = key ? ordersState(sandbox).idempotency[key] : undefined;
     if (key && first) {
+      // Zuora replays the saved status, headers and body of the first request (409 is reserved for
+      // a concurrent request with the same key still in progress).
       sandbox.record('order.replayed', { idempotencyKey: key });
-      return { status: 409, body: first.body };
+      return { status: first.status, body: first.body };
     }
     return createOrder(sandbox, req);
   });
