@@ -21,8 +21,8 @@ import { handleAwsRequest } from './aws-emulator.ts';
 import { LocalEventBus } from './bus/event-bus.ts';
 import { LocalQueue } from './bus/queue.ts';
 import { LocalScheduler } from './bus/scheduler.ts';
-import { type DevClient, ensureDevClients } from './dev-clients.ts';
 import { fetchDevToken } from './cli/common.ts';
+import { type DevClient, ensureDevClients } from './dev-clients.ts';
 import { ensureTable, localDynamoClient, startEmbeddedDynamo } from './dynamo.ts';
 import { functionEnvironments, LOCAL_BUS, LOCAL_TABLE, localEnvironment, localSecretArn } from './env.ts';
 import { LambdaTimeoutError, LocalLambdas } from './lambda.ts';
@@ -348,8 +348,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     tables() {
       return {
         routes: routes.map((r) => ({ routeKey: r.routeKey, functionName: r.spec.function })),
-        rules: bus.ruleSpecs().map((r) => ({ name: r.name, pattern: r.pattern, consumer: wiring.queues[r.queue]!.consumer })),
-        schedules: scheduler.status().map((s) => ({ name: s.name, expression: s.expression, consumer: s.function })),
+        rules: bus
+          .ruleSpecs()
+          .map((r) => ({ name: r.name, pattern: r.pattern, consumer: wiring.queues[r.queue]!.consumer })),
+        schedules: scheduler
+          .status()
+          .map((s) => ({ name: s.name, expression: s.expression, consumer: s.function })),
       };
     },
     sandbox(name) {
@@ -358,7 +362,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       return s;
     },
     async token(kindOrTenant, scope) {
-      const client = devClients.find((c) => c.kind === kindOrTenant) ?? devClients.find((c) => c.tenant === kindOrTenant);
+      const client =
+        devClients.find((c) => c.kind === kindOrTenant) ?? devClients.find((c) => c.tenant === kindOrTenant);
       if (!client) throw new Error(`no dev client ${kindOrTenant}`);
       return fetchDevToken(url, client, scope);
     },

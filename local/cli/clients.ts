@@ -67,7 +67,9 @@ async function printToken(who: string | undefined, scope: string | undefined): P
   }
   const client = readDevClients().find((c) => c.kind === who || c.tenant === who);
   if (!client) {
-    process.stderr.write(`clients token: no dev client ${who ?? '(none given)'}; kinds: distributor, zuora, platform\n`);
+    process.stderr.write(
+      `clients token: no dev client ${who ?? '(none given)'}; kinds: distributor, zuora, platform\n`,
+    );
     return 2;
   }
   process.stdout.write(`${await fetchDevToken(running.url, client, scope)}\n`);

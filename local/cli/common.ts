@@ -77,6 +77,7 @@ export async function fetchDevToken(url: string, client: DevClientFile, scope?: 
     body: form,
   });
   const body = (await res.json()) as { access_token?: string };
-  if (!res.ok || !body.access_token) throw new Error(`token for ${client.kind} refused: ${res.status} ${JSON.stringify(body)}`);
+  if (!res.ok || !body.access_token)
+    throw new Error(`token for ${client.kind} refused: ${res.status} ${JSON.stringify(body)}`);
   return body.access_token;
 }

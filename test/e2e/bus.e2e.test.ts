@@ -1,8 +1,8 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { platformWiring } from '../../infra/wiring/platform.ts';
 import { mergeWiring } from '../../infra/wiring.ts';
 import type { WiringPart } from '../../infra/wiring-types.ts';
-import { platformWiring } from '../../infra/wiring/platform.ts';
 import { seen } from '../helpers/fixtures/probe-consumer.ts';
 import { api, startTestRuntime } from '../helpers/runtime.ts';
 
@@ -27,17 +27,35 @@ const probe: WiringPart = {
     },
   },
   queues: {
-    'probe-queue': { consumer: 'probe-consumer', visibilityTimeoutSeconds: 30, maxReceiveCount: 3, batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 2 },
+    'probe-queue': {
+      consumer: 'probe-consumer',
+      visibilityTimeoutSeconds: 30,
+      maxReceiveCount: 3,
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      maxConcurrency: 2,
+    },
   },
   rules: [
     {
       name: 'probe-rule',
       description: 'probe events with n ≥ 10 or flagged',
-      pattern: { source: ['test.probe'], $or: [{ detail: { n: [{ numeric: ['>=', 10] }] } }, { detail: { fail: [true] } }] },
+      pattern: {
+        source: ['test.probe'],
+        $or: [{ detail: { n: [{ numeric: ['>=', 10] }] } }, { detail: { fail: [true] } }],
+      },
       queue: 'probe-queue',
     },
   ],
-  schedules: [{ name: 'probe-every-hour', description: 'probe', expression: 'rate(1 hour)', function: 'probe-schedule', input: { schedule: 'probe-every-hour', scheduledTime: '<aws.scheduler.scheduled-time>' } }],
+  schedules: [
+    {
+      name: 'probe-every-hour',
+      description: 'probe',
+      expression: 'rate(1 hour)',
+      function: 'probe-schedule',
+      input: { schedule: 'probe-every-hour', scheduledTime: '<aws.scheduler.scheduled-time>' },
+    },
+  ],
 };
 
 describe('bus → rule → queue → function through the local runtime', () => {
@@ -45,7 +63,11 @@ describe('bus → rule → queue → function through the local runtime', () => 
   let client: EventBridgeClient;
   beforeAll(async () => {
     rt = await startTestRuntime({ wiring: mergeWiring([platformWiring, probe]) });
-    client = new EventBridgeClient({ endpoint: `${rt.url}/_aws`, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    client = new EventBridgeClient({
+      endpoint: `${rt.url}/_aws`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+    });
   });
   afterAll(async () => {
     client.destroy();
@@ -53,7 +75,16 @@ describe('bus → rule → queue → function through the local runtime', () => 
   });
 
   const put = (details: object[]) =>
-    client.send(new PutEventsCommand({ Entries: details.map((d) => ({ EventBusName: 'switchboard-local', Source: 'test.probe', DetailType: 'probe.sent', Detail: JSON.stringify(d) })) }));
+    client.send(
+      new PutEventsCommand({
+        Entries: details.map((d) => ({
+          EventBusName: 'switchboard-local',
+          Source: 'test.probe',
+          DetailType: 'probe.sent',
+          Detail: JSON.stringify(d),
+        })),
+      }),
+    );
 
   it('delivers only matching events, as real SQS events wrapping real EventBridge envelopes', async () => {
     await put([{ n: 1 }, { n: 10 }, { n: 42 }]);

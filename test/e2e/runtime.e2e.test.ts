@@ -16,11 +16,20 @@ describe('the local runtime over real HTTP', () => {
     expect((await api(rt, 'GET', '/health')).body.status).toBe('ok');
     const doc = (await api(rt, 'GET', '/openapi.json')).body;
     expect(doc.openapi).toBe('3.1.0');
-    for (const r of wiring.routes) expect(doc.paths[r.path]?.[r.method.toLowerCase()], `${r.method} ${r.path}`).toBeDefined();
+    for (const r of wiring.routes)
+      expect(doc.paths[r.path]?.[r.method.toLowerCase()], `${r.method} ${r.path}`).toBeDefined();
   });
 
   it('issues a token to a dev client and lets it call a protected route; refuses without one', async () => {
-    const route = wiring.routes.find((r) => r.auth === 'jwt' && r.method === 'GET' && !r.path.includes('{') && r.scopes.every((s) => (rt.devClients.find((c) => c.kind === 'platform')!.scopes as string[]).includes(s)));
+    const route = wiring.routes.find(
+      (r) =>
+        r.auth === 'jwt' &&
+        r.method === 'GET' &&
+        !r.path.includes('{') &&
+        r.scopes.every((s) =>
+          (rt.devClients.find((c) => c.kind === 'platform')!.scopes as string[]).includes(s),
+        ),
+    );
     expect(route, 'a protected GET route the platform client may call').toBeDefined();
     const token = await rt.token('platform');
     const ok = await api(rt, 'GET', route!.path, { token });
@@ -60,11 +69,24 @@ describe('the local runtime over real HTTP', () => {
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
     const out = await client.send(
-      new PutEventsCommand({ Entries: [{ EventBusName: 'switchboard-local', Source: 'test.probe', DetailType: 'probe.sent', Detail: '{"n":1}' }, { Source: 'x', DetailType: 'y', Detail: 'not json' }] }),
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: 'switchboard-local',
+            Source: 'test.probe',
+            DetailType: 'probe.sent',
+            Detail: '{"n":1}',
+          },
+          { Source: 'x', DetailType: 'y', Detail: 'not json' },
+        ],
+      }),
     );
     expect(out.FailedEntryCount).toBe(1);
     expect(out.Entries?.[1]?.ErrorCode).toBeDefined();
-    const events = (await api(rt, 'GET', '/_local/events')).body as Array<{ envelope?: { 'detail-type': string }; event?: { 'detail-type': string } }>;
+    const events = (await api(rt, 'GET', '/_local/events')).body as Array<{
+      envelope?: { 'detail-type': string };
+      event?: { 'detail-type': string };
+    }>;
     expect(JSON.stringify(events)).toContain('probe.sent');
     client.destroy();
   });

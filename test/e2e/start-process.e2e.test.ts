@@ -55,13 +55,21 @@ describe('npm start as a process', () => {
     const first = await start(dataDir, port);
     expect(first.output()).toContain(`http://127.0.0.1:${port}`);
     expect(first.output()).toMatch(/client_id=\S+\s+client_secret=\S+/);
-    const clients = JSON.parse(await readFile(join(dataDir, 'dev-clients.json'), 'utf8')) as Array<{ kind: string; clientId: string; clientSecret: string }>;
+    const clients = JSON.parse(await readFile(join(dataDir, 'dev-clients.json'), 'utf8')) as Array<{
+      kind: string;
+      clientId: string;
+      clientSecret: string;
+    }>;
     const platform = clients.find((c) => c.kind === 'platform')!;
     const tokenOf = async () =>
       fetch(`http://127.0.0.1:${port}/oauth/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: platform.clientId, client_secret: platform.clientSecret }),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: platform.clientId,
+          client_secret: platform.clientSecret,
+        }),
       });
     expect((await tokenOf()).status).toBe(200);
 

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { type Runtime, type RuntimeOptions, startRuntime } from '../../local/runtime.ts';
 
 /** Starts the local runtime on a free port in a fresh data folder; `stop()` also removes the folder. */
-export async function startTestRuntime(options: RuntimeOptions = {}): Promise<Runtime & { cleanup(): Promise<void> }> {
+export async function startTestRuntime(
+  options: RuntimeOptions = {},
+): Promise<Runtime & { cleanup(): Promise<void> }> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'switchboard-test-')));
   const runtime = await startRuntime({ port: 0, quiet: true, ...options, dataDir });
   return {
@@ -30,7 +32,9 @@ export async function api(
       ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
       ...options.headers,
     },
-    ...(options.body !== undefined ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
+    ...(options.body !== undefined
+      ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }
+      : {}),
   });
   const text = await res.text();
   let body: unknown = text;

@@ -10,7 +10,6 @@ import { realWiring, refOf, testApp } from './synth.ts';
 // Synthesizing the app is CPU-bound (seconds each, more on a busy machine); no timing is asserted.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
-// biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation JSON is untyped; tests walk it freely
 type Json = any;
 type Resource = { Type: string; Properties: Record<string, Json>; DeletionPolicy?: string };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };

@@ -31,32 +31,46 @@ describe('SQS consumer kernel with real Lambda SQS events', () => {
   });
 
   it('matches the shape of the Powertools partial batch response sample', () => {
-    const sample = readReferenceJson<SQSBatchResponse>('data/aws-lambda-events/powertools-lambda-typescript/batch-sampleSQSResponse.json');
+    const sample = readReferenceJson<SQSBatchResponse>(
+      'data/aws-lambda-events/powertools-lambda-typescript/batch-sampleSQSResponse.json',
+    );
     expect(sample.batchItemFailures[0]).toHaveProperty('itemIdentifier');
   });
 });
 
 describe('EventBridge and scheduled events', () => {
   it('parses the real EventBridge sample envelope (unknown detail types pass through)', () => {
-    const envelope = readReferenceJson('data/aws-lambda-events/powertools-lambda-typescript/eventbridge-base.json');
+    const envelope = readReferenceJson(
+      'data/aws-lambda-events/powertools-lambda-typescript/eventbridge-base.json',
+    );
     const event = parseBusEvent(JSON.stringify(envelope));
-    expect(event).toMatchObject({ type: 'EC2 Instance State-change Notification', source: 'aws.ec2', detail: { state: 'terminated' } });
+    expect(event).toMatchObject({
+      type: 'EC2 Instance State-change Notification',
+      source: 'aws.ec2',
+      detail: { state: 'terminated' },
+    });
   });
   it('refuses a body that is not an EventBridge envelope', () => {
     expect(() => parseBusEvent('{"hello":1}')).toThrow();
   });
-  it.each(['aws-lambda-go/scheduled-event.from-cloudwatch_events_test.go.json', 'aws-sam-cli/ScheduledEvent.rendered.json'])(
-    'accepts the classic scheduled-rule event %s',
-    (file) => {
-      const raw = readReferenceJson<unknown>('data/aws-lambda-events', file);
-      const event = typeof raw === 'string' ? JSON.parse(raw) : raw;
-      const parsed = parseScheduledInput(event);
-      expect(parsed.schedule.length).toBeGreaterThan(0);
-      expect(parsed.scheduledTime).toMatch(/^\d{4}-/);
-    },
-  );
+  it.each([
+    'aws-lambda-go/scheduled-event.from-cloudwatch_events_test.go.json',
+    'aws-sam-cli/ScheduledEvent.rendered.json',
+  ])('accepts the classic scheduled-rule event %s', (file) => {
+    const raw = readReferenceJson<unknown>('data/aws-lambda-events', file);
+    const event = typeof raw === 'string' ? JSON.parse(raw) : raw;
+    const parsed = parseScheduledInput(event);
+    expect(parsed.schedule.length).toBeGreaterThan(0);
+    expect(parsed.scheduledTime).toMatch(/^\d{4}-/);
+  });
   it('accepts the Scheduler input the manifest configures', () => {
-    expect(parseScheduledInput({ schedule: 'usage-billing', scheduleArn: 'arn:x', scheduledTime: '2026-11-23T17:00:00Z' })).toEqual({
+    expect(
+      parseScheduledInput({
+        schedule: 'usage-billing',
+        scheduleArn: 'arn:x',
+        scheduledTime: '2026-11-23T17:00:00Z',
+      }),
+    ).toEqual({
       schedule: 'usage-billing',
       scheduledTime: '2026-11-23T17:00:00Z',
     });

@@ -66,7 +66,6 @@ export interface Harness {
   send(
     body: unknown,
     options?: { path?: string; token?: string | null; clientId?: string | null; notificationId?: string },
-    // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
   ): Promise<{ status: number; body: any }>;
 }
 
