@@ -1,5 +1,6 @@
 import type { ClientCredentials } from '../../shared/clients/credentials.ts';
 import { HttpClient } from '../../shared/clients/http.ts';
+import { TokenCache } from '../../shared/clients/token-cache.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { PermanentError, TransientError } from '../../shared/errors.ts';
 
@@ -60,9 +61,14 @@ export function throwForErrors(operation: string, errors: SalesforceError[]): ne
   throw new PermanentError(`Salesforce refused the ${operation}: ${text}`, 'SALESFORCE_REFUSED');
 }
 
+interface SalesforceSession {
+  token: string;
+  instanceUrl: string;
+  expiresAtMs: number;
+}
+
 export class SalesforceClient {
-  private session: { token: string; instanceUrl: string; expiresAtMs: number } | undefined;
-  private pending: Promise<{ token: string; instanceUrl: string }> | undefined;
+  private readonly session: TokenCache<SalesforceSession>;
 
   constructor(
     private readonly options: {
@@ -78,18 +84,11 @@ export class SalesforceClient {
       defaultTimeoutMs: 10_000,
       ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}),
     }),
-  ) {}
-
-  private async sessionNow(): Promise<{ token: string; instanceUrl: string }> {
-    const now = this.options.clock.now().getTime();
-    if (this.session && this.session.expiresAtMs > now) return this.session;
-    this.pending ??= this.authenticate().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
+  ) {
+    this.session = new TokenCache(() => this.authenticate(), options.clock, 0);
   }
 
-  private async authenticate() {
+  private async authenticate(): Promise<SalesforceSession> {
     const creds = await this.options.credentials();
     const res = await this.login.request<{
       access_token?: string;
@@ -111,12 +110,11 @@ export class SalesforceClient {
         'SALESFORCE_AUTH',
       );
     }
-    this.session = {
+    return {
       token: res.body.access_token,
       instanceUrl: res.body.instance_url,
       expiresAtMs: this.options.clock.now().getTime() + (this.options.sessionTtlMs ?? 30 * 60_000),
     };
-    return this.session;
   }
 
   /** One composite request (`allOrNone`), retried once with a fresh token on 401. */
@@ -124,14 +122,12 @@ export class SalesforceClient {
     operation: string,
     compositeRequest: CompositeSubrequest[],
   ): Promise<CompositeSubresponse[]> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const session = await this.sessionNow();
-      const http = new HttpClient({
+    const res = await this.session.send(operation, (session) =>
+      new HttpClient({
         baseUrl: session.instanceUrl,
         defaultTimeoutMs: 20_000,
         ...(this.options.fetchImpl ? { fetchImpl: this.options.fetchImpl } : {}),
-      });
-      const res = await http.request<{ compositeResponse?: CompositeSubresponse[] } | SalesforceError[]>(
+      }).request<{ compositeResponse?: CompositeSubresponse[] } | SalesforceError[]>(
         `/services/data/${SALESFORCE_API_VERSION}/composite`,
         {
           method: 'POST',
@@ -139,19 +135,11 @@ export class SalesforceClient {
           headers: { authorization: `Bearer ${session.token}` },
           body: { allOrNone: true, compositeRequest },
         },
-      );
-      if (res.status === 401) {
-        this.session = undefined;
-        continue;
-      }
-      if (res.status === 200 && !Array.isArray(res.body) && res.body?.compositeResponse)
-        return res.body.compositeResponse;
-      if (isErrorArray(res.body)) throwForErrors(operation, res.body);
-      throw new PermanentError(
-        `Salesforce answered HTTP ${res.status} to ${operation}`,
-        'SALESFORCE_REFUSED',
-      );
-    }
-    throw new TransientError(`${operation}: Salesforce kept answering 401 after re-authenticating`);
+      ),
+    );
+    if (res.status === 200 && !Array.isArray(res.body) && res.body?.compositeResponse)
+      return res.body.compositeResponse;
+    if (isErrorArray(res.body)) throwForErrors(operation, res.body);
+    throw new PermanentError(`Salesforce answered HTTP ${res.status} to ${operation}`, 'SALESFORCE_REFUSED');
   }
 }

@@ -3,14 +3,58 @@ import type { RouteSpec, Wiring } from '../../infra/wiring-types.ts';
 
 type JsonSchema = Record<string, unknown>;
 
-const toSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, {
-    io,
-    unrepresentable: 'any',
-    target: 'draft-2020-12',
-  }) as JsonSchema;
-  return rest;
+/** Replaces every `$ref` string through `map` (deep copy). */
+const rewriteRefs = (value: unknown, map: (ref: string) => string): unknown => {
+  if (Array.isArray(value)) return value.map((v) => rewriteRefs(v, map));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        k,
+        k === '$ref' && typeof v === 'string' ? map(v) : rewriteRefs(v, map),
+      ]),
+    );
+  }
+  return value;
 };
+
+/**
+ * Converts zod schemas to JSON Schema for one document. Named schemas (`.meta({id})`) come out of zod
+ * as `$defs` with `#/$defs/<id>` references, which inside an OpenAPI document resolve against the
+ * document root and point nowhere; they are hoisted into `components.schemas` instead. The same id
+ * converted differently (input vs output shape) gets an `Input`/`Output` suffix.
+ */
+function schemaConverter() {
+  const components: Record<string, JsonSchema> = {};
+  const toSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
+    const {
+      $schema: _drop,
+      $defs,
+      ...rest
+    } = z.toJSONSchema(schema, {
+      io,
+      unrepresentable: 'any',
+      target: 'draft-2020-12',
+    }) as JsonSchema & { $defs?: Record<string, JsonSchema> };
+    const defs = $defs ?? {};
+    const refTo = (names: Record<string, string>) => (ref: string) => {
+      const id = /^#\/\$defs\/(.+)$/.exec(ref)?.[1];
+      return id && names[id] ? `#/components/schemas/${names[id]}` : ref;
+    };
+    // First pass with plain names: a def identical to the one already listed shares its name.
+    const plain = refTo(Object.fromEntries(Object.keys(defs).map((id) => [id, id])));
+    const names: Record<string, string> = {};
+    for (const [id, def] of Object.entries(defs)) {
+      const taken = components[id];
+      const same = taken === undefined || JSON.stringify(taken) === JSON.stringify(rewriteRefs(def, plain));
+      names[id] = same ? id : `${id}${io === 'input' ? 'Input' : 'Output'}`;
+    }
+    const map = refTo(names);
+    for (const [id, def] of Object.entries(defs))
+      components[names[id]!] = rewriteRefs(def, map) as JsonSchema;
+    return rewriteRefs(rest, map) as JsonSchema;
+  };
+  return { toSchema, components };
+}
 
 const errorSchema: JsonSchema = {
   type: 'object',
@@ -26,7 +70,10 @@ const errorSchema: JsonSchema = {
 };
 
 /** Query parameters of a route from its zod object schema (each property becomes a parameter). */
-function queryParameters(route: RouteSpec): JsonSchema[] {
+function queryParameters(
+  route: RouteSpec,
+  toSchema: ReturnType<typeof schemaConverter>['toSchema'],
+): JsonSchema[] {
   const query = route.request?.query;
   if (!query) return [];
   const schema = toSchema(query, 'input');
@@ -46,6 +93,7 @@ function queryParameters(route: RouteSpec): JsonSchema[] {
  */
 export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?: string }): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
+  const { toSchema, components } = schemaConverter();
   for (const route of wiring.routes) {
     const op: Record<string, unknown> = {
       operationId: `${route.method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
@@ -59,7 +107,7 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
         required: true,
         schema: { type: 'string' },
       })),
-      ...queryParameters(route),
+      ...queryParameters(route, toSchema),
     ];
     if (params.length) op.parameters = params;
     if (route.request?.body) {
@@ -95,6 +143,7 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
         content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
       };
     }
+    op.responses = responses;
     paths[route.path] ??= {};
     paths[route.path]![route.method.toLowerCase()] = op;
   }
@@ -110,7 +159,7 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
     ...(info.serverUrl ? { servers: [{ url: info.serverUrl }] } : {}),
     paths,
     components: {
-      schemas: { Error: errorSchema },
+      schemas: { ...components, Error: errorSchema },
       securitySchemes: {
         oauth2: {
           type: 'oauth2',

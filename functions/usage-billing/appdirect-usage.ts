@@ -1,5 +1,6 @@
 import type { ClientCredentials } from '../../shared/clients/credentials.ts';
 import { type HttpCallOptions, HttpClient, type HttpResult } from '../../shared/clients/http.ts';
+import { TokenCache } from '../../shared/clients/token-cache.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Submission, SubmissionLine } from '../../shared/db/entities/usage-billing.ts';
 import { PermanentError, TransientError } from '../../shared/errors.ts';
@@ -106,8 +107,7 @@ export function chunkAppDirectLines(
  * `scope=ROLE_PARTNER`), the token cached until a minute before expiry and refreshed on a 401.
  */
 export class AppDirectClient {
-  private token: { value: string; expiresAtMs: number } | undefined;
-  private pending: Promise<string> | undefined;
+  private readonly tokens: TokenCache<{ value: string; expiresAtMs: number }>;
   readonly http: HttpClient;
 
   constructor(
@@ -119,18 +119,10 @@ export class AppDirectClient {
     },
   ) {
     this.http = options.http ?? new HttpClient({ baseUrl: options.baseUrl, defaultTimeoutMs: 15_000 });
+    this.tokens = new TokenCache(() => this.fetchToken(), options.clock);
   }
 
-  private async accessToken(): Promise<string> {
-    if (this.token && this.token.expiresAtMs - 60_000 > this.options.clock.now().getTime())
-      return this.token.value;
-    this.pending ??= this.fetchToken().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
-  }
-
-  private async fetchToken(): Promise<string> {
+  private async fetchToken(): Promise<{ value: string; expiresAtMs: number }> {
     const creds = await this.options.credentials();
     const res = await this.http.request<{ access_token?: string; expires_in?: number }>('/oauth2/token', {
       method: 'POST',
@@ -146,24 +138,19 @@ export class AppDirectClient {
         'APPDIRECT_AUTH',
       );
     }
-    this.token = {
+    return {
       value: res.body.access_token,
       expiresAtMs: this.options.clock.now().getTime() + (res.body.expires_in ?? 43_199) * 1000,
     };
-    return this.token.value;
   }
 
   async request<T = unknown>(path: string, options: HttpCallOptions): Promise<HttpResult<T>> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const token = await this.accessToken();
-      const res = await this.http.request<T>(path, {
+    return this.tokens.send(options.operation, (token) =>
+      this.http.request<T>(path, {
         ...options,
-        headers: { authorization: `Bearer ${token}`, ...options.headers },
-      });
-      if (res.status !== 401) return res;
-      this.token = undefined;
-    }
-    throw new TransientError(`${options.operation}: AppDirect kept answering 401 after a token refresh`);
+        headers: { authorization: `Bearer ${token.value}`, ...options.headers },
+      }),
+    );
   }
 }
 

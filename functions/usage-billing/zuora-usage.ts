@@ -13,6 +13,8 @@ export const ZUORA_USAGE_COLUMNS = [
   'QTY',
   'STARTDATE',
   'ENDDATE',
+  // Zuora requires this header even when its values are empty (dynamic usage charges only).
+  'PRODUCT_RATE_PLAN_CHARGE_ID',
   'SUBSCRIPTION_ID',
   'CHARGE_ID',
   'DESCRIPTION',
@@ -39,6 +41,7 @@ export function zuoraUsageCsv(submission: Pick<Submission, 'id' | 'lines'>, form
       l.quantity,
       formatZuoraDate(l.usageDate, format),
       formatZuoraDate(l.usageDate, format),
+      '',
       l.subscriptionNumber,
       l.chargeNumber,
       `Switchboard usage ${l.period} (${submission.id})`,

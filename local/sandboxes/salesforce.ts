@@ -226,7 +226,27 @@ export function createSalesforceSandbox(ctx: SandboxContext): SalesforceSandbox 
           referenceId: sub.referenceId,
         });
         failedAt = i;
-        break;
+        if (body.allOrNone) break;
+        continue;
+      }
+      // Without allOrNone Salesforce runs every subrequest; one that references a failed one fails.
+      const unresolved = JSON.stringify(sub.body ?? {})
+        .match(/@\{(\w+)\.id\}/g)
+        ?.map((r) => r.slice(2, -4))
+        .find((ref) => !ids[ref]);
+      if (unresolved !== undefined && !body.allOrNone) {
+        responses.push({
+          body: [
+            {
+              message: `Invalid reference specified. No value for ${unresolved}.id found in ${unresolved}. Provided referenceId ${unresolved}.id.`,
+              errorCode: 'PROCESSING_HALTED',
+            },
+          ],
+          httpHeaders: {},
+          httpStatusCode: 400,
+          referenceId: sub.referenceId,
+        });
+        continue;
       }
       const resolved = Object.fromEntries(
         Object.entries(sub.body ?? {}).map(([k, v]) => [
@@ -245,7 +265,8 @@ export function createSalesforceSandbox(ctx: SandboxContext): SalesforceSandbox 
       });
       if (result.status >= 300) {
         failedAt = i;
-        break;
+        if (body.allOrNone) break;
+        continue;
       }
       ids[sub.referenceId] = (result.body as { id: string }).id;
     }

@@ -1,7 +1,8 @@
 import type { Clock } from '../clock.ts';
-import { PermanentError, TransientError } from '../errors.ts';
+import { PermanentError } from '../errors.ts';
 import type { ClientCredentials } from './credentials.ts';
 import { type HttpCallOptions, HttpClient, type HttpResult } from './http.ts';
+import { TokenCache } from './token-cache.ts';
 
 /**
  * Zuora v1 REST client core: OAuth 2.0 client credentials (`POST /oauth/token`, form-encoded), the
@@ -9,8 +10,7 @@ import { type HttpCallOptions, HttpClient, type HttpResult } from './http.ts';
  * POSTs. Operation-specific calls (orders, usage import) are built on `request`.
  */
 export class ZuoraClient {
-  private token: { value: string; expiresAtMs: number } | undefined;
-  private pending: Promise<string> | undefined;
+  private readonly tokens: TokenCache<{ value: string; expiresAtMs: number }>;
 
   constructor(
     private readonly options: {
@@ -20,19 +20,16 @@ export class ZuoraClient {
       http?: HttpClient;
     },
     readonly http = options.http ?? new HttpClient({ baseUrl: options.baseUrl, defaultTimeoutMs: 15_000 }),
-  ) {}
+  ) {
+    this.tokens = new TokenCache(() => this.fetchToken(), options.clock);
+  }
 
   /** A valid access token (cached; concurrent callers share one token request). */
   async accessToken(): Promise<string> {
-    const now = this.options.clock.now().getTime();
-    if (this.token && this.token.expiresAtMs - 60_000 > now) return this.token.value;
-    this.pending ??= this.fetchToken().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
+    return (await this.tokens.get()).value;
   }
 
-  private async fetchToken(): Promise<string> {
+  private async fetchToken(): Promise<{ value: string; expiresAtMs: number }> {
     const creds = await this.options.credentials();
     const res = await this.http.request<{ access_token?: string; expires_in?: number }>('/oauth/token', {
       method: 'POST',
@@ -49,11 +46,10 @@ export class ZuoraClient {
         'ZUORA_AUTH',
       );
     }
-    this.token = {
+    return {
       value: res.body.access_token,
       expiresAtMs: this.options.clock.now().getTime() + (res.body.expires_in ?? 3599) * 1000,
     };
-    return this.token.value;
   }
 
   /** Authenticated call; a 401 refreshes the token once. */
@@ -61,19 +57,15 @@ export class ZuoraClient {
     path: string,
     options: HttpCallOptions & { idempotencyKey?: string },
   ): Promise<HttpResult<T>> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const token = await this.accessToken();
-      const res = await this.http.request<T>(path, {
+    return this.tokens.send(options.operation, (token) =>
+      this.http.request<T>(path, {
         ...options,
         headers: {
-          authorization: `Bearer ${token}`,
+          authorization: `Bearer ${token.value}`,
           ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}),
           ...options.headers,
         },
-      });
-      if (res.status !== 401) return res;
-      this.token = undefined;
-    }
-    throw new TransientError(`${options.operation}: Zuora kept answering 401 after a token refresh`);
+      }),
+    );
   }
 }

@@ -11,7 +11,10 @@ import { repoRoot } from '../helpers/reference.ts';
 const busDir = join(repoRoot, 'events/bus');
 const samples = readdirSync(busDir)
   .filter((f) => f.endsWith('.json'))
-  .map((f) => ({ type: f.slice(0, -'.json'.length), detail: JSON.parse(readFileSync(join(busDir, f), 'utf8')) as unknown }));
+  .map((f) => ({
+    type: f.slice(0, -'.json'.length),
+    detail: JSON.parse(readFileSync(join(busDir, f), 'utf8')) as unknown,
+  }));
 
 describe('bus event samples', () => {
   it('has a sample for every catalog type and every event family', () => {
@@ -19,7 +22,10 @@ describe('bus event samples', () => {
     const missing = Object.keys(eventCatalog).filter((t) => !types.has(t));
     expect(missing).toEqual([]);
     for (const prefix of Object.keys(eventFamilies)) {
-      expect(samples.some((s) => s.type.startsWith(prefix)), `a sample of family ${prefix}`).toBe(true);
+      expect(
+        samples.some((s) => s.type.startsWith(prefix)),
+        `a sample of family ${prefix}`,
+      ).toBe(true);
     }
   });
 
@@ -33,7 +39,10 @@ describe('bus event samples', () => {
   });
 
   it('rejects a detail without a tenant (the check above can fail)', () => {
-    const { tenant: _t, ...rest } = samples.find((s) => s.type === 'order.accepted')!.detail as Record<string, unknown>;
+    const { tenant: _t, ...rest } = samples.find((s) => s.type === 'order.accepted')!.detail as Record<
+      string,
+      unknown
+    >;
     expect(eventDefinition('order.accepted')!.schema.safeParse(rest).success).toBe(false);
   });
 });

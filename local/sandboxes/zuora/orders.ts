@@ -5,7 +5,7 @@ import { requireZuoraToken, type ZuoraSandbox } from './index.ts';
 
 /**
  * Zuora orders API of the sandbox: `POST /v1/orders` (new account + CreateSubscription, honouring
- * `Idempotency-Key`: a repeat gets the first result back with HTTP 409, as Zuora documents),
+ * `Idempotency-Key`: a repeat gets the first result back with its status, as Zuora documents),
  * `GET /v1/accounts/{key}` and `GET /v1/subscriptions/{key}`. Business failures answer HTTP 200
  * with `success:false` and `reasons` (Zuora's shape); the rate plans known are the catalogue's.
  * Records: `order.created` (one per account+subscription really created), `order.replayed`,

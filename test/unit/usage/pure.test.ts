@@ -127,7 +127,7 @@ describe('Zuora usage file', () => {
   it('writes the required columns and the sandbox parses it back', () => {
     const csv = zuoraUsageCsv({ id: 'usub_1', lines: [line(1, { unit: 'Minutes, "peak"' })] }, 'DD/MM/YYYY');
     expect(csv.split('\r\n')[0]).toBe(
-      'ACCOUNT_ID,UOM,QTY,STARTDATE,ENDDATE,SUBSCRIPTION_ID,CHARGE_ID,DESCRIPTION',
+      'ACCOUNT_ID,UOM,QTY,STARTDATE,ENDDATE,PRODUCT_RATE_PLAN_CHARGE_ID,SUBSCRIPTION_ID,CHARGE_ID,DESCRIPTION',
     );
     const parsed = parseUsageCsv(csv, 'DD/MM/YYYY');
     expect(parsed.error).toBeUndefined();

@@ -1,0 +1,188 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { handler } from '../../functions/meta/handler.ts';
+import { buildOpenApi } from '../../functions/meta/openapi.ts';
+import { wiring } from '../../infra/wiring.ts';
+import type { RouteSpec } from '../../infra/wiring-types.ts';
+import { apiEvent, testContext } from '../helpers/auth.ts';
+import { repoRoot } from '../helpers/reference.ts';
+
+/**
+ * `GET /openapi.json` is the published contract: it must be a structurally valid OpenAPI 3.1 document
+ * covering every manifest route, and the request samples in `events/api/` must satisfy the schemas
+ * the routes validate against.
+ */
+type Obj = Record<string, any>;
+const doc = buildOpenApi(wiring, { version: 'contract-test' }) as Obj;
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/** Resolves a local JSON pointer (`#/a/b`) in the document; undefined when it points nowhere. */
+function resolvePointer(root: unknown, ref: string): unknown {
+  if (!ref.startsWith('#')) return undefined;
+  const parts = ref
+    .slice(1)
+    .split('/')
+    .filter((p, i) => i > 0 || p !== '')
+    .map((p) => decodeURIComponent(p).replace(/~1/g, '/').replace(/~0/g, '~'));
+  let node: unknown = root;
+  for (const part of parts) {
+    if (node === null || typeof node !== 'object' || !(part in (node as Obj))) return undefined;
+    node = (node as Obj)[part];
+  }
+  return node;
+}
+
+function collectRefs(value: unknown, path = '#', out: Array<{ ref: string; at: string }> = []) {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) collectRefs(v, `${path}/${i}`, out);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === '$ref' && typeof v === 'string') out.push({ ref: v, at: path });
+      else collectRefs(v, `${path}/${k}`, out);
+    }
+  }
+  return out;
+}
+
+const deref = (schema: Obj): Obj =>
+  typeof schema.$ref === 'string' ? deref(resolvePointer(doc, schema.$ref) as Obj) : schema;
+
+const isJsonSchemaObject = (s: unknown): boolean => {
+  if (!s || typeof s !== 'object' || Array.isArray(s)) return false;
+  const o = s as Obj;
+  if (typeof o.type === 'string' || Array.isArray(o.type)) return true;
+  return ['anyOf', 'oneOf', 'allOf'].some((k) => Array.isArray(o[k]) && o[k].length > 0);
+};
+
+describe('OpenAPI document', () => {
+  it('is served by GET /openapi.json as the document buildOpenApi makes', async () => {
+    const res = (await handler(
+      apiEvent({ method: 'GET', path: '/openapi.json' }),
+      testContext('meta') as never,
+    )) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(res.statusCode).toBe(200);
+    const served = JSON.parse(res.body) as Obj;
+    expect(served.openapi).toBe('3.1.0');
+    expect(Object.keys(served.paths).sort()).toEqual(Object.keys(doc.paths).sort());
+  });
+
+  it('has the OpenAPI 3.1 top-level structure', () => {
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+    expect(typeof doc.info?.title).toBe('string');
+    expect(typeof doc.info?.version).toBe('string');
+    expect(doc.paths && typeof doc.paths).toBe('object');
+    for (const [path, item] of Object.entries(doc.paths as Obj)) {
+      expect(path.startsWith('/'), path).toBe(true);
+      for (const [method, op] of Object.entries(item as Obj)) {
+        expect(METHODS, `${method} ${path}`).toContain(method);
+        expect(
+          op.responses && Object.keys(op.responses).length,
+          `${method} ${path} has responses`,
+        ).toBeTruthy();
+        for (const [status, r] of Object.entries(op.responses as Obj)) {
+          expect(status, `${method} ${path}`).toMatch(/^([1-5]\d\d|[1-5]XX|default)$/);
+          expect(typeof (r as Obj).description, `${method} ${path} ${status} description`).toBe('string');
+        }
+      }
+    }
+    const ids = Object.values(doc.paths as Obj).flatMap((item) =>
+      Object.values(item as Obj).map((op) => op.operationId),
+    );
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('lists every manifest route with its security scopes', () => {
+    const declared = doc.components.securitySchemes.oauth2.flows.clientCredentials.scopes as Obj;
+    for (const route of wiring.routes) {
+      const op = doc.paths[route.path]?.[route.method.toLowerCase()];
+      expect(op, `${route.method} ${route.path}`).toBeDefined();
+      if (route.auth === 'jwt') {
+        expect(op.security).toEqual([{ oauth2: route.scopes }]);
+        for (const scope of route.scopes) expect(declared, scope).toHaveProperty(scope);
+      } else {
+        expect(op.security ?? [], `${route.method} ${route.path} is public`).toEqual([]);
+      }
+    }
+    const documented = Object.entries(doc.paths as Obj).flatMap(([p, item]) =>
+      Object.keys(item as Obj).map((m) => `${m.toUpperCase()} ${p}`),
+    );
+    expect(documented.sort()).toEqual(wiring.routes.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it('every $ref resolves inside the document', () => {
+    const refs = collectRefs(doc);
+    expect(refs.length).toBeGreaterThan(0);
+    const broken = refs
+      .filter(({ ref }) => resolvePointer(doc, ref) === undefined)
+      .map((r) => `${r.ref} at ${r.at}`);
+    expect(broken).toEqual([]);
+  });
+
+  it('declares every path parameter, and only those', () => {
+    for (const [path, item] of Object.entries(doc.paths as Obj)) {
+      const inTemplate = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+      for (const [method, op] of Object.entries(item as Obj)) {
+        const declared = ((op.parameters ?? []) as Obj[]).filter((p) => p.in === 'path');
+        expect(declared.map((p) => p.name).sort(), `${method} ${path}`).toEqual(inTemplate);
+        for (const p of declared) expect(p.required, `${method} ${path} ${p.name}`).toBe(true);
+      }
+    }
+  });
+
+  it('every request body and response schema is a JSON Schema object', () => {
+    let bodies = 0;
+    for (const [path, item] of Object.entries(doc.paths as Obj)) {
+      for (const [method, op] of Object.entries(item as Obj)) {
+        for (const [type, media] of Object.entries((op.requestBody?.content ?? {}) as Obj)) {
+          bodies++;
+          expect(isJsonSchemaObject(deref(media.schema)), `${method} ${path} ${type}`).toBe(true);
+        }
+        for (const [status, r] of Object.entries(op.responses as Obj)) {
+          for (const media of Object.values(((r as Obj).content ?? {}) as Obj)) {
+            expect(isJsonSchemaObject(deref(media.schema)), `${method} ${path} ${status}`).toBe(true);
+          }
+        }
+      }
+    }
+    expect(bodies).toBeGreaterThan(0);
+  });
+});
+
+describe('request samples in events/api', () => {
+  /** The folder name a route's samples live in (as `npm run send` maps them). */
+  const slug = (r: RouteSpec) =>
+    r.path
+      .replace(/^\/(v1|api)\//, '')
+      .replace(/\{[^}]+\}/g, '')
+      .replace(/\/+$/, '')
+      .replace(/\//g, '-');
+  /** Samples named like this are meant to be refused. */
+  const meantInvalid = /^(bad|missing|restricted|invalid)-/;
+  const apiDir = join(repoRoot, 'events/api');
+  const samples = readdirSync(apiDir).flatMap((folder) => {
+    const route = wiring.routes.find((r) => r.method === 'POST' && slug(r) === folder);
+    return readdirSync(join(apiDir, folder))
+      .filter((f) => f.endsWith('.json') && !f.endsWith('.apigw.json'))
+      .map((file) => ({ folder, file, route, path: join(apiDir, folder, file) }));
+  });
+
+  it('every sample folder maps to a POST route', () => {
+    expect(samples.length).toBeGreaterThan(0);
+    expect(samples.filter((s) => !s.route).map((s) => s.folder)).toEqual([]);
+  });
+
+  const valid = samples.filter((s) => !meantInvalid.test(s.file));
+  it.each(valid.map((s) => ({ ...s, name: `${s.folder}/${s.file}` })))(
+    '$name is accepted by its route schema',
+    ({ route, path }) => {
+      const schema = route?.request?.body;
+      if (!schema) return;
+      const parsed = schema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+      expect(parsed.error?.issues ?? []).toEqual([]);
+    },
+  );
+});
