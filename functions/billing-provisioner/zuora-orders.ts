@@ -21,7 +21,8 @@ export interface ZuoraCharge {
 }
 
 export interface ZuoraOrdersPort {
-  createOrder(order: Order, orderDate: string): Promise<ZuoraOrderResult>;
+  /** One `POST /v1/orders` with `idempotencyKey` (default: the order id). */
+  createOrder(order: Order, orderDate: string, idempotencyKey?: string): Promise<ZuoraOrderResult>;
   subscriptionCharges(subscriptionNumber: string): Promise<ZuoraCharge[]>;
 }
 
@@ -33,12 +34,18 @@ interface ZuoraReason {
 /** Suffixes Zuora documents as worth retrying: locking (50), internal (60), temporary (61), concurrency (70), integration (99). */
 const RETRYABLE_SUFFIXES = new Set([50, 60, 61, 70, 99]);
 
-/** Throws TransientError if any reason is retryable, else PermanentError with Zuora's messages. */
+/**
+ * Zuora answered `success:false` with a retryable reason. Zuora keeps that answer for the request's
+ * Idempotency-Key (24 h, failures included), so retrying needs a new key.
+ */
+export class ZuoraRetryableRefusal extends TransientError {}
+
+/** Throws ZuoraRetryableRefusal if any reason is retryable, else PermanentError with Zuora's messages. */
 export function classifyReasons(operation: string, reasons: ZuoraReason[] | undefined): never {
   const list = reasons?.length ? reasons : [{ message: 'no reason given' }];
   const message = list.map((r) => `${r.code ?? '?'}: ${r.message ?? 'unknown error'}`).join('; ');
   const retryable = list.some((r) => RETRYABLE_SUFFIXES.has(Number(r.code) % 100));
-  if (retryable) throw new TransientError(`Zuora ${operation} failed, retryable (${message})`);
+  if (retryable) throw new ZuoraRetryableRefusal(`Zuora ${operation} failed, retryable (${message})`);
   throw new PermanentError(`Zuora refused the ${operation}: ${message}`, 'ZUORA_REFUSED');
 }
 
@@ -131,12 +138,12 @@ interface ZuoraOrderResponse {
 
 export function createZuoraOrders(client: Pick<ZuoraClient, 'request'>): ZuoraOrdersPort {
   return {
-    async createOrder(order, orderDate) {
+    async createOrder(order, orderDate, idempotencyKey = order.orderId) {
       const res = await client.request<ZuoraOrderResponse>('/v1/orders', {
         method: 'POST',
         operation: 'zuora.createOrder',
         body: zuoraOrderRequest(order, orderDate),
-        idempotencyKey: order.orderId,
+        idempotencyKey,
       });
       // A retried Idempotency-Key gets the first result replayed (200). A 409 carrying a successful
       // body is accepted too, for gateways that answer a replay with 409; without success it falls

@@ -128,6 +128,7 @@ async function resume(
         { at: now, status: 'SCREENING' },
       ],
       redrives: 0,
+      zuoraKeys: 0,
       createdAt: now,
       updatedAt: now,
     };

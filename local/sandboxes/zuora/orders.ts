@@ -100,8 +100,8 @@ function createOrder(sandbox: ZuoraSandbox, req: SandboxRequest): SandboxRespons
     if (!account.billToContact?.firstName || !account.billToContact.lastName) {
       return refused(53100322, "'newAccount.billToContact.lastName' may not be null");
     }
-    if (key && account.name.includes('[zuora-lock]') && !state.lockFailed[key]) {
-      state.lockFailed[key] = true;
+    if (account.name.includes('[zuora-lock]') && !state.lockFailed[account.name]) {
+      state.lockFailed[account.name] = true;
       sandbox.changed();
       sandbox.record('order.refused', { idempotencyKey: key, code: 50000050 });
       return refused(50000050, 'Operation failed due to a lock competition, please retry later.');
@@ -201,7 +201,13 @@ export function registerZuoraOrderRoutes(sandbox: ZuoraSandbox): void {
       sandbox.record('order.replayed', { idempotencyKey: key });
       return { status: first.status, body: first.body };
     }
-    return createOrder(sandbox, req);
+    const answer = createOrder(sandbox, req);
+    // Zuora keeps the answer to a key for 24 h whether it succeeded or failed (idempotent-requests.md).
+    if (key && answer.status === 200 && !ordersState(sandbox).idempotency[key]) {
+      ordersState(sandbox).idempotency[key] = { status: answer.status, body: answer.body };
+      sandbox.changed();
+    }
+    return answer;
   });
 
   sandbox.route('GET', '/v1/accounts/:key', (req) => {

@@ -131,6 +131,8 @@ export const orderSchema = z.object({
   /** The event that moves the order on from its current status; the reconciler re-publishes it. */
   lastEvent: storedEventSchema.optional(),
   redrives: z.number().int().default(0),
+  /** Zuora Idempotency-Keys used so far for this order's `POST /v1/orders` (see provision-billing). */
+  zuoraKeys: z.number().int().min(0).default(0),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -321,6 +323,37 @@ export class OrderRepository {
       return fromItem(res.Attributes!);
     } catch (error) {
       if (isConditionFailed(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Claims the next Zuora Idempotency-Key of an ACCEPTED order: `zuoraKeys` goes from `seen` to
+   * `seen + 1` only if no other delivery moved it meanwhile, so at most one fresh Zuora call is ever
+   * in flight per key. False when the claim was lost (or the order left ACCEPTED).
+   */
+  async claimZuoraKey(orderId: string, seen: number, now: Date): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: orderKey(orderId),
+          UpdateExpression: 'SET zuoraKeys = :next, updatedAt = :now',
+          ConditionExpression:
+            '#status = :accepted AND (zuoraKeys = :seen OR (attribute_not_exists(zuoraKeys) AND :seen = :zero))',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':next': seen + 1,
+            ':seen': seen,
+            ':zero': 0,
+            ':accepted': 'ACCEPTED',
+            ':now': now.toISOString(),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
       throw error;
     }
   }

@@ -58,6 +58,7 @@ async function provisionedOrder(): Promise<string> {
       },
     },
     redrives: 0,
+    zuoraKeys: 0,
     createdAt: now,
     updatedAt: now,
   };

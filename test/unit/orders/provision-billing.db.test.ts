@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  MAX_ZUORA_KEYS,
   type ProvisionBillingDeps,
   provisionBilling,
 } from '../../../functions/billing-provisioner/provision-billing.ts';
@@ -153,11 +154,63 @@ describe('provisionBilling', () => {
     expect(created()).toHaveLength(1);
   });
 
-  it('retries Zuora lock contention (HTTP 200, success:false, code …50)', async () => {
+  it('retries Zuora lock contention (HTTP 200, success:false, code …50) with the next Idempotency-Key', async () => {
     const orderId = await acceptedOrder('Locked Corp [zuora-lock]');
     await expect(provisionBilling({ orderId }, deps)).rejects.toBeInstanceOf(TransientError);
+    // Zuora keeps the refusal for that key: the retry replays it, then uses `<orderId>.1`.
     expect(await provisionBilling({ orderId }, deps)).toBe('provisioned');
     expect(created()).toHaveLength(1);
+    expect(created()[0]?.idempotencyKey).toBe(`${orderId}.1`);
+    expect(
+      sandbox.records.filter((r) => r.kind === 'order.replayed' && r.idempotencyKey === orderId),
+    ).toHaveLength(1);
+    expect((await orders.get(orderId))?.zuoraKeys).toBe(2);
+  });
+
+  it('finds a success that a crash left unrecorded further down the key chain', async () => {
+    const orderId = await acceptedOrder('Locked Again [zuora-lock]');
+    await expect(provisionBilling({ orderId }, deps)).rejects.toBeInstanceOf(TransientError);
+    // Crash simulation: the second key was claimed and Zuora created the order, nothing recorded.
+    expect(await orders.claimZuoraKey(orderId, 1, clock.now())).toBe(true);
+    const first = await deps.zuora.createOrder((await orders.get(orderId))!, '2026-01-05', `${orderId}.1`);
+    expect(await provisionBilling({ orderId }, deps)).toBe('provisioned');
+    expect(created()).toHaveLength(1);
+    expect((await orders.get(orderId))?.billing?.subscriptionNumber).toBe(first.subscriptionNumber);
+    expect((await orders.get(orderId))?.zuoraKeys).toBe(2);
+  });
+
+  it('never lets two concurrent deliveries both create the order', async () => {
+    const orderId = await acceptedOrder();
+    const outcomes = await Promise.allSettled([
+      provisionBilling({ orderId }, deps),
+      provisionBilling({ orderId }, deps),
+      provisionBilling({ orderId }, deps),
+    ]);
+    for (let i = 0; i < 3 && (await orders.get(orderId))?.status === 'ACCEPTED'; i++)
+      await provisionBilling({ orderId }, deps);
+    expect(outcomes.some((o) => o.status === 'fulfilled' && o.value === 'provisioned')).toBe(true);
+    expect(created()).toHaveLength(1);
+    expect((await orders.get(orderId))?.status).toBe('BILLING_PROVISIONED');
+  });
+
+  it('fails the order after MAX_ZUORA_KEYS retryable refusals', async () => {
+    const orderId = await acceptedOrder();
+    const keys: string[] = [];
+    const locked: ZuoraOrdersPort = {
+      createOrder: async (_o, _d, key) => {
+        keys.push(key!);
+        return classifyReasons('order', [{ code: 50000050, message: 'lock competition' }]);
+      },
+      subscriptionCharges: async () => [],
+    };
+    for (let i = 0; i < MAX_ZUORA_KEYS; i++) {
+      await expect(provisionBilling({ orderId }, { ...deps, zuora: locked })).rejects.toBeInstanceOf(
+        TransientError,
+      );
+    }
+    expect(await provisionBilling({ orderId }, { ...deps, zuora: locked })).toBe('failed');
+    expect(new Set(keys).size).toBe(MAX_ZUORA_KEYS);
+    expect((await orders.get(orderId))?.error?.reason).toContain(`${MAX_ZUORA_KEYS} times`);
   });
 
   it('fails the order with Zuora’s message on a permanent refusal, and publishes order.failed', async () => {
