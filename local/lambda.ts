@@ -49,6 +49,16 @@ function installEnvProxy(): void {
       const overlay = currentFunction.getStore();
       return [...new Set([...Reflect.ownKeys(target), ...Object.keys(overlay ?? {})])];
     },
+    // Writes always go to the real environment (process.env only accepts plain data properties).
+    set(target, key, value) {
+      return Reflect.set(target, key, value);
+    },
+    defineProperty(target, key, descriptor) {
+      return Reflect.defineProperty(target, key, descriptor);
+    },
+    deleteProperty(target, key) {
+      return Reflect.deleteProperty(target, key);
+    },
     getOwnPropertyDescriptor(target, key) {
       const overlay = currentFunction.getStore();
       if (overlay && typeof key === 'string' && Object.hasOwn(overlay, key)) {
