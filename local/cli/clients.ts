@@ -1,13 +1,9 @@
 import '../quiet-warnings.ts';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClientRepository } from '../../shared/auth/clients.ts';
 import { systemClock } from '../../shared/clock.ts';
-import { createDocumentClient } from '../../shared/db/client.ts';
-import { ensureTable, localDynamoClient, startEmbeddedDynamo } from '../dynamo.ts';
-import { LOCAL_TABLE } from '../env.ts';
 import { runClientsCli } from './clients-core.ts';
-import { dataDir, fetchDevToken, readDevClients, runningRuntime } from './common.ts';
+import { fetchDevToken, readDevClients, runningRuntime, withTable } from './common.ts';
 
 /**
  * `npm run clients -- add | list | remove | rotate | token`. Target: `--table`/TABLE_NAME in AWS (default
@@ -28,34 +24,10 @@ async function main(argv: string[]): Promise<number> {
     out: (line: string) => process.stdout.write(`${line}\n`),
     err: (line: string) => process.stderr.write(`${line}\n`),
   };
-  if (awsTable) {
-    return runClientsCli(argv, { ...io, clients: new ClientRepository(createDocumentClient(), awsTable) });
-  }
-
-  const dir = dataDir();
-  const running = runningRuntime(dir);
-  if (running) {
-    const low = localDynamoClient(running.dynamoEndpoint);
-    try {
-      const clients = new ClientRepository(createDocumentClient(low), running.tableName);
-      return await runClientsCli(argv, { ...io, clients });
-    } finally {
-      low.destroy();
-    }
-  }
-
-  const dynamo = await startEmbeddedDynamo({ path: join(dir, 'dynamo') });
-  const low = localDynamoClient(dynamo.endpoint);
-  try {
-    await ensureTable(low, LOCAL_TABLE);
-    return await runClientsCli(argv, {
-      ...io,
-      clients: new ClientRepository(createDocumentClient(low), LOCAL_TABLE),
-    });
-  } finally {
-    low.destroy();
-    await dynamo.stop();
-  }
+  return withTable(
+    (doc, table) => runClientsCli(argv, { ...io, clients: new ClientRepository(doc, table) }),
+    awsTable,
+  );
 }
 
 /** `npm run -s clients -- token <kind|tenant> [scope]`: an access token of a dev client of the running suite. */

@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '../../shared/db/client.ts';
+import { ensureTable, localDynamoClient, startEmbeddedDynamo } from '../dynamo.ts';
+import { LOCAL_TABLE } from '../env.ts';
 
 export interface RuntimeInfo {
   pid: number;
@@ -80,4 +84,35 @@ export async function fetchDevToken(url: string, client: DevClientFile, scope?: 
   if (!res.ok || !body.access_token)
     throw new Error(`token for ${client.kind} refused: ${res.status} ${JSON.stringify(body)}`);
   return body.access_token;
+}
+
+/**
+ * Runs `fn` against the table a CLI should use: `table` (AWS, default credentials) when given; else
+ * the running local suite's DynamoDB (from `<data>/runtime.json`); else the local store opened
+ * directly (only while the suite is stopped: dynalite holds a lock on it).
+ */
+export async function withTable<T>(
+  fn: (doc: DynamoDBDocumentClient, table: string) => Promise<T>,
+  table?: string,
+): Promise<T> {
+  if (table) return fn(createDocumentClient(), table);
+  const dir = dataDir();
+  const running = runningRuntime(dir);
+  if (running) {
+    const low = localDynamoClient(running.dynamoEndpoint);
+    try {
+      return await fn(createDocumentClient(low), running.tableName);
+    } finally {
+      low.destroy();
+    }
+  }
+  const dynamo = await startEmbeddedDynamo({ path: join(dir, 'dynamo') });
+  const low = localDynamoClient(dynamo.endpoint);
+  try {
+    await ensureTable(low, LOCAL_TABLE);
+    return await fn(createDocumentClient(low), LOCAL_TABLE);
+  } finally {
+    low.destroy();
+    await dynamo.stop();
+  }
 }

@@ -1,12 +1,7 @@
 import '../quiet-warnings.ts';
-import { join } from 'node:path';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../../shared/clock.ts';
-import { createDocumentClient } from '../../shared/db/client.ts';
 import { billerSchema, SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
-import { ensureTable, localDynamoClient, startEmbeddedDynamo } from '../dynamo.ts';
-import { LOCAL_TABLE } from '../env.ts';
-import { dataDir, parseArgs, runningRuntime } from './common.ts';
+import { parseArgs, withTable } from './common.ts';
 
 const USAGE = `usage:
   npm run usage -- register <subscriptionNumber> --account <accountNumber> --tenant <tenant>[,<tenant>…]
@@ -84,32 +79,6 @@ export async function runUsageCli(
   }
   io.out(JSON.stringify(found, null, 2));
   return 0;
-}
-
-async function withTable<T>(
-  fn: (doc: DynamoDBDocumentClient, table: string) => Promise<T>,
-  table?: string,
-): Promise<T> {
-  if (table) return fn(createDocumentClient(), table);
-  const dir = dataDir();
-  const running = runningRuntime(dir);
-  if (running) {
-    const low = localDynamoClient(running.dynamoEndpoint);
-    try {
-      return await fn(createDocumentClient(low), running.tableName);
-    } finally {
-      low.destroy();
-    }
-  }
-  const dynamo = await startEmbeddedDynamo({ path: join(dir, 'dynamo') });
-  const low = localDynamoClient(dynamo.endpoint);
-  try {
-    await ensureTable(low, LOCAL_TABLE);
-    return await fn(createDocumentClient(low), LOCAL_TABLE);
-  } finally {
-    low.destroy();
-    await dynamo.stop();
-  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
