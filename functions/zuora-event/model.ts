@@ -3,11 +3,10 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { isConditionFailed } from '../../shared/db/client.ts';
+import { isConditionFailed, queryCollection } from '../../shared/db/client.ts';
 import type { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
 import { key } from '../../shared/db/keys.ts';
 import { zuoraUnitSchema } from '../../shared/events/catalog/zuora.ts';
@@ -293,21 +292,7 @@ export class DynamoZuoraStore implements ZuoraStore {
   }
 
   async getSubscription(subscription: string) {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'PK = :pk',
-          ExpressionAttributeValues: { ':pk': key('ZSUB', subscription) },
-          ExclusiveStartKey: start,
-          ConsistentRead: true,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await queryCollection(this.doc, this.tableName, key('ZSUB', subscription));
     const head = items.find((i) => i.SK === 'SUBSCRIPTION');
     if (!head) return undefined;
     return {

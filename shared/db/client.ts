@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 
 /**
  * The DynamoDB document client. The endpoint comes from the SDK's standard configuration
@@ -54,4 +54,32 @@ export class CursorError extends Error {
     super('cursor is not a cursor this API issued');
     this.name = 'CursorError';
   }
+}
+
+/**
+ * Every item of one partition (an item collection: a subscription with its charges, …), following
+ * `LastEvaluatedKey`, strongly consistent. For collections known to be small; lists exposed to
+ * callers paginate with cursors instead.
+ */
+export async function queryCollection(
+  doc: Pick<DynamoDBDocumentClient, 'send'>,
+  tableName: string,
+  pk: string,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ExclusiveStartKey: start,
+        ConsistentRead: true,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
 }

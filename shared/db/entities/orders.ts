@@ -13,7 +13,7 @@ import {
   orderStatusSchema,
   TERMINAL_STATUSES,
 } from '../../orders/contract.ts';
-import { decodeCursor, encodeCursor, isConditionFailed } from '../client.ts';
+import { CursorError, decodeCursor, encodeCursor, isConditionFailed } from '../client.ts';
 import { key } from '../keys.ts';
 
 /**
@@ -445,6 +445,18 @@ export class OrderRepository {
     tenant: string,
     options: { status?: OrderStatus; cursor?: string; limit: number },
   ): Promise<{ orders: Order[]; cursor: string | undefined }> {
+    const pk = tenantOrdersPk(tenant);
+    const start = decodeCursor(options.cursor);
+    // A cursor is caller input: only a GSI1 key of this tenant's partition may reach DynamoDB (a
+    // forged or foreign one is a 400, not a ValidationException answered as a 500).
+    if (
+      start &&
+      (start.GSI1PK !== pk ||
+        Object.keys(start).length !== 4 ||
+        !['GSI1SK', 'PK', 'SK'].every((k) => typeof start[k] === 'string'))
+    ) {
+      throw new CursorError();
+    }
     const res = await this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -457,11 +469,11 @@ export class OrderRepository {
             }
           : {}),
         ExpressionAttributeValues: {
-          ':pk': tenantOrdersPk(tenant),
+          ':pk': pk,
           ...(options.status ? { ':s': options.status } : {}),
         },
         Limit: options.limit,
-        ExclusiveStartKey: decodeCursor(options.cursor),
+        ExclusiveStartKey: start,
       }),
     );
     return { orders: (res.Items ?? []).map(fromItem), cursor: encodeCursor(res.LastEvaluatedKey) };

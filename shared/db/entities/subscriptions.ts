@@ -1,11 +1,6 @@
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { queryCollection } from '../client.ts';
 import { key } from '../keys.ts';
 
 /**
@@ -137,21 +132,7 @@ export class SubscriptionRegistry {
   async get(
     subscriptionNumber: string,
   ): Promise<(RegisteredSubscription & { charges: RegisteredCharge[] }) | undefined> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'PK = :pk',
-          ExpressionAttributeValues: { ':pk': key('SUBSCRIPTION', subscriptionNumber) },
-          ExclusiveStartKey: start,
-          ConsistentRead: true,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await queryCollection(this.doc, this.tableName, key('SUBSCRIPTION', subscriptionNumber));
     const head = items.find((i) => i.SK === 'REGISTRY');
     if (!head) return undefined;
     const subscription = registeredSubscriptionSchema.parse({
