@@ -18,9 +18,13 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv 
 export const stageSchema = z.enum(['local', 'dev', 'staging', 'prod']);
 export type Stage = z.infer<typeof stageSchema>;
 
-/** Variables every function has (set by the CDK construct and by the local runtime). */
+/**
+ * Variables every function has (set by the CDK construct and by the local runtime). STAGE has no
+ * default on purpose: `local` relaxes guards (webhook URLs may be http to loopback), so a missing
+ * variable must fail at cold start rather than open them.
+ */
 export const baseEnvSchema = z.object({
-  STAGE: stageSchema.default('local'),
+  STAGE: stageSchema,
   SERVICE_NAME: z.string().default('switchboard'),
 });
 

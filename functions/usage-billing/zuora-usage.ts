@@ -30,7 +30,15 @@ export function formatZuoraDate(iso: string, format: ZuoraDateFormat): string {
   return `${y}-${m}-${d}`;
 }
 
-const csvCell = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+/**
+ * One CSV cell. A cell that a spreadsheet would read as a formula (leading `=`, `+`, `-`, `@`, tab or
+ * CR: CSV/formula injection, OWASP) is prefixed with `'` so it stays text when an operator opens the
+ * import file; partners choose units, so this is not hypothetical.
+ */
+const csvCell = (raw: string) => {
+  const value = /^[=+\-@\t\r]/.test(raw) ? `'${raw}` : raw;
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+};
 
 /** The usage import file of one submission (CSV, CRLF, header row first). */
 export function zuoraUsageCsv(submission: Pick<Submission, 'id' | 'lines'>, format: ZuoraDateFormat): string {

@@ -3,7 +3,7 @@ import { httpHandler } from '../../shared/http/handler.ts';
 import { type AuthedRequest, json } from '../../shared/http/types.ts';
 import { getBillingRun, startBillingRun } from './billing-runs.ts';
 import { submissionDepsFromEnv } from './deps.ts';
-import { readUsageRequest } from './read-usage-request.ts';
+import { readStartRunRequest, readUsageRequest } from './read-usage-request.ts';
 import { summaryQuerySchema } from './schema.ts';
 import { submitUsage } from './submit-usage.ts';
 import { summarizeUsage } from './summarize-usage.ts';
@@ -21,8 +21,10 @@ export const handler = httpHandler({
         200,
         await summarizeUsage({ tenant: tenantOf(req), ...queryParams(req, summaryQuerySchema) }, deps),
       ),
-    'POST /v1/usage/billing-runs': async (req) =>
-      json(202, await startBillingRun({ requestedBy: tenantOf(req) }, deps)),
+    'POST /v1/usage/billing-runs': async (req) => {
+      readStartRunRequest(req);
+      return json(202, await startBillingRun({ requestedBy: tenantOf(req) }, deps));
+    },
     'GET /v1/usage/billing-runs/{id}': async (req) =>
       json(200, await getBillingRun(req.pathParameters.id ?? '', deps)),
   },

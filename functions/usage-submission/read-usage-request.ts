@@ -1,6 +1,11 @@
-import { mediaType, parseJsonText, readBody, validate } from '../../shared/http/body.ts';
+import { jsonBody, mediaType, parseJsonText, readBody, validate } from '../../shared/http/body.ts';
 import type { HttpRequest } from '../../shared/http/types.ts';
-import { cloudEventBatchSchema, MAX_RECORDS_PER_REQUEST, usageBatchSchema } from './schema.ts';
+import {
+  cloudEventBatchSchema,
+  MAX_RECORDS_PER_REQUEST,
+  startRunSchema,
+  usageBatchSchema,
+} from './schema.ts';
 import { cloudEventToRecord } from './submit-usage.ts';
 
 export const USAGE_CONTENT_TYPES = [
@@ -28,4 +33,14 @@ export function readUsageRequest(req: HttpRequest): Array<{ record?: unknown; er
     ? validate(usageBatchSchema.shape.records, body, `The body (at most ${MAX_RECORDS_PER_REQUEST} records)`)
     : validate(usageBatchSchema, body).records;
   return records.map((record) => ({ record }));
+}
+
+/**
+ * Reads `POST /v1/usage/billing-runs`: no body (the usual call) or the empty JSON object the manifest
+ * declares. Anything else (malformed JSON, another content type, unknown fields, oversized) is refused
+ * before a run is recorded or queued, so a mistyped request never starts billing.
+ */
+export function readStartRunRequest(req: HttpRequest): Record<string, never> {
+  if (req.rawBody === undefined || req.rawBody.trim() === '') return {};
+  return jsonBody(req, startRunSchema, { maxBytes: 1024 });
 }

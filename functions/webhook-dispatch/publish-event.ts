@@ -17,6 +17,15 @@ export interface PublishDeps {
 }
 
 const IDEMPOTENCY_KEY = /^[\w.:-]{1,128}$/;
+/** Deepest nesting of objects and arrays in custom `data` (JSON.stringify recurses: deeper bodies overflow it). */
+export const MAX_CUSTOM_DATA_DEPTH = 32;
+
+/** True when `value` nests deeper than `limit`; stops descending at the limit, so it cannot overflow. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (limit === 0) return true;
+  return Object.values(value).some((v) => nestedDeeperThan(v, limit - 1));
+}
 
 /**
  * Publishes a tenant's custom event on the bus; the fan-out rule dispatches it like any public event.
@@ -29,6 +38,13 @@ export async function publishCustomEvent(
   caller: { tenant: string; idempotencyKey?: string | undefined },
   deps: PublishDeps,
 ) {
+  if (nestedDeeperThan(input.data, MAX_CUSTOM_DATA_DEPTH)) {
+    throw new ValidationError(
+      `data nests objects and arrays more than ${MAX_CUSTOM_DATA_DEPTH} levels deep.`,
+      [{ field: 'data', message: `nested more than ${MAX_CUSTOM_DATA_DEPTH} levels` }],
+      'DATA_TOO_DEEP',
+    );
+  }
   const serialised = JSON.stringify(input.data);
   const bytes = Buffer.byteLength(serialised);
   if (bytes > MAX_CUSTOM_DATA_BYTES) {

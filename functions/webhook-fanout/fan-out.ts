@@ -25,11 +25,22 @@ export interface FanOutDeps {
   clock: Clock;
 }
 
-/** The Standard Webhooks body of an event: `{type, timestamp, data}` (custom events: their `data`). */
+/**
+ * The Standard Webhooks body of an event: `{type, timestamp, data}`. Custom events carry their `data`
+ * and, beside it, the publishing `tenant`: all-events endpoints receive every tenant's custom events,
+ * and the signed body must say whose claim it is (hub events have the tenant in `data` already).
+ */
 export function webhookPayload(event: ReceivedEvent): string {
   const custom = event.type.startsWith(CUSTOM_EVENT_PREFIX);
-  const data = custom ? event.detail.data : event.detail;
-  return JSON.stringify({ type: event.type, timestamp: occurredAt(event), data });
+  if (custom) {
+    return JSON.stringify({
+      type: event.type,
+      timestamp: occurredAt(event),
+      tenant: event.detail.tenant,
+      data: event.detail.data,
+    });
+  }
+  return JSON.stringify({ type: event.type, timestamp: occurredAt(event), data: event.detail });
 }
 
 /** When the event happened: a custom event's own `occurredAt` (stable across retries), else the envelope time. */

@@ -59,7 +59,9 @@ export function sqsHandler<T>(options: {
       processor,
       { context, throwOnFullBatchFailure: false },
     );
-  return middy(base).use(injectLambdaContext(logger, { resetKeys: true }));
+  // Never log the invocation event (whatever POWERTOOLS_LOGGER_LOG_EVENT says): its body is a string
+  // redaction cannot see into, carrying client secrets and customers' personal data.
+  return middy(base).use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }));
 }
 
 /** Shorthand for rule-target queues: the body is an EventBridge event from the hub bus. */

@@ -42,8 +42,11 @@ export function parseJsonText(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
+    // V8's message quotes a slice of the body (`Unexpected token 'j', "jane.doe@e"... is not valid
+    // JSON`); it is answered and logged, so only the position is kept, never the caller's data.
+    const position = /at position (\d+)/.exec((error as Error).message)?.[1];
     throw new ValidationError(
-      `The body is not valid JSON: ${(error as Error).message}`,
+      `The body is not valid JSON${position !== undefined ? ` (error at position ${position})` : ''}.`,
       [{ field: 'body', message: 'malformed JSON' }],
       'MALFORMED_JSON',
     );

@@ -208,5 +208,7 @@ export function httpHandler(options: HttpHandlerOptions) {
     }
   };
 
-  return middy(base).use(injectLambdaContext(logger, { resetKeys: true }));
+  // Never log the invocation event (whatever POWERTOOLS_LOGGER_LOG_EVENT says): its body is a string
+  // redaction cannot see into, carrying client secrets and customers' personal data.
+  return middy(base).use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }));
 }

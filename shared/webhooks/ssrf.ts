@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
  * SSRF guard for webhook URLs. Partners choose the URL, so an address is refused when it falls in a
  * range that is not the public internet: loopback, private, link-local (instance metadata
  * 169.254.169.254 and fd00:ec2::254), CGNAT, multicast, documentation, reserved, and every IPv6 form
- * that wraps an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo) is unwrapped and
+ * that wraps an IPv4 address (IPv4-mapped, IPv4-compatible, IPv4-translated, NAT64, 6to4, Teredo) is unwrapped and
  * checked as IPv4. The deliverer applies it to the address DNS returned, at connect time.
  */
 
@@ -72,10 +72,11 @@ function checkV4(n: bigint): string | undefined {
   return V4_RANGES.find((r) => inRange(n, 32, r))?.[2];
 }
 
-/** The IPv4 address an IPv6 address wraps (mapped, compatible, NAT64, 6to4, Teredo), if any. */
+/** The IPv4 address an IPv6 address wraps (mapped, compatible, translated, NAT64, 6to4, Teredo), if any. */
 function embeddedV4(n: bigint): bigint | undefined {
   if (n >> 32n === 0xffffn) return n & 0xffffffffn; // ::ffff:a.b.c.d
   if (n >> 32n === 0n) return n & 0xffffffffn; // ::a.b.c.d (deprecated IPv4-compatible)
+  if (n >> 32n === 0xffff0000n) return n & 0xffffffffn; // ::ffff:0:a.b.c.d (IPv4-translated, SIIT)
   if (n >> 32n === v6('64:ff9b::') >> 32n) return n & 0xffffffffn; // NAT64 well-known prefix
   if (n >> 112n === 0x2002n) return (n >> 80n) & 0xffffffffn; // 6to4
   if (n >> 96n === 0x20010000n) return ~n & 0xffffffffn; // Teredo: client address, inverted
