@@ -59,6 +59,8 @@ export interface Runtime {
   queues: Map<string, LocalQueue>;
   scheduler: LocalScheduler;
   sandbox(name: string): Sandbox<object>;
+  /** Names of the mounted sandboxes (`/_sandbox/<name>`). */
+  sandboxNames: string[];
   /** What this runtime actually serves, read from its live structures (compared with the CDK stack in tests). */
   tables(): {
     routes: Array<{ routeKey: string; functionName: string }>;
@@ -345,6 +347,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     bus,
     queues,
     scheduler,
+    sandboxNames: [...sandboxes.keys()],
     tables() {
       return {
         routes: routes.map((r) => ({ routeKey: r.routeKey, functionName: r.spec.function })),

@@ -14,7 +14,7 @@ const lines = [
   '',
   `Switchboard is running at ${runtime.url}  (data: ${runtime.dataDir})`,
   `  OpenAPI: ${runtime.url}/openapi.json    health: ${runtime.url}/health`,
-  `  sandboxes: ${runtime.url}/_sandbox/<zuora|salesforce|saashop|appdirect|screening|mail|receiver>/_records`,
+  `  sandboxes: ${runtime.url}/_sandbox/<${runtime.sandboxNames.join('|')}>/_records`,
   '',
   'Dev OAuth clients (also in dev-clients.json in the data folder):',
   ...runtime.devClients.map(
