@@ -1,6 +1,5 @@
-import { CursorError } from '../../shared/db/client.ts';
 import type { Order, OrderRepository } from '../../shared/db/entities/orders.ts';
-import { NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { NotFoundError } from '../../shared/errors.ts';
 import type { OrderStatus } from '../../shared/orders/contract.ts';
 
 /** What a channel sees of its order: status, history and the ids created downstream (no secrets). */
@@ -66,13 +65,6 @@ export async function listOrders(
   input: { tenant: string; status?: OrderStatus; cursor?: string; limit: number },
   deps: { orders: Pick<OrderRepository, 'listByTenant'> },
 ) {
-  try {
-    const page = await deps.orders.listByTenant(input.tenant, input);
-    return { orders: page.orders.map(orderView), ...(page.cursor ? { cursor: page.cursor } : {}) };
-  } catch (error) {
-    if (error instanceof CursorError) {
-      throw new ValidationError('The cursor is invalid.', [{ field: 'cursor', message: error.message }]);
-    }
-    throw error;
-  }
+  const page = await deps.orders.listByTenant(input.tenant, input);
+  return { orders: page.orders.map(orderView), ...(page.cursor ? { cursor: page.cursor } : {}) };
 }

@@ -1,12 +1,11 @@
 import type { Clock } from '../../shared/clock.ts';
-import { CursorError } from '../../shared/db/client.ts';
 import {
   dueKeyFor,
   type LogQuery,
   type WebhookDelivery,
   type WebhookDeliveryRepository,
 } from '../../shared/db/entities/webhook-deliveries.ts';
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../../shared/errors.ts';
+import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors.ts';
 import type { DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import { type Caller, type EndpointDeps, requireEndpoint } from './endpoints.ts';
 import { REPLAY_PAGE } from './schema.ts';
@@ -33,24 +32,9 @@ const summary = (d: WebhookDelivery) => ({
   ...(d.completedAt ? { completedAt: d.completedAt } : {}),
 });
 
-async function listPage(q: LogQuery, deps: DeliveryDeps) {
-  try {
-    return await deps.deliveries.list(q);
-  } catch (error) {
-    if (error instanceof CursorError) {
-      throw new ValidationError(
-        'The cursor is not one this API issued.',
-        [{ field: 'cursor', message: error.message }],
-        'INVALID_CURSOR',
-      );
-    }
-    throw error;
-  }
-}
-
 /** The tenant's delivery log, newest first, filtered by endpoint, status and type. */
 export async function listDeliveries(q: Omit<LogQuery, 'tenant'>, caller: Caller, deps: DeliveryDeps) {
-  const page = await listPage({ ...q, tenant: caller.tenant }, deps);
+  const page = await deps.deliveries.list({ ...q, tenant: caller.tenant });
   return { items: page.items.map(summary), ...(page.cursor ? { cursor: page.cursor } : {}) };
 }
 
@@ -132,17 +116,14 @@ export async function replayEndpoint(
   deps: DeliveryDeps,
 ) {
   await requireEnabled(endpointId, caller, deps);
-  const page = await listPage(
-    {
-      tenant: caller.tenant,
-      endpointId,
-      statuses: ['failed', 'cancelled'],
-      since: new Date(input.since),
-      limit: REPLAY_PAGE,
-      ...(input.cursor ? { cursor: input.cursor } : {}),
-    },
-    deps,
-  );
+  const page = await deps.deliveries.list({
+    tenant: caller.tenant,
+    endpointId,
+    statuses: ['failed', 'cancelled'],
+    since: new Date(input.since),
+    limit: REPLAY_PAGE,
+    ...(input.cursor ? { cursor: input.cursor } : {}),
+  });
   let replayed = 0;
   for (const d of page.items) {
     if (!d.notices?.length && (await rearm(d, caller.tenant, deps))) replayed++;

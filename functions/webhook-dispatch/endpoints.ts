@@ -1,5 +1,4 @@
 import type { Clock } from '../../shared/clock.ts';
-import { CursorError } from '../../shared/db/client.ts';
 import type {
   WebhookEndpoint,
   WebhookEndpointRepository,
@@ -104,19 +103,7 @@ export async function listEndpoints(
   caller: Caller,
   deps: EndpointDeps,
 ) {
-  let page: Awaited<ReturnType<EndpointDeps['endpoints']['list']>>;
-  try {
-    page = await deps.endpoints.list(caller.tenant, q);
-  } catch (error) {
-    if (error instanceof CursorError) {
-      throw new ValidationError(
-        'The cursor is not one this API issued.',
-        [{ field: 'cursor', message: error.message }],
-        'INVALID_CURSOR',
-      );
-    }
-    throw error;
-  }
+  const page = await deps.endpoints.list(caller.tenant, q);
   return { items: page.items.map(endpointView), ...(page.cursor ? { cursor: page.cursor } : {}) };
 }
 

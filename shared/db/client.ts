@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ValidationError } from '../errors.ts';
 
 /**
  * The DynamoDB document client. The endpoint comes from the SDK's standard configuration
@@ -49,9 +50,18 @@ export function decodeCursor(cursor: string | undefined): Record<string, unknown
   throw new CursorError();
 }
 
-export class CursorError extends Error {
+/**
+ * A pagination cursor this API did not issue (forged, truncated, or another tenant's). It is a 400
+ * `INVALID_CURSOR` naming the `cursor` field, answered by the one error middleware like any other
+ * validation error, so list routes need no translation of their own.
+ */
+export class CursorError extends ValidationError {
   constructor() {
-    super('cursor is not a cursor this API issued');
+    super(
+      'The cursor is not one this API issued.',
+      [{ field: 'cursor', message: 'not a cursor this API issued' }],
+      'INVALID_CURSOR',
+    );
     this.name = 'CursorError';
   }
 }
