@@ -114,6 +114,12 @@ export class LocalQueue {
   private counters = { sent: 0, deleted: 0, receives: 0, failedBatches: 0 };
   private timer: NodeJS.Timeout | undefined;
   private persistTimer: NodeJS.Timeout | undefined;
+  /**
+   * Set by `stop()`. Another queue's last consumer may still send here while the runtime stops; such
+   * a change is written at once rather than on a timer, so nothing is lost and nothing is written
+   * after the runtime has stopped.
+   */
+  private stopped = false;
   private running = false;
 
   constructor(options: LocalQueueOptions) {
@@ -183,6 +189,7 @@ export class LocalQueue {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopped = false;
     const loop = () => {
       if (!this.running) return;
       this.dispatch();
@@ -194,6 +201,7 @@ export class LocalQueue {
   /** Stops the loop, waits for the batches in flight, and writes the snapshot. */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     while (this.batches.size > 0) await Promise.allSettled([...this.batches]);
@@ -317,7 +325,12 @@ export class LocalQueue {
   }
 
   private schedulePersist(): void {
-    if (!this.persistPath || this.persistTimer) return;
+    if (!this.persistPath) return;
+    if (this.stopped) {
+      this.flush();
+      return;
+    }
+    if (this.persistTimer) return;
     this.persistTimer = setTimeout(() => {
       this.persistTimer = undefined;
       this.flush();

@@ -366,6 +366,18 @@ describe('LocalQueue persistence', () => {
     expect(r.deliveries().map((x) => [x.messageId, x.body])).toEqual([[id, 'accepted']]);
   });
 
+  it('after stop(), a late send is written at once, not on a timer that fires after the runtime stopped', async () => {
+    const path = tempFile();
+    const q = new LocalQueue({ spec: spec(), persistPath: path, persistDebounceMs: 60_000 });
+    await q.stop();
+    const id = q.send('sent by another queue while the runtime stops');
+    // With the 60 s debounce, only a synchronous write can have put it there already.
+    const r = recorder();
+    const reloaded = queue({ consumer: r.consumer, persistPath: path });
+    await reloaded.pump();
+    expect(r.deliveries().map((x) => x.messageId)).toEqual([id]);
+  });
+
   it('refuses a corrupt snapshot with a message naming the file', () => {
     const path = tempFile();
     const q = queue({ persistPath: path });
