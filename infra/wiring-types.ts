@@ -95,8 +95,6 @@ export interface ScheduleSpec {
 
 export interface SecretSpec {
   description: string;
-  /** Local stage: the JSON the local runtime serves for this secret (sandbox credentials only). */
-  localValue?: () => Record<string, unknown>;
 }
 
 export interface Wiring {

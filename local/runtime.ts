@@ -29,6 +29,7 @@ import { LambdaTimeoutError, LocalLambdas } from './lambda.ts';
 import { sandboxFactories } from './sandboxes/index.ts';
 import type { Sandbox } from './sandboxes/kit.ts';
 import { createMailSandbox } from './sandboxes/mail.ts';
+import { localSecretValues } from './secrets.ts';
 import { ensureLocalSigningKey } from './signing-key.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -132,10 +133,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     readJsonFile<Record<string, Record<string, unknown>>>(join(dataDir, 'secrets.json')) ?? {};
   const secrets = new Map<string, Record<string, unknown>>();
   secrets.set(localSecretArn('auth-signing-key'), { privateJwk: keys.privateJwk });
-  for (const [name, spec] of Object.entries(wiring.secrets) as Array<
-    [SecretName, { localValue?: () => Record<string, unknown> }]
-  >) {
-    const value = secretOverrides[name] ?? spec.localValue?.();
+  for (const name of Object.keys(wiring.secrets) as SecretName[]) {
+    const value = secretOverrides[name] ?? localSecretValues[name]?.();
     if (value) secrets.set(localSecretArn(name), value);
   }
 

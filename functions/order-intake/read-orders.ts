@@ -6,6 +6,7 @@ import type { OrderStatus } from '../../shared/orders/contract.ts';
 export function orderView(order: Order) {
   return {
     orderId: order.orderId,
+    channel: order.channel,
     channelOrderId: order.channelOrderId,
     orderType: order.orderType,
     currency: order.currency,

@@ -3,7 +3,7 @@ import type { Clock } from '../../shared/clock.ts';
 import type { FirstResponse, Order, OrderRepository } from '../../shared/db/entities/orders.ts';
 import { ConflictError } from '../../shared/errors.ts';
 import type { IdGenerator } from '../../shared/ids.ts';
-import type { OrderRequest } from '../../shared/orders/contract.ts';
+import type { OrderChannel, OrderRequest } from '../../shared/orders/contract.ts';
 import { type ScreenOrderDeps, screenOrder, submissionResponse } from '../../shared/orders/screen-order.ts';
 
 /**
@@ -28,6 +28,9 @@ export interface SubmitOrderInput {
   tenant: string;
   order: OrderRequest;
   idempotencyKey: string | undefined;
+  /** Marketplace connectors name their channel (default `api`) and keep their own references. */
+  channel?: OrderChannel;
+  channelRef?: Record<string, string>;
 }
 
 /** Hash of the canonical JSON (sorted keys) of the validated body: "same request" means same hash. */
@@ -103,16 +106,16 @@ export async function submitOrder(input: SubmitOrderInput, deps: SubmitOrderDeps
     orderId = channel.orderId;
   }
 
-  return resume(orderId, tenant, body, hash, deps);
+  return resume(orderId, input, hash, deps);
 }
 
 async function resume(
   orderId: string,
-  tenant: string,
-  body: OrderRequest,
+  input: SubmitOrderInput,
   hash: string,
   deps: SubmitOrderDeps,
 ): Promise<FirstResponse> {
+  const { tenant, order: body } = input;
   let order = await deps.orders.get(orderId);
   if (order?.firstResponse) return order.firstResponse;
   if (!order) {
@@ -120,6 +123,8 @@ async function resume(
     const fresh: Order = {
       orderId,
       tenant,
+      channel: input.channel ?? 'api',
+      ...(input.channelRef ? { channelRef: input.channelRef } : {}),
       ...body,
       requestHash: hash,
       status: 'SCREENING',

@@ -1,8 +1,3 @@
-import {
-  LOCAL_LICENCE_SIGNING_KEY,
-  LOCAL_SALESFORCE_CREDENTIALS,
-} from '../../local/sandboxes/order-credentials.ts';
-import { LOCAL_SCREENING_CREDENTIALS } from '../../local/sandboxes/screening-credentials.ts';
 import { schedulerInputTemplate } from '../../shared/events/scheduled.ts';
 import {
   listOrdersQuerySchema,
@@ -235,18 +230,12 @@ export const ordersWiring: WiringPart = {
   secrets: {
     'screening-credentials': {
       description: 'trade.gov Consolidated Screening List API subscription key',
-      localValue: () => ({ ...LOCAL_SCREENING_CREDENTIALS }),
     },
     'salesforce-credentials': {
       description: 'Salesforce connected app {clientId, clientSecret} (OAuth client credentials flow)',
-      localValue: () => ({ ...LOCAL_SALESFORCE_CREDENTIALS }),
     },
     'licence-signing-key': {
       description: 'Ed25519 private JWK {keyId, privateJwk} that signs licence keys',
-      localValue: () => ({
-        keyId: LOCAL_LICENCE_SIGNING_KEY.keyId,
-        privateJwk: { ...LOCAL_LICENCE_SIGNING_KEY.privateJwk },
-      }),
     },
   },
 };

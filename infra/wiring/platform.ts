@@ -1,4 +1,3 @@
-import { LOCAL_ZUORA_CREDENTIALS } from '../../local/sandboxes/zuora/credentials.ts';
 import { tokenRequestSchema, tokenResponseSchema } from '../../shared/contracts/oauth.ts';
 import type { WiringPart } from '../wiring-types.ts';
 
@@ -77,7 +76,6 @@ export const platformWiring: WiringPart = {
     },
     'zuora-credentials': {
       description: 'Zuora OAuth client {clientId, clientSecret} (orders and usage import)',
-      localValue: () => ({ ...LOCAL_ZUORA_CREDENTIALS }),
     },
   },
 };

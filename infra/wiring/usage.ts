@@ -5,7 +5,6 @@ import {
   summaryResponseSchema,
   usageBatchSchema,
 } from '../../functions/usage-submission/schema.ts';
-import { LOCAL_APPDIRECT_CREDENTIALS } from '../../local/sandboxes/appdirect-credentials.ts';
 import { schedulerInputTemplate } from '../../shared/events/scheduled.ts';
 import type { WiringPart } from '../wiring-types.ts';
 
@@ -153,7 +152,6 @@ export const usageWiring: WiringPart = {
     'appdirect-credentials': {
       description:
         'AppDirect marketplace OAuth 2.0 client {clientId, clientSecret} (client credentials, ROLE_PARTNER)',
-      localValue: () => ({ ...LOCAL_APPDIRECT_CREDENTIALS }),
     },
   },
 };

@@ -160,7 +160,6 @@ export const webhooksWiring: WiringPart = {
     'webhook-secrets-key': {
       description:
         'Key material that seals webhook endpoint secrets in the table (random, generated at deploy)',
-      localValue: () => ({ key: 'local-only-webhook-secrets-key' }),
     },
   },
 

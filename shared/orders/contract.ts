@@ -75,6 +75,14 @@ export const orderRequestSchema = z
   .meta({ id: 'OrderRequest' });
 export type OrderRequest = z.infer<typeof orderRequestSchema>;
 
+/**
+ * The channel an order came in through: `api` (a distributor calling `POST /v1/orders`), or a
+ * marketplace connector that normalises its own order format into an {@link OrderRequest} and hands
+ * it to the same order use case.
+ */
+export const orderChannelSchema = z.enum(['api', 'saashop', 'appdirect']);
+export type OrderChannel = z.infer<typeof orderChannelSchema>;
+
 export const orderStatusSchema = z.enum([
   'RECEIVED',
   'SCREENING',

@@ -23,7 +23,7 @@ export const IN_FLIGHT: readonly OrderStatus[] = ['RECEIVED', 'SCREENING', 'ACCE
 /** The event announcing `order` in `status`, with what every consumer and webhook needs. */
 export function orderEvent(
   type: string,
-  order: Pick<Order, 'tenant' | 'orderId' | 'channelOrderId'>,
+  order: Pick<Order, 'tenant' | 'orderId' | 'channelOrderId'> & Partial<Pick<Order, 'channel'>>,
   status: OrderStatus,
   reason?: string,
 ): StoredEvent {
@@ -33,6 +33,7 @@ export function orderEvent(
       tenant: order.tenant,
       orderId: order.orderId,
       channelOrderId: order.channelOrderId,
+      channel: order.channel ?? 'api',
       status,
       ...(reason ? { reason } : {}),
     },
@@ -52,7 +53,7 @@ export async function announce(order: Order, deps: Pick<LifecycleDeps, 'orders' 
 
 /** Moves an in-flight order to ERROR with `reason` and publishes `order.failed`; false if it had left. */
 export async function failOrder(
-  order: Pick<Order, 'tenant' | 'orderId' | 'channelOrderId'>,
+  order: Pick<Order, 'tenant' | 'orderId' | 'channelOrderId'> & Partial<Pick<Order, 'channel'>>,
   stage: string,
   reason: string,
   deps: LifecycleDeps,

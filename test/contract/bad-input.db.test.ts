@@ -16,6 +16,7 @@ import {
   routeKey,
   type SecretName,
 } from '../../infra/wiring-types.ts';
+import { localSecretValues } from '../../local/secrets.ts';
 import { scopes as knownScopes } from '../../shared/contracts/oauth.ts';
 import { apiEvent, type TestKeys, testContext, testKeys } from '../helpers/auth.ts';
 import { startTestTable, type TestTable } from '../helpers/dynamo.ts';
@@ -245,9 +246,7 @@ describe('bad input: a clear 4xx, nothing changed', () => {
           );
           const name = id.split(':secret:').pop() as SecretName;
           const value =
-            name === 'auth-signing-key'
-              ? { privateJwk: keys.privateJwk }
-              : wiring.secrets[name]?.localValue?.();
+            name === 'auth-signing-key' ? { privateJwk: keys.privateJwk } : localSecretValues[name]?.();
           if (value) {
             res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
             res.end(

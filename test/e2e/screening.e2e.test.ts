@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wiring } from '../../infra/wiring.ts';
+import { localSecretValues } from '../../local/secrets.ts';
 import {
   createScreeningProviderFromEnv,
   ScreeningUnavailableError,
@@ -20,7 +21,7 @@ describe('screening through the local runtime', () => {
   afterAll(async () => rt.cleanup());
 
   it('declares the secret the provider reads, and the functions that screen use the screening partner', () => {
-    expect(wiring.secrets['screening-credentials']?.localValue?.()).toEqual({
+    expect(localSecretValues['screening-credentials']?.()).toEqual({
       subscriptionKey: expect.any(String),
     });
     const screeners = Object.entries(wiring.functions).filter(([, f]) =>

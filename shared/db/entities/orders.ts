@@ -9,6 +9,7 @@ import {
 import { z } from 'zod';
 import {
   type OrderStatus,
+  orderChannelSchema,
   orderRequestSchema,
   orderStatusSchema,
   TERMINAL_STATUSES,
@@ -87,6 +88,13 @@ export type FirstResponse = z.infer<typeof firstResponseSchema>;
 export const orderSchema = z.object({
   orderId: z.string(),
   tenant: z.string(),
+  /** Orders stored before channels existed came through the API. */
+  channel: orderChannelSchema.default('api'),
+  /**
+   * The marketplace's own references (e.g. SaaShop order and event ids, AppDirect event id and
+   * marketplace base URL), kept for status reports back to the channel and for operators.
+   */
+  channelRef: z.record(z.string(), z.string()).optional(),
   ...orderRequestSchema.shape,
   // Stored orders were valid when accepted; re-validating against today's catalogue would strand them.
   lines: z.array(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { orderStatusSchema } from '../../orders/contract.ts';
+import { orderChannelSchema, orderStatusSchema } from '../../orders/contract.ts';
 import type { EventDefinition } from './index.ts';
 
 /**
@@ -11,6 +11,8 @@ export const orderEventDetailSchema = z.object({
   tenant: z.string().min(1),
   orderId: z.string().min(1),
   channelOrderId: z.string().min(1),
+  /** Which channel the order came through; marketplace connectors' rules match on it. */
+  channel: orderChannelSchema.optional(),
   status: orderStatusSchema,
   reason: z.string().optional(),
 });

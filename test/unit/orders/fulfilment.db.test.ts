@@ -38,6 +38,7 @@ async function provisionedOrder(): Promise<string> {
   const order: Order = {
     orderId,
     tenant: 'arrow',
+    channel: 'api',
     ...body,
     requestHash: 'h',
     status: 'BILLING_PROVISIONED',

@@ -48,9 +48,34 @@ describe('submitOrder', () => {
     expect(publisher.events).toEqual([
       {
         type: 'order.accepted',
-        detail: { tenant: 'arrow', orderId, channelOrderId: body.channelOrderId, status: 'ACCEPTED' },
+        detail: {
+          tenant: 'arrow',
+          orderId,
+          channelOrderId: body.channelOrderId,
+          channel: 'api',
+          status: 'ACCEPTED',
+        },
       },
     ]);
+  });
+
+  it('keeps the channel and references a marketplace connector submits, and names the channel in events', async () => {
+    const body = validOrder();
+    const answer = await submitOrder(
+      {
+        tenant: 'saashop',
+        order: body,
+        idempotencyKey: undefined,
+        channel: 'saashop',
+        channelRef: { marketplaceOrderId: 'SO-1' },
+      },
+      deps,
+    );
+    const orderId = (answer.body as { orderId: string }).orderId;
+    const order = await orders.get(orderId);
+    expect(order?.channel).toBe('saashop');
+    expect(order?.channelRef).toEqual({ marketplaceOrderId: 'SO-1' });
+    expect(publisher.events.at(-1)?.detail).toMatchObject({ tenant: 'saashop', channel: 'saashop' });
   });
 
   it('refuses a blocked buyer with 422 RESTRICTED_PARTY and stores it REJECTED with evidence', async () => {
