@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ValidationError, zodDetails } from '../errors.ts';
 
 /**
  * The events an AppDirect marketplace sends a product (ISV connector protocol, confirmed by
@@ -176,3 +177,24 @@ export function isStateless(event: Pick<EventBase, 'flag'>): boolean {
 /** The AppDirect account identifier an event is about (undefined for a SUBSCRIPTION_ORDER). */
 export const accountIdentifierOf = (event: EventBase): string | undefined =>
   event.payload?.account?.accountIdentifier ?? undefined;
+
+/** A fetched event, or a 400 in AppDirect's shape naming the fields at fault. */
+export function parseEvent(body: unknown): AppDirectEvent {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ValidationError(
+      'The marketplace served an event that is not a JSON object.',
+      [{ field: 'event', message: 'not a JSON object' }],
+      'INVALID_EVENT',
+    );
+  }
+  const parsed = appDirectEventSchema.safeParse(body);
+  if (!parsed.success) {
+    const details = zodDetails(parsed.error.issues).map((d) => ({ ...d, field: `event.${d.field}` }));
+    throw new ValidationError(
+      `The marketplace served an invalid event: ${details[0]?.field}: ${details[0]?.message}.`,
+      details,
+      'INVALID_EVENT',
+    );
+  }
+  return parsed.data;
+}

@@ -797,7 +797,7 @@ async function changeAddon(
 ): Promise<EventOutcome> {
   const addonId = event.payload?.addonInstance?.id ?? '';
   const addon = await deps.accounts.getAddon(account.accountIdentifier, addonId);
-  if (!addon || addon.status !== 'ACTIVE')
+  if (addon?.status !== 'ACTIVE')
     return answer(failure('UNKNOWN_ERROR', `No active add-on ${addonId} on this account.`));
   const mapped = linesForOrder({
     editionCode: event.payload?.order?.editionCode,
@@ -865,7 +865,7 @@ async function bindAddon(
 ): Promise<EventOutcome> {
   const addonId = event.payload?.addonInstance?.id ?? '';
   const addon = await deps.accounts.getAddon(account.accountIdentifier, addonId);
-  if (!addon || addon.status !== 'ACTIVE')
+  if (addon?.status !== 'ACTIVE')
     return answer(failure('UNKNOWN_ERROR', `No active add-on ${addonId} on this account.`));
   const userUuid = event.payload?.user?.uuid ?? event.creator?.uuid ?? '';
   if (!userUuid) return answer(failure('USER_NOT_FOUND', 'The event names no user to bind.'));
