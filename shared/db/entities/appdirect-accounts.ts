@@ -158,7 +158,7 @@ export class AppDirectAccountStore {
     now: Date,
     onlyFrom?: readonly AccountStatus[],
   ): Promise<AppDirectAccount | undefined> {
-    const names: Record<string, string> = { '#status': 'status' };
+    const names: Record<string, string> = onlyFrom?.length ? { '#status': 'status' } : {};
     const values: Record<string, unknown> = { ':now': now.toISOString() };
     const sets = ['updatedAt = :now'];
     for (const [i, [field, value]] of Object.entries(set).entries()) {
@@ -179,7 +179,7 @@ export class AppDirectAccountStore {
           Key: accountKey(accountIdentifier),
           UpdateExpression: `SET ${sets.join(', ')}`,
           ConditionExpression: conditions.join(' AND '),
-          ExpressionAttributeNames: names,
+          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
           ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
         }),
