@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import type { Marketplace } from '../../../shared/appdirect/marketplaces.ts';
+import { ZuoraRetryableRefusal } from '../../../shared/clients/zuora.ts';
 import type {
   AmendAction,
   SubscriptionAmendmentsPort,
   ZuoraSubscriptionState,
 } from '../../../shared/clients/zuora-amendments.ts';
-import { ZuoraRetryableRefusal } from '../../../shared/clients/zuora.ts';
 import { PermanentError } from '../../../shared/errors.ts';
 import { findProduct } from '../../../shared/orders/catalogue.ts';
-import type { Marketplace } from '../../../shared/appdirect/marketplaces.ts';
 
 /**
  * An in-memory Zuora subscription for the connector's tests: applies amendments, and replays the
@@ -31,7 +31,9 @@ export class FakeZuora implements SubscriptionAmendmentsPort {
           ratePlanId: `rp-${randomBytes(4).toString('hex')}`,
           productRatePlanId: product.zuora.productRatePlanId,
           ref: undefined,
-          charges: [{ chargeNumber: 'C-1', productRatePlanChargeId: product.zuora.productRatePlanChargeId, quantity }],
+          charges: [
+            { chargeNumber: 'C-1', productRatePlanChargeId: product.zuora.productRatePlanChargeId, quantity },
+          ],
         },
       ],
     });
@@ -66,7 +68,13 @@ export class FakeZuora implements SubscriptionAmendmentsPort {
           ratePlanId: `rp-${randomBytes(4).toString('hex')}`,
           productRatePlanId: p.zuora.productRatePlanId,
           ref: a.ref,
-          charges: [{ chargeNumber: `C-${sub.ratePlans.length + 1}`, productRatePlanChargeId: p.zuora.productRatePlanChargeId, quantity: a.quantity }],
+          charges: [
+            {
+              chargeNumber: `C-${sub.ratePlans.length + 1}`,
+              productRatePlanChargeId: p.zuora.productRatePlanChargeId,
+              quantity: a.quantity,
+            },
+          ],
         });
       } else if (a.type === 'UpdateProduct') {
         const c = sub.ratePlans.find((r) => r.ratePlanId === a.ratePlanId)!.charges[0]!;
@@ -74,7 +82,8 @@ export class FakeZuora implements SubscriptionAmendmentsPort {
       } else if (a.type === 'RemoveProduct') {
         sub.ratePlans = sub.ratePlans.filter((r) => r.ratePlanId !== a.ratePlanId);
       } else {
-        sub.status = a.type === 'CancelSubscription' ? 'Cancelled' : a.type === 'Suspend' ? 'Suspended' : 'Active';
+        sub.status =
+          a.type === 'CancelSubscription' ? 'Cancelled' : a.type === 'Suspend' ? 'Suspended' : 'Active';
       }
     }
     this.applied.push({ key: input.idempotencyKey, actions: input.actions });
@@ -96,7 +105,9 @@ export const testMarketplace = (over: Partial<Marketplace> = {}): Marketplace =>
 });
 
 /** A SUBSCRIPTION_ORDER like the marketplace sends (own sample data). */
-export const orderEvent = (items: Array<{ unit: string; quantity: number }> = [{ unit: 'USER', quantity: 2 }]) => ({
+export const orderEvent = (
+  items: Array<{ unit: string; quantity: number }> = [{ unit: 'USER', quantity: 2 }],
+) => ({
   type: 'SUBSCRIPTION_ORDER' as const,
   marketplace: { partner: 'example', baseUrl: 'https://market.example.com' },
   creator: {

@@ -69,11 +69,17 @@ async function provisioned(items = [{ unit: 'USER', quantity: 2 }]) {
   const eventId = `order-${++seq}`;
   const outcome = await handle(orderEvent(items), eventId);
   expect(outcome.kind).toBe('pending');
-  const order = (await orders.listByTenant('appdirect', { limit: 100 })).orders.find((o) => o.channelRef?.eventId === eventId)!;
+  const order = (await orders.listByTenant('appdirect', { limit: 100 })).orders.find(
+    (o) => o.channelRef?.eventId === eventId,
+  )!;
   const accountIdentifier = order.channelRef!.accountIdentifier!;
   const sub = `A-S-${seq}`;
   zuora.seed(sub, `A-${seq}`, 'SB-PRO', (await accounts.get(accountIdentifier))!.lines[0]!.quantity);
-  await accounts.patch(accountIdentifier, { status: 'ACTIVE', subscriptionNumber: sub, zuoraAccountNumber: `A-${seq}` }, clock.now());
+  await accounts.patch(
+    accountIdentifier,
+    { status: 'ACTIVE', subscriptionNumber: sub, zuoraAccountNumber: `A-${seq}` },
+    clock.now(),
+  );
   return { accountIdentifier, order, sub };
 }
 
@@ -83,7 +89,9 @@ describe('AppDirect events', () => {
     const again = await handle(orderEvent(), 'order-once');
     expect(first).toMatchObject({ kind: 'pending' });
     expect(again).toEqual(first);
-    const mine = (await orders.listByTenant('appdirect', { limit: 100 })).orders.filter((o) => o.channelRef?.eventId === 'order-once');
+    const mine = (await orders.listByTenant('appdirect', { limit: 100 })).orders.filter(
+      (o) => o.channelRef?.eventId === 'order-once',
+    );
     expect(mine).toHaveLength(1);
     const order = mine[0]!;
     expect(order).toMatchObject({
@@ -92,10 +100,20 @@ describe('AppDirect events', () => {
       status: 'ACCEPTED',
       currency: 'USD',
       lines: [{ productCode: 'SB-PRO', quantity: 2, unit: 'seat' }],
-      channelRef: { eventId: 'order-once', marketplaceId: 'home', marketplaceBaseUrl: marketplace.baseUrl, companyUuid: 'c-1' },
+      channelRef: {
+        eventId: 'order-once',
+        marketplaceId: 'home',
+        marketplaceBaseUrl: marketplace.baseUrl,
+        companyUuid: 'c-1',
+      },
     });
     const account = await accounts.get(order.channelRef!.accountIdentifier!);
-    expect(account).toMatchObject({ status: 'PENDING', orderId: order.orderId, tenant: 'appdirect', kind: 'subscription' });
+    expect(account).toMatchObject({
+      status: 'PENDING',
+      orderId: order.orderId,
+      tenant: 'appdirect',
+      kind: 'subscription',
+    });
   });
 
   it('an order naming no buyer, or an edition not sold, is answered as a failure with nothing stored', async () => {
@@ -108,17 +126,31 @@ describe('AppDirect events', () => {
 
   it('a STATELESS ping answers success and changes nothing', async () => {
     const before = (await orders.listByTenant('appdirect', { limit: 100 })).orders.length;
-    expect(await result(handle({ ...orderEvent(), flag: 'STATELESS' }))).toMatchObject({ success: true, accountIdentifier: 'stateless' });
-    expect(await result(handle({ ...about('SUBSCRIPTION_CANCEL', 'whatever'), flag: 'STATELESS' }))).toMatchObject({ success: true });
+    expect(await result(handle({ ...orderEvent(), flag: 'STATELESS' }))).toMatchObject({
+      success: true,
+      accountIdentifier: 'stateless',
+    });
+    expect(
+      await result(handle({ ...about('SUBSCRIPTION_CANCEL', 'whatever'), flag: 'STATELESS' })),
+    ).toMatchObject({ success: true });
     expect((await orders.listByTenant('appdirect', { limit: 100 })).orders.length).toBe(before);
     expect(zuora.applied).toEqual([]);
   });
 
   it('an unknown account, or another marketplace’s, is ACCOUNT_NOT_FOUND', async () => {
     const { accountIdentifier } = await provisioned();
-    expect(await result(handle(about('SUBSCRIPTION_CANCEL', 'nobody')))).toMatchObject({ success: false, errorCode: 'ACCOUNT_NOT_FOUND' });
-    const other = testMarketplace({ id: 'other', baseUrl: 'https://other.example.com', tenant: 'appdirect-other' });
-    expect(await result(handle(about('SUBSCRIPTION_CANCEL', accountIdentifier), undefined, other))).toMatchObject({
+    expect(await result(handle(about('SUBSCRIPTION_CANCEL', 'nobody')))).toMatchObject({
+      success: false,
+      errorCode: 'ACCOUNT_NOT_FOUND',
+    });
+    const other = testMarketplace({
+      id: 'other',
+      baseUrl: 'https://other.example.com',
+      tenant: 'appdirect-other',
+    });
+    expect(
+      await result(handle(about('SUBSCRIPTION_CANCEL', accountIdentifier), undefined, other)),
+    ).toMatchObject({
       errorCode: 'ACCOUNT_NOT_FOUND',
     });
     expect(zuora.applied).toEqual([]);
@@ -127,7 +159,13 @@ describe('AppDirect events', () => {
   it('SUBSCRIPTION_CHANGE amends Zuora once per event (Idempotency-Key = event id) and announces it', async () => {
     const { accountIdentifier, sub } = await provisioned();
     const change = about('SUBSCRIPTION_CHANGE', accountIdentifier, {
-      order: { editionCode: 'BASIC', items: [{ unit: 'USER', quantity: '7' }, { unit: 'GIGABYTE', quantity: 20 }] },
+      order: {
+        editionCode: 'BASIC',
+        items: [
+          { unit: 'USER', quantity: '7' },
+          { unit: 'GIGABYTE', quantity: 20 },
+        ],
+      },
     });
     const first = await result(handle(change, 'chg-1'));
     const again = await result(handle(change, 'chg-1'));
@@ -142,13 +180,17 @@ describe('AppDirect events', () => {
       { productCode: 'SB-PRO', quantity: 7, unit: 'seat' },
       { productCode: 'SB-STORAGE', quantity: 20, unit: 'GB' },
     ]);
-    expect(publisher.events.filter((e) => e.type === 'subscription.changed').map((e) => e.detail.change)).toEqual(['changed', 'changed']);
+    expect(
+      publisher.events.filter((e) => e.type === 'subscription.changed').map((e) => e.detail.change),
+    ).toEqual(['changed', 'changed']);
   });
 
   it('a retryable Zuora refusal burns its key and the next key is used; a permanent one is the event’s failure', async () => {
     const { accountIdentifier } = await provisioned();
     zuora.refuse.set('ad-chg-lock', 'retryable');
-    const change = about('SUBSCRIPTION_CHANGE', accountIdentifier, { order: { editionCode: 'BASIC', items: [{ unit: 'USER', quantity: 3 }] } });
+    const change = about('SUBSCRIPTION_CHANGE', accountIdentifier, {
+      order: { editionCode: 'BASIC', items: [{ unit: 'USER', quantity: 3 }] },
+    });
     expect(await result(handle(change, 'chg-lock'))).toMatchObject({ success: true });
     expect(zuora.applied.map((a) => a.key)).toEqual(['ad-chg-lock.1']);
     // Handled again: key 0 replays its refusal, key 1 replays its success: nothing applied twice.
@@ -157,8 +199,13 @@ describe('AppDirect events', () => {
 
     zuora.refuse.set('ad-chg-bad', 'permanent');
     const before = await accounts.get(accountIdentifier);
-    const bigger = about('SUBSCRIPTION_CHANGE', accountIdentifier, { order: { editionCode: 'BASIC', items: [{ unit: 'USER', quantity: 4 }] } });
-    expect(await result(handle(bigger, 'chg-bad'))).toMatchObject({ success: false, errorCode: 'UNKNOWN_ERROR' });
+    const bigger = about('SUBSCRIPTION_CHANGE', accountIdentifier, {
+      order: { editionCode: 'BASIC', items: [{ unit: 'USER', quantity: 4 }] },
+    });
+    expect(await result(handle(bigger, 'chg-bad'))).toMatchObject({
+      success: false,
+      errorCode: 'UNKNOWN_ERROR',
+    });
     expect((await accounts.get(accountIdentifier))!.lines).toEqual(before!.lines);
   });
 
@@ -167,38 +214,55 @@ describe('AppDirect events', () => {
     const notice = (type: string) => about('SUBSCRIPTION_NOTICE', accountIdentifier, { notice: { type } });
     expect(await result(handle(notice('DEACTIVATED')))).toMatchObject({ success: true });
     expect((await zuora.getSubscription(sub)).status).toBe('Suspended');
-    expect(await result(handle(notice('DEACTIVATED')))).toMatchObject({ success: true, message: expect.stringMatching(/already/) });
+    expect(await result(handle(notice('DEACTIVATED')))).toMatchObject({
+      success: true,
+      message: expect.stringMatching(/already/),
+    });
     expect(await result(handle(notice('REACTIVATED')))).toMatchObject({ success: true });
     expect((await zuora.getSubscription(sub)).status).toBe('Active');
     expect(await result(handle(notice('UPCOMING_INVOICE')))).toMatchObject({ success: true });
-    expect(await result(handle(about('SUBSCRIPTION_CANCEL', accountIdentifier)))).toMatchObject({ success: true });
+    expect(await result(handle(about('SUBSCRIPTION_CANCEL', accountIdentifier)))).toMatchObject({
+      success: true,
+    });
     expect((await zuora.getSubscription(sub)).status).toBe('Cancelled');
     expect(await result(handle(notice('CLOSED')))).toMatchObject({ success: true });
     expect((await accounts.get(accountIdentifier))!.status).toBe('CLOSED');
     expect(zuora.applied.map((a) => a.actions[0]!.type)).toEqual(['Suspend', 'Resume', 'CancelSubscription']);
-    expect(await result(handle(about('SUBSCRIPTION_CHANGE', accountIdentifier, { order: { editionCode: 'BASIC' } })))).toMatchObject({
+    expect(
+      await result(
+        handle(about('SUBSCRIPTION_CHANGE', accountIdentifier, { order: { editionCode: 'BASIC' } })),
+      ),
+    ).toMatchObject({
       errorCode: 'OPERATION_CANCELED',
     });
   });
 
   it('seats: assigned up to the limit on the order, once per event; removed once', async () => {
     const { accountIdentifier, order } = await provisioned([{ unit: 'USER', quantity: 2 }]);
-    const user = (uuid: string, type = 'USER_ASSIGNMENT') => about(type, accountIdentifier, { user: { uuid } });
+    const user = (uuid: string, type = 'USER_ASSIGNMENT') =>
+      about(type, accountIdentifier, { user: { uuid } });
     expect(await result(handle(user('u1'), 'as-1'))).toMatchObject({ success: true, userIdentifier: 'u1' });
     expect(await result(handle(user('u1'), 'as-1'))).toMatchObject({ success: true }); // the same event again
     expect(await result(handle(user('u1'), 'as-other'))).toMatchObject({ errorCode: 'USER_ALREADY_EXISTS' });
     expect(await result(handle(user('u2')))).toMatchObject({ success: true });
-    expect(await result(handle(user('u3')))).toMatchObject({ success: false, errorCode: 'MAX_USERS_REACHED' });
+    expect(await result(handle(user('u3')))).toMatchObject({
+      success: false,
+      errorCode: 'MAX_USERS_REACHED',
+    });
     expect(Object.keys((await orders.get(order.orderId))!.seats ?? {}).sort()).toEqual(['u1', 'u2']);
     expect(await result(handle(user('u1', 'USER_SYNC')))).toMatchObject({ success: true });
 
     expect(await result(handle(user('u1', 'USER_UNASSIGNMENT'), 'un-1'))).toMatchObject({ success: true });
     // A crash after the removal, before the answer: the redelivered event still succeeds.
     expect(await result(handle(user('u1', 'USER_UNASSIGNMENT'), 'un-1'))).toMatchObject({ success: true });
-    expect(await result(handle(user('u1', 'USER_UNASSIGNMENT'), 'un-2'))).toMatchObject({ errorCode: 'USER_NOT_FOUND' });
+    expect(await result(handle(user('u1', 'USER_UNASSIGNMENT'), 'un-2'))).toMatchObject({
+      errorCode: 'USER_NOT_FOUND',
+    });
     expect(Object.keys((await orders.get(order.orderId))!.seats ?? {})).toEqual(['u2']);
     const seatEvents = publisher.events.filter((e) => e.type.startsWith('licence.seat.'));
-    expect(seatEvents.map((e) => [e.type, e.detail.userId, e.detail.seatsAssigned, e.detail.seatLimit])).toEqual([
+    expect(
+      seatEvents.map((e) => [e.type, e.detail.userId, e.detail.seatsAssigned, e.detail.seatLimit]),
+    ).toEqual([
       ['licence.seat.assigned', 'u1', 1, 2],
       ['licence.seat.assigned', 'u1', 1, 2],
       ['licence.seat.assigned', 'u2', 2, 2],
@@ -221,26 +285,54 @@ describe('AppDirect events', () => {
     expect(first).toMatchObject({ success: true, accountIdentifier: expect.stringMatching(/^sb-/) });
     expect(await result(handle(addonOrder, 'addon-sub'))).toEqual(first);
     const addonAccount = (first as { accountIdentifier: string }).accountIdentifier;
-    expect((await zuora.getSubscription(sub)).ratePlans.filter((r) => r.ref === addonAccount)).toHaveLength(1);
+    expect((await zuora.getSubscription(sub)).ratePlans.filter((r) => r.ref === addonAccount)).toHaveLength(
+      1,
+    );
     expect(await result(handle(about('SUBSCRIPTION_CANCEL', addonAccount)))).toMatchObject({ success: true });
-    expect((await zuora.getSubscription(sub)).ratePlans.filter((r) => r.ref === addonAccount)).toHaveLength(0);
+    expect((await zuora.getSubscription(sub)).ratePlans.filter((r) => r.ref === addonAccount)).toHaveLength(
+      0,
+    );
     expect((await zuora.getSubscription(sub)).status).toBe('Active');
 
-    const ordered = await result(handle(about('ADDON_ORDER', accountIdentifier, { order: { addonOfferingCode: 'API' } }), 'ao-1'));
+    const ordered = await result(
+      handle(about('ADDON_ORDER', accountIdentifier, { order: { addonOfferingCode: 'API' } }), 'ao-1'),
+    );
     expect(ordered).toMatchObject({ success: true, id: expect.stringMatching(/^sba-/) });
     const addonId = (ordered as { id: string }).id;
-    expect(await result(handle(about('ADDON_ORDER', accountIdentifier, { order: { addonOfferingCode: 'API' } }), 'ao-1'))).toEqual(ordered);
+    expect(
+      await result(
+        handle(about('ADDON_ORDER', accountIdentifier, { order: { addonOfferingCode: 'API' } }), 'ao-1'),
+      ),
+    ).toEqual(ordered);
     const instance = { addonInstance: { id: addonId } };
     expect(
-      await result(handle(about('ADDON_CHANGE', accountIdentifier, { ...instance, order: { addonOfferingCode: 'API', items: [{ unit: 'API_CALLS', quantity: 500000 }] } }))),
+      await result(
+        handle(
+          about('ADDON_CHANGE', accountIdentifier, {
+            ...instance,
+            order: { addonOfferingCode: 'API', items: [{ unit: 'API_CALLS', quantity: 500000 }] },
+          }),
+        ),
+      ),
     ).toMatchObject({ success: true });
-    const bound = await result(handle(about('ADDON_BIND', accountIdentifier, { ...instance, user: { uuid: 'u9' } })));
+    const bound = await result(
+      handle(about('ADDON_BIND', accountIdentifier, { ...instance, user: { uuid: 'u9' } })),
+    );
     expect(bound).toMatchObject({ success: true, id: expect.stringMatching(/^sbb-/) });
     const binding = { addonBinding: { id: (bound as { id: string }).id } };
-    expect(await result(handle(about('ADDON_UNBIND', accountIdentifier, binding)))).toMatchObject({ success: true });
-    expect(await result(handle(about('ADDON_UNBIND', accountIdentifier, binding)))).toMatchObject({ errorCode: 'BINDING_NOT_FOUND' });
-    expect(await result(handle(about('ADDON_CANCEL', accountIdentifier, instance)))).toMatchObject({ success: true });
-    expect(await result(handle(about('ADDON_CANCEL', accountIdentifier, instance)))).toMatchObject({ success: true, message: expect.stringMatching(/already/) });
+    expect(await result(handle(about('ADDON_UNBIND', accountIdentifier, binding)))).toMatchObject({
+      success: true,
+    });
+    expect(await result(handle(about('ADDON_UNBIND', accountIdentifier, binding)))).toMatchObject({
+      errorCode: 'BINDING_NOT_FOUND',
+    });
+    expect(await result(handle(about('ADDON_CANCEL', accountIdentifier, instance)))).toMatchObject({
+      success: true,
+    });
+    expect(await result(handle(about('ADDON_CANCEL', accountIdentifier, instance)))).toMatchObject({
+      success: true,
+      message: expect.stringMatching(/already/),
+    });
     expect(zuora.applied.map((a) => a.actions.map((x) => x.type).join('+'))).toEqual([
       'AddProduct',
       'RemoveProduct',
@@ -248,16 +340,24 @@ describe('AppDirect events', () => {
       'UpdateProduct',
       'RemoveProduct',
     ]);
-    expect(await result(handle(about('ACCOUNT_SYNC', accountIdentifier, { company: { uuid: 'c-77' } })))).toMatchObject({ success: true });
+    expect(
+      await result(handle(about('ACCOUNT_SYNC', accountIdentifier, { company: { uuid: 'c-77' } }))),
+    ).toMatchObject({ success: true });
     expect((await accounts.get(accountIdentifier))!.syncedCompanies).toEqual(['c-77']);
-    expect(await result(handle(about('ACCOUNT_UNSYNC', accountIdentifier, { company: { uuid: 'c-77' } })))).toMatchObject({ success: true });
+    expect(
+      await result(handle(about('ACCOUNT_UNSYNC', accountIdentifier, { company: { uuid: 'c-77' } }))),
+    ).toMatchObject({ success: true });
     expect((await accounts.get(accountIdentifier))!.syncedCompanies).toEqual([]);
   });
 
   it('an event for a subscription still being provisioned answers PENDING and changes nothing', async () => {
     await handle(orderEvent(), 'order-pending');
-    const order = (await orders.listByTenant('appdirect', { limit: 100 })).orders.find((o) => o.channelRef?.eventId === 'order-pending')!;
-    const change = about('SUBSCRIPTION_CHANGE', order.channelRef!.accountIdentifier!, { order: { editionCode: 'BASIC' } });
+    const order = (await orders.listByTenant('appdirect', { limit: 100 })).orders.find(
+      (o) => o.channelRef?.eventId === 'order-pending',
+    )!;
+    const change = about('SUBSCRIPTION_CHANGE', order.channelRef!.accountIdentifier!, {
+      order: { editionCode: 'BASIC' },
+    });
     expect(await result(handle(change))).toMatchObject({ success: false, errorCode: 'PENDING' });
     expect(zuora.applied).toEqual([]);
   });
