@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startTestRuntime } from '../helpers/runtime.ts';
-import { appDirectHarness, type Rt } from './appdirect-helpers.ts';
+import { appDirectHarness, type Emitted, type Rt } from './appdirect-helpers.ts';
 
 /**
  * The AppDirect channel under trouble: 30 % of the marketplace's (and Zuora's) answers are 503s and
@@ -43,7 +43,7 @@ const faults = async (errorRate: number) => {
 describe('AppDirect channel with 30 % marketplace and Zuora faults', () => {
   it('converges: orders fulfilled, results posted once, changes applied', async () => {
     await faults(0.3);
-    const orders = [];
+    const orders: Emitted[] = [];
     for (let i = 0; i < 4; i++) orders.push(await ad.emit('subscription-order'));
     for (const e of orders) expect([200, 202]).toContain(e.status);
     const settled = await ad.settle(() => orders.every((e) => ad.results(e.eventId).length > 0), 40);
@@ -128,7 +128,7 @@ describe('AppDirect events mutated by fast-check', () => {
     ['payload', 'user', 'uuid'],
     ['payload', 'notice', 'type'],
   );
-  const nest = (path: string[], value: unknown): unknown =>
+  const nest = (path: readonly string[], value: unknown): unknown =>
     path.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value);
 
   it('always answer in AppDirect’s shape, never a 5xx', async () => {
