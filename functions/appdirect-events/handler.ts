@@ -1,20 +1,26 @@
 import { appDirectDepsFromEnv } from '../../shared/appdirect/deps.ts';
-import { processEvent } from '../../shared/appdirect/process-event.ts';
+import { type ProcessEventDeps, processEvent } from '../../shared/appdirect/process-event.ts';
 import { queryParams } from '../../shared/http/body.ts';
 import { httpHandler } from '../../shared/http/handler.ts';
 import { json } from '../../shared/http/types.ts';
+import { submitOrder } from '../order-intake/submit-order.ts';
 import { receiveNotification } from './receive-notification.ts';
 import { appDirectErrorBody, notificationQuerySchema } from './schema.ts';
 
 const deps = appDirectDepsFromEnv();
+// The AppDirect order is the order use case of POST /v1/orders, under the marketplace's tenant.
+const processDeps: ProcessEventDeps = {
+  ...deps.process,
+  submitOrder: (input) => submitOrder(input, deps.orderDeps),
+};
 const receive = {
   stage: deps.env.STAGE,
-  clock: deps.process.clock,
+  clock: processDeps.clock,
   marketplaces: () => deps.directory.list(),
   secret: deps.secret,
   fetchEvent: (m: Parameters<typeof deps.clientFor>[0], url: string) => deps.clientFor(m).fetchEvent(url),
   process: (event: Parameters<typeof processEvent>[0], ctx: Parameters<typeof processEvent>[1]) =>
-    processEvent(event, ctx, deps.process),
+    processEvent(event, ctx, processDeps),
   events: deps.events,
   complete: deps.complete,
 };

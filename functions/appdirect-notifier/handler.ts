@@ -1,16 +1,22 @@
 import { appDirectDepsFromEnv, completeEventMessageSchema } from '../../shared/appdirect/deps.ts';
-import { processEvent } from '../../shared/appdirect/process-event.ts';
+import { type ProcessEventDeps, processEvent } from '../../shared/appdirect/process-event.ts';
 import { orderEventDetailSchema } from '../../shared/events/catalog/orders.ts';
 import { parseBusEvent, sqsHandler } from '../../shared/events/consumer.ts';
+import { submitOrder } from '../order-intake/submit-order.ts';
 import { completeEvent, type NotifierDeps, onOrderEvent } from './notify.ts';
 
 const deps = appDirectDepsFromEnv();
+// The AppDirect order is the order use case of POST /v1/orders, under the marketplace's tenant.
+const processDeps: ProcessEventDeps = {
+  ...deps.process,
+  submitOrder: (input) => submitOrder(input, deps.orderDeps),
+};
 const notifier: NotifierDeps = {
-  clock: deps.process.clock,
+  clock: processDeps.clock,
   marketplace: (id) => deps.directory.byId(id),
   fetchEvent: (m, url) => deps.clientFor(m).fetchEvent(url),
   postResult: (m, eventId, result) => deps.clientFor(m).postResult(eventId, result),
-  process: (event, ctx) => processEvent(event, ctx, deps.process),
+  process: (event, ctx) => processEvent(event, ctx, processDeps),
   events: deps.events,
   orders: deps.orders,
   accounts: deps.accounts,

@@ -49,7 +49,17 @@ export type AppDirectEnv = z.infer<typeof appDirectEnvSchema>;
 
 export interface AppDirectDeps {
   env: AppDirectEnv;
-  process: ProcessEventDeps;
+  /** Everything but the order use case, which the functions hand in (`withSubmitOrder`). */
+  process: Omit<ProcessEventDeps, 'submitOrder'>;
+  /** The dependencies of the order use case (`submitOrder`). */
+  orderDeps: {
+    orders: OrderRepository;
+    publisher: ReturnType<typeof publisherFromEnv>;
+    clock: typeof systemClock;
+    ids: typeof ulidGenerator;
+    screening: ReturnType<typeof createScreeningProviderFromEnv>;
+    budgetMs: number;
+  };
   events: AppDirectEventStore;
   accounts: AppDirectAccountStore;
   orders: OrderRepository;
@@ -134,11 +144,9 @@ export function appDirectDepsFromEnv(): AppDirectDeps {
         }),
       );
     },
-    process: {
+    process: { orders, accounts, events, zuora: createSubscriptionAmendments(zuora), publisher, clock },
+    orderDeps: {
       orders,
-      accounts,
-      events,
-      zuora: createSubscriptionAmendments(zuora),
       publisher,
       clock,
       ids: ulidGenerator,

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import { type SubmitOrderDeps, submitOrder } from '../../functions/order-intake/submit-order.ts';
 import { ZuoraRetryableRefusal } from '../clients/zuora.ts';
 import type {
   AmendAction,
@@ -15,7 +14,7 @@ import type {
   AppDirectAccountStore,
 } from '../db/entities/appdirect-accounts.ts';
 import type { AppDirectEventStore } from '../db/entities/appdirect-events.ts';
-import type { OrderRepository } from '../db/entities/orders.ts';
+import type { FirstResponse, OrderRepository } from '../db/entities/orders.ts';
 import { AppError, PermanentError } from '../errors.ts';
 import type { subscriptionChangeSchema } from '../events/catalog/appdirect.ts';
 import type { Publisher } from '../events/publisher.ts';
@@ -39,8 +38,21 @@ import type { Marketplace } from './marketplaces.ts';
  * A well-formed event the hub cannot honour gets `{success: false, errorCode, message}`; partner
  * outages escape as TransientError (the caller answers 202 and completes the event later).
  */
-export interface ProcessEventDeps extends SubmitOrderDeps {
-  orders: SubmitOrderDeps['orders'] & Pick<OrderRepository, 'get'>;
+/**
+ * The order use case of `POST /v1/orders` (`functions/order-intake/submit-order.ts`), handed in by
+ * the functions so that shared code does not import a function's module.
+ */
+export type SubmitOrderPort = (input: {
+  tenant: string;
+  order: OrderRequest;
+  idempotencyKey: undefined;
+  channel: 'appdirect';
+  channelRef: Record<string, string>;
+}) => Promise<FirstResponse>;
+
+export interface ProcessEventDeps {
+  submitOrder: SubmitOrderPort;
+  orders: Pick<OrderRepository, 'get'>;
   accounts: Pick<
     AppDirectAccountStore,
     | 'get'
@@ -252,22 +264,19 @@ async function orderSubscription(
   });
   let orderId: string | undefined;
   try {
-    const first = await submitOrder(
-      {
-        tenant: ctx.marketplace.tenant,
-        order: request.order,
-        idempotencyKey: undefined,
-        channel: 'appdirect',
-        channelRef: {
-          eventId: ctx.eventId,
-          marketplaceId: ctx.marketplace.id,
-          marketplaceBaseUrl: ctx.marketplace.baseUrl,
-          accountIdentifier,
-          ...(companyUuid ? { companyUuid } : {}),
-        },
+    const first = await deps.submitOrder({
+      tenant: ctx.marketplace.tenant,
+      order: request.order,
+      idempotencyKey: undefined,
+      channel: 'appdirect',
+      channelRef: {
+        eventId: ctx.eventId,
+        marketplaceId: ctx.marketplace.id,
+        marketplaceBaseUrl: ctx.marketplace.baseUrl,
+        accountIdentifier,
+        ...(companyUuid ? { companyUuid } : {}),
       },
-      deps,
-    );
+    });
     orderId = (first.body as { orderId?: string }).orderId;
   } catch (error) {
     if (!(error instanceof AppError) || error.status >= 500) throw error;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_APPDIRECT_CREDENTIALS } from '../../local/sandboxes/appdirect-credentials.ts';
 import { signRequest } from '../../shared/clients/appdirect-oauth1.ts';
+import { systemClock } from '../../shared/clock.ts';
 import { api, startTestRuntime } from '../helpers/runtime.ts';
 import { appDirectHarness, type Emitted, type Rt } from './appdirect-helpers.ts';
 
@@ -78,6 +79,33 @@ describe('AppDirect channel end to end', () => {
       orderId,
       subscriptionNumber,
     });
+  });
+
+  it('usage of the subscription is billed to its accountIdentifier on the marketplace holding it', async () => {
+    const order = await ad.orders.get(orderId);
+    const chargeNumber = order!.billing!.chargeNumbers[0]!;
+    const res = await api(rt, 'POST', '/v1/usage', {
+      token: await rt.token('platform'),
+      body: {
+        records: [
+          {
+            id: 'ad-usage-1',
+            subscriptionNumber,
+            chargeNumber,
+            unit: 'seat',
+            quantity: 3,
+            timestamp: systemClock.now().toISOString(),
+          },
+        ],
+      },
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.results?.[0]?.status ?? res.body.records?.[0]?.status).toBe('accepted');
+    expect((await api(rt, 'POST', '/_local/schedules/usage-billing-daily')).status).toBe(200);
+    const received = () =>
+      ad.records('usage.received').flatMap((r) => r.events as Array<{ accountId: string; quantity: string }>);
+    expect(await ad.settle(() => received().length > 0, 5)).toBe(true);
+    expect(received()).toEqual([expect.objectContaining({ accountId: accountIdentifier, quantity: '3' })]);
   });
 
   it('SUBSCRIPTION_CHANGE: the Zuora subscription moves to the new edition and quantities', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { submitOrder } from '../../../functions/order-intake/submit-order.ts';
 import type { AppDirectResult } from '../../../shared/appdirect/answers.ts';
 import { type AppDirectEvent, appDirectEventSchema } from '../../../shared/appdirect/events.ts';
 import { type ProcessEventDeps, processEvent } from '../../../shared/appdirect/process-event.ts';
@@ -51,6 +52,14 @@ beforeEach(() => {
   publisher = new FakePublisher();
   orders = new OrderRepository(table.doc, table.tableName);
   accounts = new AppDirectAccountStore(table.doc, table.tableName);
+  const orderDeps = {
+    orders,
+    publisher,
+    clock,
+    ids: ulidGenerator,
+    screening: new FakeScreening('clear'),
+    budgetMs: 1000,
+  };
   deps = {
     orders,
     accounts,
@@ -58,9 +67,7 @@ beforeEach(() => {
     zuora,
     publisher,
     clock,
-    ids: ulidGenerator,
-    screening: new FakeScreening('clear'),
-    budgetMs: 1000,
+    submitOrder: (input) => submitOrder(input, orderDeps),
   };
 });
 
