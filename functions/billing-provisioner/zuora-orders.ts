@@ -1,4 +1,4 @@
-import type { ZuoraClient } from '../../shared/clients/zuora.ts';
+import { classifyReasons, type ZuoraClient, type ZuoraReason } from '../../shared/clients/zuora.ts';
 import type { Order } from '../../shared/db/entities/orders.ts';
 import { PermanentError, TransientError } from '../../shared/errors.ts';
 import { findProduct } from '../../shared/orders/catalogue.ts';
@@ -26,28 +26,8 @@ export interface ZuoraOrdersPort {
   subscriptionCharges(subscriptionNumber: string): Promise<ZuoraCharge[]>;
 }
 
-interface ZuoraReason {
-  code?: number | string;
-  message?: string;
-}
-
-/** Suffixes Zuora documents as worth retrying: locking (50), internal (60), temporary (61), concurrency (70), integration (99). */
-const RETRYABLE_SUFFIXES = new Set([50, 60, 61, 70, 99]);
-
-/**
- * Zuora answered `success:false` with a retryable reason. Zuora keeps that answer for the request's
- * Idempotency-Key (24 h, failures included), so retrying needs a new key.
- */
-export class ZuoraRetryableRefusal extends TransientError {}
-
-/** Throws ZuoraRetryableRefusal if any reason is retryable, else PermanentError with Zuora's messages. */
-export function classifyReasons(operation: string, reasons: ZuoraReason[] | undefined): never {
-  const list = reasons?.length ? reasons : [{ message: 'no reason given' }];
-  const message = list.map((r) => `${r.code ?? '?'}: ${r.message ?? 'unknown error'}`).join('; ');
-  const retryable = list.some((r) => RETRYABLE_SUFFIXES.has(Number(r.code) % 100));
-  if (retryable) throw new ZuoraRetryableRefusal(`Zuora ${operation} failed, retryable (${message})`);
-  throw new PermanentError(`Zuora refused the ${operation}: ${message}`, 'ZUORA_REFUSED');
-}
+// Moved to the Zuora client core on their second use (AppDirect subscription amendments).
+export { classifyReasons, ZuoraRetryableRefusal } from '../../shared/clients/zuora.ts';
 
 const contactOf = (order: Order) => ({
   firstName: order.sellTo.contact.firstName,

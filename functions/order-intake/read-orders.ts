@@ -44,6 +44,13 @@ export function orderView(order: Order) {
     ...(order.licence
       ? { licence: { licenceId: order.licence.licenceId, expiresAt: order.licence.expiresAt } }
       : {}),
+    ...(order.seats
+      ? {
+          seats: Object.entries(order.seats)
+            .map(([userId, seat]) => ({ userId, assignedAt: seat.assignedAt }))
+            .sort((a, b) => (a.assignedAt < b.assignedAt ? -1 : 1)),
+        }
+      : {}),
     ...(order.error ? { error: order.error } : {}),
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,

@@ -1,9 +1,6 @@
-import type { ClientCredentials } from '../../shared/clients/credentials.ts';
-import { type HttpCallOptions, HttpClient, type HttpResult } from '../../shared/clients/http.ts';
-import { TokenCache } from '../../shared/clients/token-cache.ts';
-import type { Clock } from '../../shared/clock.ts';
+import type { AppDirectClient } from '../../shared/clients/appdirect.ts';
 import type { Submission, SubmissionLine } from '../../shared/db/entities/usage-billing.ts';
-import { PermanentError, TransientError } from '../../shared/errors.ts';
+import { TransientError } from '../../shared/errors.ts';
 import type { BillerAdapter, DeliveryHooks, DeliveryOutcome } from './biller.ts';
 
 /** Billing Usage V2 limits (AppDirect guide): per request, and never volume-priced with others. */
@@ -62,7 +59,8 @@ export function chunkAppDirectLines(
       chunks.push([line]);
       continue;
     }
-    const k = `${line.period}|${chunkClass(line)}`;
+    // One request per marketplace: each account is billed where it is held.
+    const k = `${line.marketplaceBaseUrl ?? ''}|${line.period}|${chunkClass(line)}`;
     const b = buckets.get(k) ?? [];
     b.push(line);
     buckets.set(k, b);
@@ -102,57 +100,8 @@ export function chunkAppDirectLines(
   return chunks;
 }
 
-/**
- * OAuth 2.0 client credentials on the marketplace (`POST {marketplace}/oauth2/token`, HTTP Basic,
- * `scope=ROLE_PARTNER`), the token cached until a minute before expiry and refreshed on a 401.
- */
-export class AppDirectClient {
-  private readonly tokens: TokenCache<{ value: string; expiresAtMs: number }>;
-  readonly http: HttpClient;
-
-  constructor(
-    private readonly options: {
-      baseUrl: string;
-      credentials: () => Promise<ClientCredentials>;
-      clock: Clock;
-      http?: HttpClient;
-    },
-  ) {
-    this.http = options.http ?? new HttpClient({ baseUrl: options.baseUrl, defaultTimeoutMs: 15_000 });
-    this.tokens = new TokenCache(() => this.fetchToken(), options.clock);
-  }
-
-  private async fetchToken(): Promise<{ value: string; expiresAtMs: number }> {
-    const creds = await this.options.credentials();
-    const res = await this.http.request<{ access_token?: string; expires_in?: number }>('/oauth2/token', {
-      method: 'POST',
-      operation: 'appdirect.oauth',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${creds.clientId}:${creds.clientSecret}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'ROLE_PARTNER' }),
-    });
-    if (res.status !== 200 || !res.body?.access_token) {
-      throw new PermanentError(
-        `AppDirect refused the OAuth client credentials (HTTP ${res.status})`,
-        'APPDIRECT_AUTH',
-      );
-    }
-    return {
-      value: res.body.access_token,
-      expiresAtMs: this.options.clock.now().getTime() + (res.body.expires_in ?? 43_199) * 1000,
-    };
-  }
-
-  async request<T = unknown>(path: string, options: HttpCallOptions): Promise<HttpResult<T>> {
-    return this.tokens.send(options.operation, (token) =>
-      this.http.request<T>(path, {
-        ...options,
-        headers: { authorization: `Bearer ${token.value}`, ...options.headers },
-      }),
-    );
-  }
-}
+// The marketplace OAuth 2.0 client moved to the AppDirect client core (second use: the channel).
+export { AppDirectClient } from '../../shared/clients/appdirect.ts';
 
 const USAGE_PATH = '/api/integration/v2/billing/usage';
 
@@ -165,8 +114,13 @@ export class AppDirectUsageBiller implements BillerAdapter {
   readonly maxLines = APPDIRECT_LIMITS.custom;
   private readonly sleep: (ms: number) => Promise<void>;
 
+  private readonly clientFor: (line: SubmissionLine | undefined) => Pick<AppDirectClient, 'request'>;
+
   constructor(
-    private readonly client: Pick<AppDirectClient, 'request'>,
+    /** One client, or one per marketplace (chosen by the submission's lines, all of one marketplace). */
+    client:
+      | Pick<AppDirectClient, 'request'>
+      | ((line: SubmissionLine | undefined) => Pick<AppDirectClient, 'request'>),
     private readonly options: {
       pollAttempts: number;
       pollIntervalMs: number;
@@ -174,20 +128,19 @@ export class AppDirectUsageBiller implements BillerAdapter {
     },
   ) {
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.clientFor = typeof client === 'function' ? client : () => client;
   }
 
   async deliver(submission: Submission, hooks: DeliveryHooks): Promise<DeliveryOutcome> {
+    const client = this.clientFor(submission.lines[0]);
     let requestId = submission.remoteId;
     if (!requestId) {
       await hooks.beforeUpload();
-      const res = await this.client.request<{ requestId?: string; message?: string; code?: string }>(
-        USAGE_PATH,
-        {
-          method: 'POST',
-          body: appDirectUsageBody(submission),
-          operation: 'appdirect.billingUsageV2',
-        },
-      );
+      const res = await client.request<{ requestId?: string; message?: string; code?: string }>(USAGE_PATH, {
+        method: 'POST',
+        body: appDirectUsageBody(submission),
+        operation: 'appdirect.billingUsageV2',
+      });
       if (
         res.status === 409 ||
         (res.status === 400 && /duplicate|idempotency/i.test(JSON.stringify(res.body ?? '')))
@@ -205,7 +158,7 @@ export class AppDirectUsageBiller implements BillerAdapter {
       await hooks.recordRemoteId(requestId);
     }
     for (let i = 0; i < this.options.pollAttempts; i++) {
-      const res = await this.client.request<{ status?: string; errors?: Array<{ message?: string }> }>(
+      const res = await client.request<{ status?: string; errors?: Array<{ message?: string }> }>(
         `${USAGE_PATH}/requests/${encodeURIComponent(requestId)}`,
         { method: 'GET', operation: 'appdirect.billingUsageStatus' },
       );

@@ -1,12 +1,19 @@
 import { z } from 'zod';
+import {
+  appDirectSecretSchema,
+  baseUrlProblem,
+  credentialsOf,
+  HOME_MARKETPLACE_ID,
+} from '../../shared/appdirect/marketplaces.ts';
 import { clientCredentialsSchema, readSecretJson } from '../../shared/clients/credentials.ts';
 import { ZuoraClient } from '../../shared/clients/zuora.ts';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
-import { UsageBillingStore } from '../../shared/db/entities/usage-billing.ts';
+import { type SubmissionLine, UsageBillingStore } from '../../shared/db/entities/usage-billing.ts';
 import { UsageRecordStore } from '../../shared/db/entities/usage-records.ts';
-import { busEnvSchema, parseEnv, tableEnvSchema } from '../../shared/env.ts';
+import { baseEnvSchema, busEnvSchema, parseEnv, tableEnvSchema } from '../../shared/env.ts';
+import { PermanentError } from '../../shared/errors.ts';
 import { publisherFromEnv } from '../../shared/events/publisher.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
 import { usageEnvSchema, usageShards } from '../../shared/usage/config.ts';
@@ -20,7 +27,8 @@ import { ZuoraUsageBiller, zuoraDateFormats } from './zuora-usage.ts';
  */
 export function billingDepsFromEnv(): RunBillingDeps {
   const env = parseEnv(
-    tableEnvSchema
+    baseEnvSchema
+      .extend(tableEnvSchema.shape)
       .extend(busEnvSchema.shape)
       .extend(usageEnvSchema.shape)
       .extend({
@@ -42,18 +50,39 @@ export function billingDepsFromEnv(): RunBillingDeps {
     clock: systemClock,
     credentials: () => readSecretJson('zuora-credentials', clientCredentialsSchema),
   });
-  const appdirect = new AppDirectClient({
-    baseUrl: env.APPDIRECT_BASE_URL,
-    clock: systemClock,
-    credentials: () => readSecretJson('appdirect-credentials', clientCredentialsSchema),
-  });
+  // One OAuth 2.0 client per marketplace: usage goes to the marketplace that holds the account.
+  const appdirectClients = new Map<string, AppDirectClient>();
+  const appdirectFor = (line: SubmissionLine | undefined) => {
+    const marketplaceId = line?.marketplaceId ?? HOME_MARKETPLACE_ID;
+    const baseUrl = line?.marketplaceBaseUrl ?? env.APPDIRECT_BASE_URL;
+    const problem = baseUrlProblem(baseUrl, env.STAGE);
+    if (problem)
+      throw new PermanentError(`AppDirect marketplace base URL ${problem}`, 'APPDIRECT_CONFIGURATION');
+    const cacheKey = `${marketplaceId}|${baseUrl}`;
+    let client = appdirectClients.get(cacheKey);
+    if (!client) {
+      client = new AppDirectClient({
+        baseUrl,
+        clock: systemClock,
+        credentials: async () => {
+          const secret = await readSecretJson('appdirect-credentials', appDirectSecretSchema);
+          const own = credentialsOf(secret, marketplaceId);
+          return own?.clientId && own.clientSecret
+            ? { clientId: own.clientId, clientSecret: own.clientSecret }
+            : { clientId: secret.clientId, clientSecret: secret.clientSecret };
+        },
+      });
+      appdirectClients.set(cacheKey, client);
+    }
+    return client;
+  };
   return {
     records: new UsageRecordStore(doc, env.TABLE_NAME, usageShards(env)),
     billing: new UsageBillingStore(doc, env.TABLE_NAME),
     registry: new SubscriptionRegistry(doc, env.TABLE_NAME),
     billers: {
       zuora: new ZuoraUsageBiller(zuora, { dateFormat: env.USAGE_ZUORA_DATE_FORMAT, ...poll }),
-      appdirect: new AppDirectUsageBiller(appdirect, poll),
+      appdirect: new AppDirectUsageBiller(appdirectFor, poll),
     },
     publisher: publisherFromEnv(),
     clock: systemClock,

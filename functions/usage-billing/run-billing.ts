@@ -172,7 +172,11 @@ export async function runBilling(
           chargeNumber: agg.chargeNumber,
           unit: agg.unit,
           period: agg.period,
-          accountNumber: sub.accountNumber,
+          // AppDirect bills the account identifier the channel answered, on the marketplace holding it.
+          accountNumber: (biller === 'appdirect' && sub.appdirect?.accountIdentifier) || sub.accountNumber,
+          ...(biller === 'appdirect' && sub.appdirect
+            ? { marketplaceId: sub.appdirect.marketplaceId, marketplaceBaseUrl: sub.appdirect.baseUrl }
+            : {}),
           quantity: fromScaled(delta),
           target: fromScaled(agg.total),
           targetCount: agg.count,

@@ -147,11 +147,4 @@ export const usageWiring: WiringPart = {
       input: schedulerInputTemplate('usage-billing-daily'),
     },
   ],
-
-  secrets: {
-    'appdirect-credentials': {
-      description:
-        'AppDirect marketplace OAuth 2.0 client {clientId, clientSecret} (client credentials, ROLE_PARTNER)',
-    },
-  },
 };

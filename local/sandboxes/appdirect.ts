@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { LOCAL_APPDIRECT_CREDENTIALS } from './appdirect-credentials.ts';
+import { registerMarketplaceRoutes } from './appdirect-marketplace.ts';
 import { Sandbox, type SandboxContext, type SandboxRequest, type SandboxResponse } from './kit.ts';
 
 /**
@@ -10,6 +11,8 @@ import { Sandbox, type SandboxContext, type SandboxRequest, type SandboxResponse
  * on the next poll). Limits of the guide are enforced: 250 preconfigured / 850 events / 262,144
  * bytes per request; units listed in `state.volumeUnits` must not be mixed with others.
  * Accepted usage is recorded as `usage.received` (one record per request, with its events).
+ * The marketplace side of the ISV connector protocol (events emitted to the hub, served signed,
+ * results received) is registered by `appdirect-marketplace.ts`.
  */
 export interface AppDirectState {
   tokens: Record<string, { expiresAtMs: number; scope: string }>;
@@ -33,7 +36,11 @@ const error = (status: number, code: string, message: string): SandboxResponse =
   body: { success: false, errorCode: code, message, code },
 });
 
-function bearer(sandbox: AppDirectSandbox, req: SandboxRequest, write: boolean): SandboxResponse | undefined {
+export function bearer(
+  sandbox: AppDirectSandbox,
+  req: SandboxRequest,
+  write: boolean,
+): SandboxResponse | undefined {
   const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
   const t = token ? sandbox.state.tokens[token] : undefined;
   if (!t || t.expiresAtMs < sandbox.ctx.clock.now().getTime()) {
@@ -192,5 +199,6 @@ export function createAppDirectSandbox(ctx: SandboxContext): AppDirectSandbox {
     };
   });
 
+  registerMarketplaceRoutes(sandbox);
   return sandbox;
 }

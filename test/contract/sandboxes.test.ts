@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ZUORA_USAGE_COLUMNS } from '../../functions/usage-billing/zuora-usage.ts';
 import { createAppDirectSandbox } from '../../local/sandboxes/appdirect.ts';
@@ -8,6 +8,7 @@ import { createSalesforceSandbox } from '../../local/sandboxes/salesforce.ts';
 import { createScreeningSandbox, LOCAL_SCREENING_CREDENTIALS } from '../../local/sandboxes/screening.ts';
 import { createZuoraSandbox, LOCAL_ZUORA_CREDENTIALS } from '../../local/sandboxes/zuora/index.ts';
 import { parseUsageCsv, ZUORA_USAGE_REQUIRED_COLUMNS } from '../../local/sandboxes/zuora/usage.ts';
+import { signRequest } from '../../shared/clients/appdirect-oauth1.ts';
 import { catalogue } from '../../shared/orders/catalogue.ts';
 import { DEMO_LIST_PATH } from '../../shared/screening/csl-engine.ts';
 import { readReferenceJson, referencePath } from '../helpers/reference.ts';
@@ -376,6 +377,8 @@ describe('Salesforce sandbox', () => {
   });
 });
 
+const unknownErrorShape = readReferenceJson('data/appdirect/results/unknown_error.json');
+
 describe('AppDirect sandbox', () => {
   const setup = async () => {
     const sandbox = createAppDirectSandbox(sandboxContext('appdirect'));
@@ -447,6 +450,87 @@ describe('AppDirect sandbox', () => {
     const dup = await call(f, `${base}/api/integration/v2/billing/usage`, { method: 'POST', headers, body });
     expect(dup.status).toBe(409);
     expect(shapeDiff(dup.body, unknownError)).toEqual([]);
+  });
+});
+
+describe('AppDirect marketplace sandbox (ISV connector protocol)', () => {
+  const fixtures = readdirSync(referencePath('data/appdirect')).filter((f) => f.endsWith('.json'));
+  const samplesDir = new URL('../../events/appdirect/', import.meta.url);
+
+  it('has a sample of its own for every SDK fixture, in the fixture’s shape', () => {
+    expect(fixtures).toHaveLength(14);
+    for (const file of fixtures) {
+      const sample = JSON.parse(readFileSync(new URL(file, samplesDir), 'utf8'));
+      expect(shapeDiff(sample, readReferenceJson('data/appdirect', file)), file).toEqual([]);
+    }
+  });
+
+  const setup = async () => {
+    const sandbox = createAppDirectSandbox(sandboxContext('appdirect'));
+    const f = sandboxFetch(sandbox);
+    const base = sandbox.ctx.baseUrl;
+    // No hub behind this sandbox: the notification goes to a closed loopback port.
+    await call(f, `${base}/_config`, {
+      method: 'PUT',
+      body: JSON.stringify({ notificationUrl: 'http://127.0.0.1:9/v1/channels/appdirect/events' }),
+    });
+    const emitted = await call(f, `${base}/_emit`, {
+      method: 'POST',
+      body: JSON.stringify({
+        fixture: 'subscription-order',
+        payload: { payload: { company: { name: 'Contoso Ltd' } } },
+      }),
+    });
+    const eventUrl = `${base}/api/integration/v1/events/${emitted.body.eventId}`;
+    const signed = (method: string, url: string) => ({
+      authorization: signRequest({ method, url, credentials: LOCAL_APPDIRECT_CREDENTIALS }),
+    });
+    return { sandbox, f, emitted, eventUrl, signed };
+  };
+
+  it('_emit stores the event and answers {eventId, status, answer}', async () => {
+    const { emitted, sandbox } = await setup();
+    expect(emitted.status).toBe(200);
+    expect(shapeDiff(emitted.body, { eventId: '', status: 0, answer: null })).toEqual([]);
+    expect(emitted.body.status).toBe(503);
+    expect(sandbox.records.map((r) => r.kind)).toEqual(['event.emitted', 'notification.answered']);
+  });
+
+  it('serves the event only to a correctly signed request, in the fixture’s shape, overrides merged', async () => {
+    const { f, eventUrl, signed } = await setup();
+    expect((await call(f, eventUrl)).status).toBe(401);
+    const wrong = signRequest({
+      method: 'GET',
+      url: eventUrl,
+      credentials: { consumerKey: LOCAL_APPDIRECT_CREDENTIALS.consumerKey, consumerSecret: 'wrong' },
+    });
+    expect((await call(f, eventUrl, { headers: { authorization: wrong } })).status).toBe(401);
+    const res = await call(f, eventUrl, { headers: signed('GET', eventUrl) });
+    expect(res.status).toBe(200);
+    expect(shapeDiff(res.body, readReferenceJson('data/appdirect/subscription-order.json'))).toEqual([]);
+    expect(res.body.payload.company.name).toBe('Contoso Ltd');
+    expect(res.body.marketplace.baseUrl).toBe(sandboxContext('appdirect').baseUrl);
+  });
+
+  it('takes one result per event (the SDK result shapes), recorded as event.result; refusals in its error shape', async () => {
+    const { f, eventUrl, signed, sandbox } = await setup();
+    const url = `${eventUrl}/result`;
+    const success = readReferenceJson('data/appdirect/results/success.json');
+    const post = (body: unknown, headers: Record<string, string> = signed('POST', url)) =>
+      call(f, url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+    expect((await post(success, {})).status).toBe(401);
+    const bad = await post({ success: false });
+    expect(bad.status).toBe(400);
+    expect(shapeDiff(bad.body, unknownErrorShape)).toEqual([]);
+    expect((await post(success)).status).toBe(200);
+    expect((await post(readReferenceJson('data/appdirect/results/unknown_error.json'))).status).toBe(409);
+    const results = sandbox.records.filter((r) => r.kind === 'event.result');
+    expect(results).toHaveLength(1);
+    expect(results[0]!.result).toEqual(success);
   });
 });
 

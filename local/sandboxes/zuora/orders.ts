@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { productByRatePlan } from '../../../shared/orders/catalogue.ts';
 import type { SandboxRequest, SandboxResponse } from '../kit.ts';
+import { type AmendBody, amendSubscriptions } from './amendments.ts';
 import { requireZuoraToken, type ZuoraSandbox } from './index.ts';
 
 /**
@@ -9,7 +10,7 @@ import { requireZuoraToken, type ZuoraSandbox } from './index.ts';
  * `GET /v1/accounts/{key}` and `GET /v1/subscriptions/{key}`. Business failures answer HTTP 200
  * with `success:false` and `reasons` (Zuora's shape); the rate plans known are the catalogue's.
  * Records: `order.created` (one per account+subscription really created), `order.replayed`,
- * `order.refused`. A Sell To company name containing `[zuora-lock]` gets one lock-contention
+ * `order.refused`; orders on existing subscriptions are `amendments.ts`'s (`order.amended`). A Sell To company name containing `[zuora-lock]` gets one lock-contention
  * failure (code …50) per idempotency key first, to exercise the retry path.
  */
 interface ZuoraOrdersState {
@@ -90,6 +91,9 @@ function createOrder(sandbox: ZuoraSandbox, req: SandboxRequest): SandboxRespons
     };
   }
   const key = req.headers['idempotency-key'];
+  // Orders on existing subscriptions (amendments) have their own module.
+  const amended = amendSubscriptions(sandbox, body as AmendBody, key);
+  if (amended) return amended;
   if (!body.orderDate) return refused(53100322, "'orderDate' may not be null");
   const account = body.newAccount;
   if (!account && !body.existingAccountNumber)

@@ -136,6 +136,11 @@ export const orderSchema = z.object({
   licenceEmailedAt: z.string().optional(),
   error: z.object({ stage: z.string(), reason: z.string() }).optional(),
   firstResponse: firstResponseSchema.optional(),
+  /**
+   * Licence seats assigned by the marketplace (AppDirect USER_ASSIGNMENT), by marketplace user id;
+   * written by the AppDirect connector with the seat limit as a condition on this item.
+   */
+  seats: z.record(z.string(), z.object({ assignedAt: z.string(), eventId: z.string() })).optional(),
   /** The event that moves the order on from its current status; the reconciler re-publishes it. */
   lastEvent: storedEventSchema.optional(),
   redrives: z.number().int().default(0),

@@ -23,6 +23,10 @@ export const registeredSubscriptionSchema = z.object({
   tenants: z.array(z.string()),
   /** Where it was learnt from: `zuora-event`, `order`, `cli`. */
   source: z.string(),
+  /** AppDirect channel: the account identifier and marketplace its usage is billed to. */
+  appdirect: z
+    .object({ accountIdentifier: z.string(), marketplaceId: z.string(), baseUrl: z.string() })
+    .optional(),
   updatedAt: z.string(),
 });
 export type RegisteredSubscription = z.infer<typeof registeredSubscriptionSchema>;
@@ -99,6 +103,32 @@ export class SubscriptionRegistry {
           UpdateExpression: 'SET biller = :b, updatedAt = :u',
           ConditionExpression: 'attribute_exists(PK)',
           ExpressionAttributeValues: { ':b': biller, ':u': now.toISOString() },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Bills the subscription through AppDirect, to `accountIdentifier` on the marketplace that holds
+   * the account (the AppDirect channel, once the order is provisioned). False if not registered.
+   */
+  async setAppDirectAccount(
+    subscriptionNumber: string,
+    appdirect: { accountIdentifier: string; marketplaceId: string; baseUrl: string },
+    now: Date,
+  ): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: subscriptionKey(subscriptionNumber),
+          UpdateExpression: 'SET biller = :b, appdirect = :ad, updatedAt = :u',
+          ConditionExpression: 'attribute_exists(PK)',
+          ExpressionAttributeValues: { ':b': 'appdirect', ':ad': appdirect, ':u': now.toISOString() },
         }),
       );
       return true;

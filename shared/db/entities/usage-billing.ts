@@ -77,6 +77,9 @@ export const submissionLineSchema = z.object({
   /** Date the usage is billed on (ISO): the latest record of the delta's period. */
   usageDate: z.string(),
   pricing: z.enum(['unit', 'volume']).optional(),
+  /** AppDirect: the marketplace holding the account (absent: the stage's home marketplace). */
+  marketplaceId: z.string().optional(),
+  marketplaceBaseUrl: z.string().optional(),
 });
 export type SubmissionLine = z.infer<typeof submissionLineSchema>;
 

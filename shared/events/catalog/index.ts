@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { appDirectEvents } from './appdirect.ts';
 import { orderEvents } from './orders.ts';
 import { usageEvents } from './usage.ts';
 import { webhookEventFamilies, webhookEvents } from './webhooks.ts';
@@ -20,6 +21,7 @@ export const eventCatalog: Record<string, EventDefinition> = {
   ...zuoraEvents,
   ...usageEvents,
   ...webhookEvents,
+  ...appDirectEvents,
 };
 
 export const EVENT_SOURCE = 'switchboard';

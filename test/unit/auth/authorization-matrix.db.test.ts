@@ -38,7 +38,8 @@ const PUBLIC_ROUTES: Array<{ match: (r: RouteSpec) => boolean; why: string }> = 
     why: 'public key that verifies licences offline',
   },
   {
-    match: (r) => r.path.startsWith('/v1/marketplaces/appdirect'),
+    match: (r) =>
+      r.path.startsWith('/v1/marketplaces/appdirect') || r.path.startsWith('/v1/channels/appdirect/'),
     why: 'AppDirect signs its calls with OAuth 1.0a, verified by the handler',
   },
 ];
