@@ -1,5 +1,6 @@
 import { ordersWiring } from './wiring/orders.ts';
 import { platformWiring } from './wiring/platform.ts';
+import { saashopWiring } from './wiring/saashop.ts';
 import { usageWiring } from './wiring/usage.ts';
 import { webhooksWiring } from './wiring/webhooks.ts';
 import { zuoraWiring } from './wiring/zuora.ts';
@@ -35,6 +36,7 @@ export const wiring: Wiring = mergeWiring([
   webhooksWiring,
   ordersWiring,
   usageWiring,
+  saashopWiring,
 ]);
 
 export const functionNames = Object.keys(wiring.functions);

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { orderEvents } from './orders.ts';
+import { saashopEvents } from './saashop.ts';
 import { usageEvents } from './usage.ts';
 import { webhookEventFamilies, webhookEvents } from './webhooks.ts';
 import { zuoraEvents } from './zuora.ts';
@@ -17,6 +18,7 @@ export interface EventDefinition<S extends z.ZodType = z.ZodType> {
 
 export const eventCatalog: Record<string, EventDefinition> = {
   ...orderEvents,
+  ...saashopEvents,
   ...zuoraEvents,
   ...usageEvents,
   ...webhookEvents,
