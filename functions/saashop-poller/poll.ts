@@ -121,7 +121,7 @@ const feedEventSchema = z
 
 const ORDER_EVENT_TYPES = new Set(['ServicePurchased', 'Evaluation', 'Trial']);
 /** Statuses a seller reports: when they show up in the feed they describe provisioning, not a new order. */
-const REPORTED_STATUSES = new Set(SAASHOP_STATUS_CODES.filter((s) => s !== 'ProvisioningStarted'));
+const REPORTED_STATUSES = new Set<string>(SAASHOP_STATUS_CODES.filter((s) => s !== 'ProvisioningStarted'));
 
 /** What the claim stores about a feed event, read leniently: a malformed event is still claimed once. */
 function describeFeedEvent(raw: unknown, offset: number) {
@@ -288,7 +288,7 @@ async function processEvent(record: SaashopEventRecord, deps: PollDeps): Promise
     });
   }
   const event = parsed.data;
-  if (event.statusCode && REPORTED_STATUSES.has(event.statusCode as never)) {
+  if (event.statusCode && REPORTED_STATUSES.has(event.statusCode)) {
     const done = await deps.events.complete(
       record.eventId,
       { status: 'IGNORED', reason: `a ${event.statusCode} status event, not a new order` },
@@ -315,12 +315,18 @@ async function processEvent(record: SaashopEventRecord, deps: PollDeps): Promise
     });
   }
 
-  // The same order announced again (a repeated event, or our own status echoed): nothing to fetch.
+  // The same order announced again by another event (a repeat, or our own status echoed): nothing to
+  // fetch. This event's own earlier attempt (a crash inside or after the submit) goes on below: the
+  // order use case is idempotent by the SaaShop order id and finishes whatever intake step was cut.
   const existing = await deps.events.findHubOrder(settings.tenant, saashopOrderId);
-  if (existing) {
+  if (existing?.saashopEventId && existing.saashopEventId !== record.eventId) {
     const done = await deps.events.complete(
       record.eventId,
-      { status: 'IGNORED', hubOrderId: existing, reason: 'the order was received through an earlier event' },
+      {
+        status: 'IGNORED',
+        hubOrderId: existing.orderId,
+        reason: 'the order was received through an earlier event',
+      },
       now(),
     );
     return done ? { kind: 'ignored' } : { kind: 'lost' };
@@ -355,8 +361,9 @@ async function processEvent(record: SaashopEventRecord, deps: PollDeps): Promise
     });
   }
 
+  let answer: FirstResponse;
   try {
-    const answer = await deps.submit({
+    answer = await deps.submit({
       tenant: settings.tenant,
       order: normalised.order,
       idempotencyKey: undefined,
@@ -367,17 +374,6 @@ async function processEvent(record: SaashopEventRecord, deps: PollDeps): Promise
         saashopEventType: event.eventTypeCode,
       },
     });
-    const body = answer.body as { orderId?: string; status?: string };
-    const done = await deps.events.complete(
-      record.eventId,
-      {
-        status: 'SUBMITTED',
-        ...(body.orderId ? { hubOrderId: body.orderId } : {}),
-        ...(body.status ? { hubStatus: body.status } : {}),
-      },
-      now(),
-    );
-    return done ? { kind: 'submitted' } : { kind: 'lost' };
   } catch (error) {
     if (error instanceof ConflictError) {
       return failWith({
@@ -389,6 +385,17 @@ async function processEvent(record: SaashopEventRecord, deps: PollDeps): Promise
     }
     return retryOrFail('submit', error);
   }
+  const body = answer.body as { orderId?: string; status?: string };
+  const done = await deps.events.complete(
+    record.eventId,
+    {
+      status: 'SUBMITTED',
+      ...(body.orderId ? { hubOrderId: body.orderId } : {}),
+      ...(body.status ? { hubStatus: body.status } : {}),
+    },
+    now(),
+  );
+  return done ? { kind: 'submitted' } : { kind: 'lost' };
 }
 
 /** Publishes a failure for the SaaShop report, then takes it out of the due index. */

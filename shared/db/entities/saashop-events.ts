@@ -8,7 +8,7 @@ import {
 import { z } from 'zod';
 import { CursorError, decodeCursor, encodeCursor, isConditionFailed } from '../client.ts';
 import { key } from '../keys.ts';
-import { claimKey } from './orders.ts';
+import { claimKey, orderKey } from './orders.ts';
 
 /**
  * SaaShop marketplace events the poller has claimed, and the feed cursor.
@@ -334,17 +334,39 @@ export class SaashopEventRepository {
     return { events: (res.Items ?? []).map(fromItem), cursor: encodeCursor(res.LastEvaluatedKey) };
   }
 
-  /** The hub order a SaaShop order already became (the order use case's channel claim), if any. */
-  async findHubOrder(tenant: string, saashopOrderId: string): Promise<string | undefined> {
-    const res = await this.doc.send(
+  /**
+   * The hub order a SaaShop order already became (through the order use case's channel claim), with
+   * the marketplace event that submitted it and its status; undefined when there is none yet.
+   */
+  async findHubOrder(
+    tenant: string,
+    saashopOrderId: string,
+  ): Promise<{ orderId: string; saashopEventId?: string; status?: string } | undefined> {
+    const claim = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
         Key: claimKey(tenant, 'channel', saashopOrderId),
         ConsistentRead: true,
       }),
     );
-    const orderId = res.Item?.orderId;
-    return typeof orderId === 'string' ? orderId : undefined;
+    const orderId = claim.Item?.orderId;
+    if (typeof orderId !== 'string') return undefined;
+    const order = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: orderKey(orderId),
+        ConsistentRead: true,
+        ProjectionExpression: 'channelRef, #status',
+        ExpressionAttributeNames: { '#status': 'status' },
+      }),
+    );
+    const eventId = (order.Item?.channelRef as Record<string, unknown> | undefined)?.saashopEventId;
+    const status = order.Item?.status;
+    return {
+      orderId,
+      ...(typeof eventId === 'string' ? { saashopEventId: eventId } : {}),
+      ...(typeof status === 'string' ? { status } : {}),
+    };
   }
 
   async getCursor(): Promise<FeedCursor> {
