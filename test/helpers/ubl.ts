@@ -19,7 +19,7 @@ interface XmlNode {
 const TOKEN =
   /<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<\/([\w:.-]+)\s*>|<([\w:.-]+)((?:\s+[\w:.-]+\s*=\s*"[^"]*")*)\s*(\/?)>|([^<]+)/g;
 
-const unescape = (s: string) =>
+const decodeEntities = (s: string) =>
   s
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
@@ -35,7 +35,8 @@ export function parseXml(xml: string): XmlNode {
     const top = stack.at(-1)!;
     if (open) {
       const attributes: Record<string, string> = {};
-      for (const a of (attrs ?? '').matchAll(/([\w:.-]+)\s*=\s*"([^"]*)"/g)) attributes[a[1]!] = unescape(a[2]!);
+      for (const a of (attrs ?? '').matchAll(/([\w:.-]+)\s*=\s*"([^"]*)"/g))
+        attributes[a[1]!] = decodeEntities(a[2]!);
       const node: XmlNode = { name: open, attributes, children: [], text: '' };
       top.children.push(node);
       if (!selfClosing) stack.push(node);
@@ -43,7 +44,7 @@ export function parseXml(xml: string): XmlNode {
       if (top.name !== close) throw new Error(`XML: </${close}> closes <${top.name}>`);
       stack.pop();
     } else if (text) {
-      top.text += unescape(text);
+      top.text += decodeEntities(text);
     }
   }
   if (stack.length !== 1 || root.children.length !== 1) throw new Error('XML: not one well-formed document');
@@ -60,7 +61,9 @@ export function lowerCamel(name: string): string {
 }
 
 function toJson(node: XmlNode): unknown {
-  const attributes = Object.fromEntries(Object.entries(node.attributes).filter(([k]) => !k.startsWith('xmlns')));
+  const attributes = Object.fromEntries(
+    Object.entries(node.attributes).filter(([k]) => !k.startsWith('xmlns')),
+  );
   if (node.children.length === 0) {
     const value = node.text.trim();
     return Object.keys(attributes).length ? { value, ...attributes } : value;
