@@ -108,10 +108,10 @@ const rawOf = (res: HttpResult): string | undefined =>
 
 /**
  * No token: SaaShop refused the credentials, kept failing, or answered the token call in a shape we
- * cannot read. Never about one order: callers treat it as a temporary outage (the poll stops, the
- * report is retried) rather than failing the order.
+ * cannot read. Never about one order, so it is a temporary failure for callers (the poll stops, the
+ * report is retried later), but the client does not loop on it: the token call has had its retries.
  */
-export class SaashopTokenError extends Error {
+export class SaashopTokenError extends TransientError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, options);
     this.name = 'SaashopTokenError';
@@ -290,7 +290,8 @@ export class SaashopClient {
         if (countHere) this.calls[operation]++;
         return await send();
       } catch (error) {
-        if (!(error instanceof TransientError) || attempt >= attempts) throw error;
+        const retryable = error instanceof TransientError && !(error instanceof SaashopTokenError);
+        if (!retryable || attempt >= attempts) throw error;
         const backoff = backoffDelay(
           attempt,
           this.options.baseDelayMs ?? 250,
