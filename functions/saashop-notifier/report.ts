@@ -12,15 +12,20 @@ import type { SaashopEventRepository } from '../../shared/db/entities/saashop-ev
 import type { SaashopReportRepository } from '../../shared/db/entities/saashop-reports.ts';
 import { TransientError } from '../../shared/errors.ts';
 import { orderEventDetailSchema } from '../../shared/events/catalog/orders.ts';
-import { saashopEventFailedSchema } from '../../shared/events/catalog/saashop.ts';
+import {
+  saashopEventFailedSchema,
+  saashopReportRequestedSchema,
+} from '../../shared/events/catalog/saashop.ts';
 import type { ReceivedEvent } from '../../shared/events/consumer.ts';
 import { logger } from '../../shared/logger.ts';
+import { owedReports } from '../../shared/saashop/owed-reports.ts';
 
 /**
  * Status back to SaaShop, from the hub's own events: `order.accepted` → ProvisioningStarted,
  * `order.fulfilled` → ProvisioningCompleted (licence id, Zuora account and subscription),
- * `order.rejected` / `order.failed` → ProvisioningFailed, and `saashop.event.failed` (an event that
- * never became an order) → ProvisioningFailed with its reason.
+ * `order.rejected` / `order.failed` → ProvisioningFailed, `saashop.event.failed` (an event that
+ * never became an order) → ProvisioningFailed with its reason, and `saashop.report.requested` (the
+ * poller found a report missing) → whatever the order is owed.
  *
  * Each (order, status) is claimed in the table before the post, so a redelivered or duplicated bus
  * event reports once. Reports are sent in lifecycle order: Completed (and a Failed after acceptance)
@@ -74,8 +79,16 @@ export async function reportToSaashop(
   return results;
 }
 
+/**
+ * The reports an order event (or the poller's `saashop.report.requested`) calls for: everything the
+ * order is owed in its CURRENT status, so a late or repeated event, or one that arrives before an
+ * earlier one, still leads to the right reports in the right order (each sent once).
+ */
 async function orderPlan(event: ReceivedEvent, deps: ReportDeps): Promise<Planned[]> {
-  const detail = orderEventDetailSchema.parse(event.detail);
+  const detail =
+    event.type === 'saashop.report.requested'
+      ? { ...saashopReportRequestedSchema.parse(event.detail), channel: 'saashop' }
+      : orderEventDetailSchema.parse(event.detail);
   if (detail.channel !== 'saashop') return [];
   const order = await deps.orders.get(detail.orderId);
   if (!order) throw new Error(`order ${detail.orderId} of a ${event.type} event is not in the table`);
@@ -85,45 +98,37 @@ async function orderPlan(event: ReceivedEvent, deps: ReportDeps): Promise<Planne
     : (ORDER_TYPE_EVENTS[order.orderType] ?? 'ServicePurchased');
   const base = { subject: order.orderId, saashopOrderId };
   const hubId = { name: 'sellerOrderId', value: order.orderId, description: "The seller's order reference." };
-  const started: Planned = {
-    ...base,
-    statusCode: 'ProvisioningStarted',
-    body: {
-      eventTypeCode,
-      statusCode: 'ProvisioningStarted',
-      description: 'Provisioning has been started',
-      detailedDescription: 'The seller accepted the order and is provisioning the service.',
-      additionalProperties: [orderProperty(saashopOrderId), hubId],
-    },
-  };
-  const wasAccepted = order.history.some((h) => h.status === 'ACCEPTED');
-  switch (event.type) {
-    case 'order.accepted':
-      return [started];
-    case 'order.fulfilled':
-      return [started, completed(order, saashopOrderId, eventTypeCode, hubId)];
-    case 'order.rejected':
-    case 'order.failed': {
-      const failed: Planned = {
+  return owedReports(order).map((statusCode): Planned => {
+    if (statusCode === 'ProvisioningCompleted') return completed(order, saashopOrderId, eventTypeCode, hubId);
+    if (statusCode === 'ProvisioningStarted') {
+      return {
         ...base,
-        statusCode: 'ProvisioningFailed',
+        statusCode,
         body: {
           eventTypeCode,
-          statusCode: 'ProvisioningFailed',
-          description: 'Provisioning failed',
-          // Deliberately generic: the reason (screening evidence, partner errors) is for operators only.
-          detailedDescription:
-            event.type === 'order.rejected'
-              ? 'The seller could not accept this order. The seller will contact the buyer.'
-              : 'Provisioning stopped on a technical problem. The seller has been alerted and will follow up.',
+          statusCode,
+          description: 'Provisioning has been started',
+          detailedDescription: 'The seller accepted the order and is provisioning the service.',
           additionalProperties: [orderProperty(saashopOrderId), hubId],
         },
       };
-      return wasAccepted ? [started, failed] : [failed];
     }
-    default:
-      return [];
-  }
+    return {
+      ...base,
+      statusCode,
+      body: {
+        eventTypeCode,
+        statusCode,
+        description: 'Provisioning failed',
+        // Deliberately generic: the reason (screening evidence, partner errors) is for operators only.
+        detailedDescription:
+          order.status === 'REJECTED'
+            ? 'The seller could not accept this order. The seller will contact the buyer.'
+            : 'Provisioning stopped on a technical problem. The seller has been alerted and will follow up.',
+        additionalProperties: [orderProperty(saashopOrderId), hubId],
+      },
+    };
+  });
 }
 
 function completed(

@@ -4,6 +4,7 @@ import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { OrderRepository } from '../../shared/db/entities/orders.ts';
 import { SaashopEventRepository } from '../../shared/db/entities/saashop-events.ts';
+import { SaashopReportRepository } from '../../shared/db/entities/saashop-reports.ts';
 import { parseEnv } from '../../shared/env.ts';
 import { publisherFromEnv } from '../../shared/events/publisher.ts';
 import { parseScheduledInput } from '../../shared/events/scheduled.ts';
@@ -17,8 +18,9 @@ import { pollerEnvSchema, pollSettings } from './settings.ts';
 const env = parseEnv(pollerEnvSchema);
 const doc = documentClient();
 const publisher = publisherFromEnv();
+const orders = new OrderRepository(doc, env.TABLE_NAME);
 const orderDeps = {
-  orders: new OrderRepository(doc, env.TABLE_NAME),
+  orders,
   publisher,
   clock: systemClock,
   ids: ulidGenerator,
@@ -29,6 +31,8 @@ const deps = {
   saashop: createSaashopClient(env.SAASHOP_BASE_URL, systemClock),
   events: new SaashopEventRepository(doc, env.TABLE_NAME),
   submit: (input: Parameters<typeof submitOrder>[0]) => submitOrder(input, orderDeps),
+  orders,
+  reports: new SaashopReportRepository(doc, env.TABLE_NAME),
   publisher,
   clock: systemClock,
   settings: pollSettings(env),

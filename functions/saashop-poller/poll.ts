@@ -5,18 +5,22 @@ import {
   SAASHOP_STATUS_CODES,
   SaashopAnswerError,
   type SaashopClient,
+  type SaashopStatusCode,
 } from '../../shared/clients/saashop.ts';
 import type { Clock } from '../../shared/clock.ts';
-import type { FirstResponse } from '../../shared/db/entities/orders.ts';
+import type { FirstResponse, OrderRepository } from '../../shared/db/entities/orders.ts';
 import type {
   EventFailure,
   SaashopEventRecord,
   SaashopEventRepository,
 } from '../../shared/db/entities/saashop-events.ts';
+import type { SaashopReportRepository } from '../../shared/db/entities/saashop-reports.ts';
 import { ConflictError } from '../../shared/errors.ts';
 import type { Publisher } from '../../shared/events/publisher.ts';
 import { logger } from '../../shared/logger.ts';
+import { TERMINAL_STATUSES } from '../../shared/orders/contract.ts';
 import type { SubmitOrderInput } from '../../shared/orders/submit-order.ts';
+import { owedReports } from '../../shared/saashop/owed-reports.ts';
 import { type NormaliseSettings, normaliseSaashopOrder } from './normalise.ts';
 
 /**
@@ -55,6 +59,10 @@ export interface PollSettings {
   resumeLimit: number;
   /** Stop starting new work when less than this remains of the invocation. */
   reserveMs: number;
+  /** First confirmation that SaaShop got an event's status reports; doubled per check (≤ 24 h). */
+  reportCheckMs: number;
+  /** Confirmations before the record is closed anyway (an order left in review, a report refused). */
+  maxReportChecks: number;
   normalise: NormaliseSettings;
 }
 
@@ -69,6 +77,8 @@ export interface PollDeps {
     | 'complete'
     | 'fail'
     | 'markAnnounced'
+    | 'recheck'
+    | 'close'
     | 'findHubOrder'
     | 'getCursor'
     | 'advanceCursor'
@@ -76,6 +86,8 @@ export interface PollDeps {
   >;
   /** The order use case (`submitOrder` bound to its dependencies). */
   submit: (input: SubmitOrderInput) => Promise<FirstResponse>;
+  orders: Pick<OrderRepository, 'get'>;
+  reports: Pick<SaashopReportRepository, 'listFor'>;
   publisher: Publisher;
   clock: Clock;
   settings: PollSettings;
@@ -95,6 +107,10 @@ export interface PollReport {
   ignored: number;
   deferred: number;
   announced: number;
+  /** Records whose status reports were confirmed (and closed). */
+  confirmed: number;
+  /** Missing reports requested again from the notifier. */
+  requested: number;
   /** Events left for a later poll (an unexpected error, or the invocation ran out of time). */
   leftDue: number;
   offset: number;
@@ -167,6 +183,8 @@ export async function pollSaashop(deps: PollDeps): Promise<PollReport> {
     ignored: 0,
     deferred: 0,
     announced: 0,
+    confirmed: 0,
+    requested: 0,
     leftDue: 0,
     offset: 0,
   };
@@ -190,8 +208,12 @@ export async function pollSaashop(deps: PollDeps): Promise<PollReport> {
         tally(step);
         // This worker holds the failed record's lease: it announces it (a crash leaves it due).
         if (step.kind === 'failed' && (await announceRecord(step.record, deps))) report.announced++;
-      } else if (await announceRecord(record, deps)) {
-        report.announced++;
+      } else if (record.status !== 'SUBMITTED' && !record.announcedAt) {
+        if (await announceRecord(record, deps)) report.announced++;
+      } else {
+        const outcome = await confirmReports(record, deps);
+        if (outcome === 'confirmed') report.confirmed++;
+        if (outcome === 'requested') report.requested++;
       }
     } catch (error) {
       // Never lets one event stop the poll: it stays due and a later poll takes it again.
@@ -392,6 +414,7 @@ async function processEvent(record: SaashopEventRecord, deps: PollDeps): Promise
       status: 'SUBMITTED',
       ...(body.orderId ? { hubOrderId: body.orderId } : {}),
       ...(body.status ? { hubStatus: body.status } : {}),
+      checkAt: new Date(now().getTime() + settings.reportCheckMs),
     },
     now(),
   );
@@ -401,20 +424,80 @@ async function processEvent(record: SaashopEventRecord, deps: PollDeps): Promise
 /** Publishes a failure for the SaaShop report, then takes it out of the due index. */
 async function announceRecord(record: SaashopEventRecord, deps: PollDeps): Promise<boolean> {
   if (record.status !== 'FAILED' && record.status !== 'UNSUPPORTED') return false;
-  await deps.publisher.publish([
-    {
-      type: 'saashop.event.failed',
-      detail: {
-        tenant: deps.settings.tenant,
-        eventId: record.eventId,
-        ...(record.saashopOrderId ? { saashopOrderId: record.saashopOrderId } : {}),
-        ...(record.eventTypeCode ? { eventTypeCode: record.eventTypeCode } : {}),
-        status: record.status,
-        code: record.code ?? 'FAILED',
-      },
-    },
-  ]);
-  return deps.events.markAnnounced(record.eventId, deps.clock.now());
+  await deps.publisher.publish([failedEvent(record, deps.settings.tenant)]);
+  const checkAt = new Date(deps.clock.now().getTime() + deps.settings.reportCheckMs);
+  return deps.events.markAnnounced(record.eventId, deps.clock.now(), checkAt);
+}
+
+const failedEvent = (record: SaashopEventRecord, tenant: string) => ({
+  type: 'saashop.event.failed',
+  detail: {
+    tenant,
+    eventId: record.eventId,
+    ...(record.saashopOrderId ? { saashopOrderId: record.saashopOrderId } : {}),
+    ...(record.eventTypeCode ? { eventTypeCode: record.eventTypeCode } : {}),
+    status: record.status,
+    code: record.code ?? 'FAILED',
+  },
+});
+
+/**
+ * The safety net behind the notifier's queue: confirms that SaaShop was sent every status the event
+ * is owed (its order's, or the failure's). A report never claimed (a message lost or dead-lettered)
+ * is requested again on the bus; the record closes once its order is final and every report is
+ * sent (or refused for good), or after `maxReportChecks` confirmations with backoff.
+ */
+async function confirmReports(
+  record: SaashopEventRecord,
+  deps: PollDeps,
+): Promise<'confirmed' | 'requested' | 'waiting' | 'closed'> {
+  const { settings } = deps;
+  const now = deps.clock.now();
+  let owed: SaashopStatusCode[] = ['ProvisioningFailed'];
+  let final = true;
+  let subject = `EVENT#${record.eventId}`;
+  if (record.status === 'SUBMITTED') {
+    const order = record.hubOrderId ? await deps.orders.get(record.hubOrderId) : undefined;
+    owed = order ? owedReports(order) : [];
+    final = order ? TERMINAL_STATUSES.has(order.status) : false;
+    subject = record.hubOrderId ?? subject;
+  }
+  const done = new Set(
+    (await deps.reports.listFor(subject)).filter((r) => r.state !== 'SENDING').map((r) => r.statusCode),
+  );
+  const missing = owed.filter((s) => !done.has(s));
+  if (final && missing.length === 0) {
+    await deps.events.close(record, 'status reports confirmed', now);
+    return 'confirmed';
+  }
+  const checks = record.reportChecks ?? 0;
+  if (checks >= settings.maxReportChecks) {
+    const log = final ? logger.error : logger.warn;
+    log.call(logger, 'saashop status reports no longer watched', {
+      eventId: record.eventId,
+      missing: missing.join(','),
+      final,
+    });
+    await deps.events.close(
+      record,
+      final ? `reports never confirmed: ${missing.join(', ')}` : 'no final status yet',
+      now,
+    );
+    return 'closed';
+  }
+  if (missing.length > 0) {
+    await deps.publisher.publish([
+      record.status === 'SUBMITTED' && record.hubOrderId
+        ? {
+            type: 'saashop.report.requested',
+            detail: { tenant: settings.tenant, orderId: record.hubOrderId },
+          }
+        : failedEvent(record, settings.tenant),
+    ]);
+  }
+  const delay = Math.min(settings.reportCheckMs * 2 ** (checks + 1), 86_400_000);
+  await deps.events.recheck(record, new Date(now.getTime() + delay));
+  return missing.length > 0 ? 'requested' : 'waiting';
 }
 
 /** Runs `work` over `items` with at most `limit` in flight. */

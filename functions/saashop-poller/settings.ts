@@ -13,6 +13,8 @@ export const pollerEnvSchema = tableEnvSchema.extend(busEnvSchema.shape).extend(
   SAASHOP_LEASE_SECONDS: z.coerce.number().int().min(10).default(180),
   SAASHOP_RETRY_BASE_SECONDS: z.coerce.number().int().min(1).default(60),
   SAASHOP_CONCURRENCY: z.coerce.number().int().min(1).max(20).default(4),
+  SAASHOP_REPORT_CHECK_SECONDS: z.coerce.number().int().min(1).default(900),
+  SAASHOP_MAX_REPORT_CHECKS: z.coerce.number().int().min(0).default(12),
   SAASHOP_CURRENCIES: z
     .string()
     .default('USD,EUR,GBP')
@@ -39,6 +41,8 @@ export function pollSettings(env: PollerEnv): PollSettings {
     concurrency: env.SAASHOP_CONCURRENCY,
     resumeLimit: 100,
     reserveMs: 15_000,
+    reportCheckMs: env.SAASHOP_REPORT_CHECK_SECONDS * 1000,
+    maxReportChecks: env.SAASHOP_MAX_REPORT_CHECKS,
     normalise: {
       currencies: env.SAASHOP_CURRENCIES,
       partner: {

@@ -36,6 +36,9 @@ export const saashopWiring: WiringPart = {
         SAASHOP_LEASE_SECONDS: String(POLLER_TIMEOUT_SECONDS * 3),
         SAASHOP_RETRY_BASE_SECONDS: '60',
         SAASHOP_CONCURRENCY: '4',
+        // Status reports are confirmed 15 min after the order is handed over, then with backoff.
+        SAASHOP_REPORT_CHECK_SECONDS: '900',
+        SAASHOP_MAX_REPORT_CHECKS: '12',
         SAASHOP_CURRENCIES: 'USD,EUR,GBP',
         SAASHOP_PARTNER_NAME: 'SaaShop',
         SAASHOP_PARTNER_EMAIL: 'marketplace-orders@saashop.example.com',
@@ -79,9 +82,12 @@ export const saashopWiring: WiringPart = {
       queue: 'saashop-notifier',
     },
     {
-      name: 'saashop-event-failed',
-      description: 'SaaShop marketplace events that did not become orders are reported as failed',
-      pattern: { source: ['switchboard'], 'detail-type': ['saashop.event.failed'] },
+      name: 'saashop-channel-events',
+      description: 'Marketplace events that did not become orders, and reports the poller found missing',
+      pattern: {
+        source: ['switchboard'],
+        'detail-type': ['saashop.event.failed', 'saashop.report.requested'],
+      },
       queue: 'saashop-notifier',
     },
   ],

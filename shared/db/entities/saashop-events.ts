@@ -16,9 +16,10 @@ import { claimKey, orderKey } from './orders.ts';
  *   PK `SAASHOP#EVENT#<eventId>`  SK `EVENT`    one per marketplace event (the claim IS the record)
  *     GSI1PK `SAASHOP#EVENTS#<status>`  GSI1SK `<updatedAt>#<eventId>`  by status, newest first
  *                                                                    (operators list FAILED here)
- *     GSI2PK `SAASHOP#DUE`              GSI2SK `<dueAt>#<eventId>`      sparse: work not finished —
- *                                       a PENDING event (lease expiry or next attempt) or a failure
- *                                       not yet announced on the bus
+ *     GSI2PK `SAASHOP#DUE`              GSI2SK `<dueAt>#<eventId>`      sparse: something is still
+ *                                       owed — a PENDING event (lease expiry or next attempt), a
+ *                                       failure not yet announced on the bus, or a status report to
+ *                                       SaaShop not yet confirmed (checked with backoff, then closed)
  *   PK `SAASHOP#FEED`  SK `CURSOR`     the feed offset the next poll reads from
  *
  * Claiming is one conditional put keyed by the event id, so two polls reading the same page, or a
@@ -55,6 +56,11 @@ export const saashopEventRecordSchema = z.object({
   hubStatus: z.string().optional(),
   /** When the failure was published for the status report (`saashop.event.failed`). */
   announcedAt: z.string().optional(),
+  /** Confirmations of SaaShop's status reports done so far (bounded by the poller). */
+  reportChecks: z.number().int().optional(),
+  /** When the record left the due index, and why (reports confirmed, or checking given up). */
+  closedAt: z.string().optional(),
+  closeNote: z.string().optional(),
   feedOffset: z.number().int().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -222,13 +228,23 @@ export class SaashopEventRepository {
     });
   }
 
-  /** Done: the order was handed to the order use case (SUBMITTED) or the event needs nothing (IGNORED). */
+  /**
+   * Processing is done: the order was handed to the order use case (SUBMITTED; with `checkAt` it
+   * stays due until its status reports are confirmed) or the event needs nothing (IGNORED).
+   */
   async complete(
     eventId: string,
-    outcome: { status: 'SUBMITTED' | 'IGNORED'; hubOrderId?: string; hubStatus?: string; reason?: string },
+    outcome: {
+      status: 'SUBMITTED' | 'IGNORED';
+      hubOrderId?: string;
+      hubStatus?: string;
+      reason?: string;
+      checkAt?: Date;
+    },
     now: Date,
   ): Promise<boolean> {
     const at = now.toISOString();
+    const checkAt = outcome.checkAt?.toISOString();
     return this.update(eventId, {
       set: {
         status: outcome.status,
@@ -238,8 +254,9 @@ export class SaashopEventRepository {
         ...(outcome.hubOrderId ? { hubOrderId: outcome.hubOrderId } : {}),
         ...(outcome.hubStatus ? { hubStatus: outcome.hubStatus } : {}),
         ...(outcome.reason ? { reason: outcome.reason } : {}),
+        ...(checkAt ? { dueAt: checkAt, GSI2PK: DUE_PK, GSI2SK: dueSk(checkAt, eventId) } : {}),
       },
-      remove: ['dueAt', 'GSI2PK', 'GSI2SK', 'lastError'],
+      remove: checkAt ? ['lastError'] : ['dueAt', 'GSI2PK', 'GSI2SK', 'lastError'],
       condition: '#status = :pending',
       values: { ':pending': 'PENDING' },
     });
@@ -292,13 +309,41 @@ export class SaashopEventRepository {
     }
   }
 
-  /** The failure is on the bus: nothing is left to do for this event. */
-  async markAnnounced(eventId: string, now: Date): Promise<boolean> {
+  /** The failure is on the bus; its report is confirmed at `checkAt`. */
+  async markAnnounced(eventId: string, now: Date, checkAt: Date): Promise<boolean> {
     return this.update(eventId, {
-      set: { announcedAt: now.toISOString() },
-      remove: ['dueAt', 'GSI2PK', 'GSI2SK'],
+      set: {
+        announcedAt: now.toISOString(),
+        dueAt: checkAt.toISOString(),
+        GSI2SK: dueSk(checkAt.toISOString(), eventId),
+      },
       condition: '#status IN (:failed, :unsupported) AND attribute_exists(GSI2PK)',
       values: { ':failed': 'FAILED', ':unsupported': 'UNSUPPORTED' },
+    });
+  }
+
+  /** The reports are not confirmed yet: look again at `checkAt` (one more check counted). */
+  async recheck(record: SaashopEventRecord, checkAt: Date): Promise<boolean> {
+    if (!record.dueAt) return false;
+    return this.update(record.eventId, {
+      set: {
+        dueAt: checkAt.toISOString(),
+        GSI2SK: dueSk(checkAt.toISOString(), record.eventId),
+        reportChecks: (record.reportChecks ?? 0) + 1,
+      },
+      condition: '#status = :s AND GSI2SK = :seen',
+      values: { ':s': record.status, ':seen': dueSk(record.dueAt, record.eventId) },
+    });
+  }
+
+  /** Nothing is owed any more (or checking was given up): the record leaves the due index. */
+  async close(record: SaashopEventRecord, note: string, now: Date): Promise<boolean> {
+    if (!record.dueAt) return false;
+    return this.update(record.eventId, {
+      set: { closedAt: now.toISOString(), closeNote: note },
+      remove: ['dueAt', 'GSI2PK', 'GSI2SK'],
+      condition: '#status = :s AND GSI2SK = :seen',
+      values: { ':s': record.status, ':seen': dueSk(record.dueAt, record.eventId) },
     });
   }
 

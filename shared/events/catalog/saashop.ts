@@ -17,11 +17,25 @@ export const saashopEventFailedSchema = z.object({
 });
 export type SaashopEventFailed = z.infer<typeof saashopEventFailedSchema>;
 
+/**
+ * The poller found a SaaShop order whose status report was never confirmed (a lost or dead-lettered
+ * message): the notifier sends whatever the order is owed that is not sent yet.
+ */
+export const saashopReportRequestedSchema = z.object({
+  tenant: z.string().min(1),
+  orderId: z.string().min(1),
+});
+
 export const saashopEvents: Record<string, EventDefinition> = {
   'saashop.event.failed': {
     schema: saashopEventFailedSchema,
     public: false,
     description:
       'A SaaShop marketplace event did not become an order (failed or unsupported); SaaShop is told',
+  },
+  'saashop.report.requested': {
+    schema: saashopReportRequestedSchema,
+    public: false,
+    description: 'A SaaShop order is owed a status report that was never confirmed; the notifier sends it',
   },
 };

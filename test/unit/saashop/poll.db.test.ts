@@ -5,6 +5,7 @@ import { SaashopClient } from '../../../shared/clients/saashop.ts';
 import { CursorError } from '../../../shared/db/client.ts';
 import { OrderRepository } from '../../../shared/db/entities/orders.ts';
 import { SaashopEventRepository } from '../../../shared/db/entities/saashop-events.ts';
+import { SaashopReportRepository } from '../../../shared/db/entities/saashop-reports.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
 import { submitOrder } from '../../../shared/orders/submit-order.ts';
 import { createCslProviderFromEnv } from '../../../shared/screening/csl-engine.ts';
@@ -25,6 +26,7 @@ let table: TestTable;
 let events: SaashopEventRepository;
 let orders: OrderRepository;
 let publisher: FakePublisher;
+let reports: SaashopReportRepository;
 const screening = createCslProviderFromEnv({});
 
 beforeAll(async () => {
@@ -36,6 +38,7 @@ beforeEach(async () => {
   table = await startTestTable();
   events = new SaashopEventRepository(table.doc, table.tableName);
   orders = new OrderRepository(table.doc, table.tableName);
+  reports = new SaashopReportRepository(table.doc, table.tableName);
   publisher = new FakePublisher();
   sandbox.reset();
   sandbox.faults = { errorRate: 0, status: 503, latencyMs: 0, timeoutRate: 0, rateLimitRate: 0 };
@@ -52,6 +55,8 @@ const settings: PollSettings = {
   concurrency: 3,
   resumeLimit: 100,
   reserveMs: 0,
+  reportCheckMs: 900_000,
+  maxReportChecks: 3,
   normalise: {
     currencies: ['USD', 'EUR', 'GBP'],
     partner: {
@@ -78,6 +83,8 @@ function deps(overrides: Partial<PollDeps> = {}): PollDeps {
     saashop,
     events,
     submit: (input) => submitOrder(input, orderDeps),
+    orders,
+    reports,
     publisher,
     clock,
     settings,
@@ -119,7 +126,8 @@ describe('pollSaashop', () => {
       });
       const record = await events.get(p.eventId);
       expect(record).toMatchObject({ status: 'SUBMITTED', hubOrderId: order.orderId, attempts: 1 });
-      expect(record?.dueAt).toBeUndefined();
+      // Due again in 15 minutes: confirming SaaShop got its status reports.
+      expect(record?.dueAt).toBe(new Date(clock.now().getTime() + 900_000).toISOString());
     }
     // The restricted buyer is refused by screening, like any other channel's order.
     expect(hub.map((o) => o.status).sort()).toEqual(['ACCEPTED', 'ACCEPTED', 'REJECTED']);
@@ -273,7 +281,7 @@ describe('pollSaashop', () => {
     const record = await events.get(eventId);
     expect(record).toMatchObject({ status: 'FAILED', code, saashopOrderId: orderId });
     expect(record?.rawOrder).toBeDefined();
-    expect(record?.dueAt).toBeUndefined();
+    expect(record?.announcedAt).toBeDefined();
     expect(failedAnnouncements().map((e) => e.detail)).toEqual([
       {
         tenant: 'saashop',
@@ -287,7 +295,6 @@ describe('pollSaashop', () => {
     clock.advance(7200);
     await pollSaashop(deps());
     expect(fetched(orderId)).toHaveLength(1);
-    expect(failedAnnouncements()).toHaveLength(1);
   });
 
   it('an order that cannot be normalised is FAILED with the reason (unknown product, missing address)', async () => {
@@ -398,6 +405,74 @@ describe('pollSaashop', () => {
     clock.advance(181);
     await pollSaashop(deps());
     expect(await saashopOrders()).toHaveLength(2);
+  });
+});
+
+describe('confirming the status reports (the safety net behind the notifier queue)', () => {
+  const sent = async (subject: string, statusCode: string) => {
+    const claim = await reports.claim({ subject, statusCode }, clock.now(), 60_000);
+    expect(claim.kind).toBe('claimed');
+    await reports.finish(claim.report, { state: 'SENT' }, clock.now());
+  };
+  const requested = () => publisher.events.filter((e) => e.type === 'saashop.report.requested');
+
+  it('a report never sent is requested again, with backoff, until it is; then the record closes', async () => {
+    const { eventId } = publish();
+    await pollSaashop(deps());
+    const hubOrderId = (await events.get(eventId))!.hubOrderId!;
+    // The pipeline finished the order, but its Completed report was lost on the way to the notifier.
+    const order = (await orders.get(hubOrderId))!;
+    await orders.transition(hubOrderId, {
+      from: ['ACCEPTED'],
+      to: 'FULFILLED',
+      event: { type: 'order.fulfilled', detail: { tenant: 'saashop' } },
+      now: clock.now(),
+    });
+    await sent(hubOrderId, 'ProvisioningStarted');
+    expect(order.channel).toBe('saashop');
+
+    clock.advance(901);
+    expect(await pollSaashop(deps())).toMatchObject({ resumed: 1, requested: 1, confirmed: 0 });
+    expect(requested().map((e) => e.detail)).toEqual([{ tenant: 'saashop', orderId: hubOrderId }]);
+    let record = (await events.get(eventId))!;
+    expect(record.reportChecks).toBe(1);
+    expect(Date.parse(record.dueAt!) - clock.now().getTime()).toBe(1_800_000); // doubled
+
+    clock.advance(600);
+    expect(await pollSaashop(deps())).toMatchObject({ resumed: 0 });
+    await sent(hubOrderId, 'ProvisioningCompleted');
+    clock.advance(1300);
+    expect(await pollSaashop(deps())).toMatchObject({ resumed: 1, confirmed: 1, requested: 0 });
+    record = (await events.get(eventId))!;
+    expect(record).toMatchObject({ status: 'SUBMITTED', closeNote: 'status reports confirmed' });
+    expect(record.dueAt).toBeUndefined();
+    expect(requested()).toHaveLength(1);
+  });
+
+  it('an order still in review is watched with backoff, then no longer (bounded)', async () => {
+    const { eventId } = publish({ buyerName: 'Zenith Orbital Systems', buyerCountry: 'US' }); // review
+    await pollSaashop(deps());
+    expect((await events.get(eventId))?.hubStatus).toBe('NEEDS_REVIEW');
+    for (let i = 0; i < 4; i++) {
+      clock.advance(86_400);
+      await pollSaashop(deps());
+    }
+    const record = (await events.get(eventId))!;
+    expect(record).toMatchObject({ reportChecks: 3, closeNote: 'no final status yet' });
+    expect(record.dueAt).toBeUndefined();
+    expect(requested()).toHaveLength(0); // nothing was owed while in review
+  });
+
+  it('a failed event’s report is confirmed the same way', async () => {
+    const { eventId } = publish({ productCode: 'SB-GALAXY' });
+    await pollSaashop(deps());
+    clock.advance(901);
+    expect(await pollSaashop(deps())).toMatchObject({ resumed: 1, requested: 1 });
+    expect(failedAnnouncements()).toHaveLength(2);
+    await sent(`EVENT#${eventId}`, 'ProvisioningFailed');
+    clock.advance(1801);
+    expect(await pollSaashop(deps())).toMatchObject({ confirmed: 1 });
+    expect((await events.get(eventId))?.closeNote).toBe('status reports confirmed');
   });
 });
 

@@ -379,6 +379,34 @@ describe('reportToSaashop', () => {
     ]);
   });
 
+  it('saashop.report.requested (the poller found one missing) sends what the order is still owed', async () => {
+    const { order, saashopOrderId } = await hubOrder(
+      'BILLING_PROVISIONED',
+      ['RECEIVED', 'SCREENING', 'ACCEPTED', 'BILLING_PROVISIONED'],
+      fulfilledExtras,
+    );
+    await reportToSaashop(busEvent('order.accepted', order), deps);
+    // Fulfilled later; its order.fulfilled never reached the notifier.
+    await orders.transition(order.orderId, {
+      from: ['BILLING_PROVISIONED'],
+      to: 'FULFILLED',
+      event: { type: 'order.fulfilled', detail: { tenant: 'saashop' } },
+      now: clock.now(),
+    });
+    const request: ReceivedEvent = {
+      id: randomUUID(),
+      type: 'saashop.report.requested',
+      source: 'switchboard',
+      time: clock.now().toISOString(),
+      detail: { tenant: 'saashop', orderId: order.orderId },
+    };
+    expect(await reportToSaashop(request, deps)).toEqual([
+      { statusCode: 'ProvisioningStarted', outcome: 'already' },
+      { statusCode: 'ProvisioningCompleted', outcome: 'sent' },
+    ]);
+    expect(statuses(saashopOrderId)).toEqual(['ProvisioningStarted', 'ProvisioningCompleted']);
+  });
+
   it('ignores orders of other channels', async () => {
     const { order } = await hubOrder('ACCEPTED', ['ACCEPTED']);
     const event = busEvent('order.accepted', order);
