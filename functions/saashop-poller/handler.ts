@@ -19,12 +19,13 @@ const env = parseEnv(pollerEnvSchema);
 const doc = documentClient();
 const publisher = publisherFromEnv();
 const orders = new OrderRepository(doc, env.TABLE_NAME);
+const screening = createScreeningProviderFromEnv();
 const orderDeps = {
   orders,
   publisher,
   clock: systemClock,
   ids: ulidGenerator,
-  screening: createScreeningProviderFromEnv(),
+  screening,
   budgetMs: env.SCREENING_BUDGET_MS,
 };
 const deps = {
