@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type PollDeps, type PollSettings, pollSaashop } from '../../../functions/saashop-poller/poll.ts';
 import { createSaashopSandbox, type SaashopSandbox } from '../../../local/sandboxes/saashop.ts';
 import { SaashopClient } from '../../../shared/clients/saashop.ts';
@@ -7,6 +7,7 @@ import { OrderRepository } from '../../../shared/db/entities/orders.ts';
 import { SaashopEventRepository } from '../../../shared/db/entities/saashop-events.ts';
 import { SaashopReportRepository } from '../../../shared/db/entities/saashop-reports.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
+import { logger } from '../../../shared/logger.ts';
 import { submitOrder } from '../../../shared/orders/submit-order.ts';
 import { createCslProviderFromEnv } from '../../../shared/screening/csl-engine.ts';
 import { startTestTable, type TestTable } from '../../helpers/dynamo.ts';
@@ -276,7 +277,11 @@ describe('pollSaashop', () => {
     ['a 404', { status: 404, body: { errorCode: 'NotFound' } }, 'ORDER_NOT_FOUND'],
   ])('%s: FAILED at once with the answer kept, announced once, not retried', async (_label, answer, code) => {
     const { orderId, eventId } = publish({ answer });
+    const warn = vi.spyOn(logger, 'warn');
     const report = await pollSaashop(deps());
+    // Logged once, with ids and the code only: never the answer (it may carry a buyer's data).
+    expect(warn.mock.calls).toEqual([['saashop event failed', { eventId, code, status: 'FAILED' }]]);
+    warn.mockRestore();
     expect(report).toMatchObject({ claimed: 1, failed: 1, announced: 1, deferred: 0 });
     const record = await events.get(eventId);
     expect(record).toMatchObject({ status: 'FAILED', code, saashopOrderId: orderId });
