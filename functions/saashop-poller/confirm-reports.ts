@@ -5,7 +5,10 @@ import { TERMINAL_STATUSES } from '../../shared/orders/contract.ts';
 import { owedReports } from '../../shared/saashop/owed-reports.ts';
 import type { PollDeps } from './poll.ts';
 
-/** Publishes a failure for the SaaShop report, then takes it out of the due index. */
+/**
+ * Publishes a failure for the SaaShop report (`saashop.event.failed`); the record stays due so the
+ * report itself is confirmed later (see {@link confirmReports}).
+ */
 export async function announceRecord(record: SaashopEventRecord, deps: PollDeps): Promise<boolean> {
   if (record.status !== 'FAILED' && record.status !== 'UNSUPPORTED') return false;
   await deps.publisher.publish([failedEvent(record, deps.settings.tenant)]);

@@ -98,7 +98,10 @@ export interface PollReport {
   confirmed: number;
   /** Missing reports requested again from the notifier. */
   requested: number;
-  /** Events left for a later poll (an unexpected error, or the invocation ran out of time). */
+  /**
+   * Events this poll did not finish: an unexpected error, the invocation ran out of time, or another
+   * poll finished them first. Whatever is unfinished stays due.
+   */
   leftDue: number;
   offset: number;
   feedError?: string;
