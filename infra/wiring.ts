@@ -1,6 +1,7 @@
 import { appdirectWiring } from './wiring/appdirect.ts';
 import { ordersWiring } from './wiring/orders.ts';
 import { platformWiring } from './wiring/platform.ts';
+import { saashopWiring } from './wiring/saashop.ts';
 import { usageWiring } from './wiring/usage.ts';
 import { webhooksWiring } from './wiring/webhooks.ts';
 import { zuoraWiring } from './wiring/zuora.ts';
@@ -37,6 +38,7 @@ export const wiring: Wiring = mergeWiring([
   ordersWiring,
   usageWiring,
   appdirectWiring,
+  saashopWiring,
 ]);
 
 export const functionNames = Object.keys(wiring.functions);

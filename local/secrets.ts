@@ -1,6 +1,7 @@
 import type { SecretName } from '../infra/wiring-types.ts';
 import { LOCAL_APPDIRECT_CREDENTIALS } from './sandboxes/appdirect-credentials.ts';
 import { LOCAL_LICENCE_SIGNING_KEY, LOCAL_SALESFORCE_CREDENTIALS } from './sandboxes/order-credentials.ts';
+import { LOCAL_SAASHOP_CREDENTIALS } from './sandboxes/saashop-credentials.ts';
 import { LOCAL_SCREENING_CREDENTIALS } from './sandboxes/screening-credentials.ts';
 import { LOCAL_ZUORA_CREDENTIALS } from './sandboxes/zuora/credentials.ts';
 
@@ -19,5 +20,6 @@ export const localSecretValues: Partial<Record<SecretName, () => Record<string, 
     privateJwk: { ...LOCAL_LICENCE_SIGNING_KEY.privateJwk },
   }),
   'appdirect-credentials': () => ({ ...LOCAL_APPDIRECT_CREDENTIALS }),
+  'saashop-credentials': () => ({ ...LOCAL_SAASHOP_CREDENTIALS }),
   'webhook-secrets-key': () => ({ key: 'local-only-webhook-secrets-key' }),
 };

@@ -3,7 +3,7 @@ import { type ProcessEventDeps, processEvent } from '../../shared/appdirect/proc
 import { queryParams } from '../../shared/http/body.ts';
 import { httpHandler } from '../../shared/http/handler.ts';
 import { json } from '../../shared/http/types.ts';
-import { submitOrder } from '../order-intake/submit-order.ts';
+import { submitOrder } from '../../shared/orders/submit-order.ts';
 import { receiveNotification } from './receive-notification.ts';
 import { appDirectErrorBody, notificationQuerySchema } from './schema.ts';
 

@@ -2,7 +2,7 @@ import { appDirectDepsFromEnv, completeEventMessageSchema } from '../../shared/a
 import { type ProcessEventDeps, processEvent } from '../../shared/appdirect/process-event.ts';
 import { orderEventDetailSchema } from '../../shared/events/catalog/orders.ts';
 import { parseBusEvent, sqsHandler } from '../../shared/events/consumer.ts';
-import { submitOrder } from '../order-intake/submit-order.ts';
+import { submitOrder } from '../../shared/orders/submit-order.ts';
 import { completeEvent, type NotifierDeps, onOrderEvent } from './notify.ts';
 
 const deps = appDirectDepsFromEnv();

@@ -8,10 +8,10 @@ import {
   reviewDecisionSchema,
 } from '../../shared/orders/contract.ts';
 import { licenceSigningKeySchema, publicJwks } from '../../shared/orders/licence-keys.ts';
+import { type SubmitOrderDeps, submitOrder } from '../../shared/orders/submit-order.ts';
 import { getOrder, listOrders } from './read-orders.ts';
 import { reviewOrder } from './review-order.ts';
 import { idempotencyKeyOf } from './schema.ts';
-import { type SubmitOrderDeps, submitOrder } from './submit-order.ts';
 
 /** HTTP adapters of the order-intake use cases (parse, call, answer); the tenant comes from the token. */
 const authed = (req: HttpRequest) => req as AuthedRequest;

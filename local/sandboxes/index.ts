@@ -1,6 +1,7 @@
 import { createAppDirectSandbox } from './appdirect.ts';
 import type { SandboxFactory } from './kit.ts';
 import { createReceiverSandbox } from './receiver.ts';
+import { createSaashopSandbox } from './saashop.ts';
 import { createSalesforceSandbox } from './salesforce.ts';
 import { createScreeningSandbox } from './screening.ts';
 import { createZuoraSandbox } from './zuora/index.ts';
@@ -15,4 +16,5 @@ export const sandboxFactories: Record<string, SandboxFactory> = {
   salesforce: createSalesforceSandbox,
   screening: (ctx) => createScreeningSandbox(ctx),
   receiver: createReceiverSandbox,
+  saashop: createSaashopSandbox,
 };

@@ -39,7 +39,7 @@ import type { Marketplace } from './marketplaces.ts';
  * outages escape as TransientError (the caller answers 202 and completes the event later).
  */
 /**
- * The order use case of `POST /v1/orders` (`functions/order-intake/submit-order.ts`), handed in by
+ * The order use case of `POST /v1/orders` (`shared/orders/submit-order.ts`), handed in by
  * the functions so that shared code does not import a function's module.
  */
 export type SubmitOrderPort = (input: {

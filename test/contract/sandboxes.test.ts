@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ZUORA_USAGE_COLUMNS } from '../../functions/usage-billing/zuora-usage.ts';
 import { createAppDirectSandbox } from '../../local/sandboxes/appdirect.ts';
 import { LOCAL_APPDIRECT_CREDENTIALS } from '../../local/sandboxes/appdirect-credentials.ts';
 import { LOCAL_SALESFORCE_CREDENTIALS } from '../../local/sandboxes/order-credentials.ts';
+import { createSaashopSandbox, LOCAL_SAASHOP_CREDENTIALS } from '../../local/sandboxes/saashop.ts';
 import { createSalesforceSandbox } from '../../local/sandboxes/salesforce.ts';
 import { createScreeningSandbox, LOCAL_SCREENING_CREDENTIALS } from '../../local/sandboxes/screening.ts';
 import { createZuoraSandbox, LOCAL_ZUORA_CREDENTIALS } from '../../local/sandboxes/zuora/index.ts';
@@ -71,6 +73,202 @@ describe('shapeDiff (the comparison itself)', () => {
       '$.b: missing',
       '$.c[0].d: missing',
     ]);
+  });
+});
+
+describe('SaaShop sandbox', () => {
+  /**
+   * The seed (`seeds/saashop-marketplace-api.txt`) prints its JSON samples as bullet lists: each
+   * `{ … }` block at the start of a line, one `• "key": value` per top-level key, nested values
+   * folded to `{ }` / `[ ]`. Read back as reference shapes: [order, events page, posted event,
+   * error, order model, events model].
+   */
+  const seedSamples = (() => {
+    const lines = readFileSync(referencePath('seeds/saashop-marketplace-api.txt'), 'utf8').split('\n');
+    const blocks: Array<Record<string, Json>> = [];
+    let current: Record<string, Json> | undefined;
+    lines.forEach((line, i) => {
+      if (line === '{') current = {};
+      else if (line === '}' && current) {
+        blocks.push(current);
+        current = undefined;
+      } else if (current) {
+        const m = /^ {2}\u2022 "(\w+)":\s*(.*?),?$/.exec(line);
+        if (!m) return;
+        const raw = m[2]!;
+        const next = raw || (lines[i + 1] ?? '').trim();
+        current[m[1]!] = next.startsWith('{')
+          ? {}
+          : next.startsWith('[')
+            ? []
+            : next.startsWith('"')
+              ? ''
+              : next === 'true' || next === 'false'
+                ? false
+                : Number(next);
+      }
+    });
+    return blocks;
+  })();
+  const [orderSample, pageSample, postedSample, errorSample, orderModel, pageModel] = seedSamples;
+  const reference = readReferenceJson<{ samples: Array<{ json: { marketplaceEvents: Json[] } }> }>(
+    'data/saashop/marketplace-events.samples.json',
+  );
+
+  const setup = async () => {
+    const sandbox = createSaashopSandbox(sandboxContext('saashop'));
+    const f = sandboxFetch(sandbox);
+    const base = sandbox.ctx.baseUrl;
+    const rid = () => ({ 'x-request-id': randomUUID() });
+    const basic = Buffer.from(
+      `${LOCAL_SAASHOP_CREDENTIALS.clientId}:${LOCAL_SAASHOP_CREDENTIALS.clientSecret}`,
+    ).toString('base64');
+    const token = await call(f, `${base}/auth/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, ...rid() },
+    });
+    const auth = () => ({ authorization: `Bearer ${token.body?.accessToken}`, ...rid() });
+    const publish = async (body: unknown = {}) =>
+      call(f, `${base}/_orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    return { sandbox, f, base, token, auth, rid, publish };
+  };
+
+  it('reads six samples from the seed (the parser is live)', () => {
+    expect(seedSamples).toHaveLength(6);
+    expect(orderSample).toMatchObject({ orderId: '', validityPeriod: {}, documentLines: [] });
+    expect(pageSample).toEqual({ hasMore: false, marketplaceEvents: [] });
+    expect(postedSample).toMatchObject({ eventTime: expect.any(Number), additionalProperties: [] });
+    expect(errorSample).toEqual({ errorCode: '', description: '', detailedDescription: '' });
+  });
+
+  it('issues a bearer token for the seller credentials (201) and refuses others', async () => {
+    const { token, f, base, rid } = await setup();
+    expect(token.status).toBe(201);
+    expect(shapeDiff(token.body, { accessToken: '', tokenType: '', expiresIn: 0 })).toEqual([]);
+    const bad = await call(f, `${base}/auth/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('x:y').toString('base64')}`, ...rid() },
+    });
+    expect(bad.status).toBe(401);
+    expect(shapeDiff(bad.body, errorSample)).toEqual([]);
+  });
+
+  it('serves the event feed in the shape of the seed and of SaaShop’s own samples, paged by offset/limit', async () => {
+    const { f, base, auth, publish } = await setup();
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await publish()).body);
+    const first = await call(f, `${base}/lead/v1/marketplaceEvents?offset=0&limit=2`, { headers: auth() });
+    expect(first.status).toBe(200);
+    expect(shapeDiff(first.body, pageModel)).toEqual([]);
+    for (const sample of reference.samples) expect(shapeDiff(first.body, sample.json)).toEqual([]);
+    expect(first.body.hasMore).toBe(true);
+    expect(first.body.marketplaceEvents.map((e: any) => e.eventId)).toEqual([ids[0].eventId, ids[1].eventId]);
+    expect(first.body.marketplaceEvents[0].additionalProperties).toEqual([
+      expect.objectContaining({ name: 'orderId', value: ids[0].orderId }),
+    ]);
+    const rest = await call(f, `${base}/lead/v1/marketplaceEvents?offset=2&limit=2`, { headers: auth() });
+    expect(rest.body).toMatchObject({ hasMore: false, marketplaceEvents: [{ eventId: ids[2].eventId }] });
+    const bad = await call(f, `${base}/lead/v1/marketplaceEvents?limit=500`, { headers: auth() });
+    expect(bad.status).toBe(400);
+    expect(shapeDiff(bad.body, errorSample)).toEqual([]);
+  });
+
+  it('serves orders with every key of the seed’s order samples; an unknown order is a 404', async () => {
+    const { f, base, auth, publish } = await setup();
+    const { orderId } = (
+      await publish({ buyerName: 'Contoso Ltd', buyerCountry: 'DE', productCode: 'SB-ENT' })
+    ).body;
+    const order = await call(f, `${base}/lead/v1/orders/${orderId}`, { headers: auth() });
+    expect(order.status).toBe(200);
+    expect(shapeDiff(order.body, orderSample)).toEqual([]);
+    expect(shapeDiff(order.body, orderModel)).toEqual([]);
+    expect(order.body.orderId).toBe(orderId);
+    expect(order.body.buyerCustomerParty.party.partyName.name).toBe('Contoso Ltd');
+    expect(order.body.buyerCustomerParty.party.postalAddress.country.identificationCode).toBe('DE');
+    expect(order.body.documentLines[0].lineItem.item.sellersItemIdentification.id).toBe('SB-ENT');
+    const missing = await call(f, `${base}/lead/v1/orders/${randomUUID()}`, { headers: auth() });
+    expect(missing.status).toBe(404);
+    expect(shapeDiff(missing.body, errorSample)).toEqual([]);
+  });
+
+  it('accepts the seed’s posted event (201) and records it; refuses a body without its required fields', async () => {
+    const { sandbox, f, base, auth, publish } = await setup();
+    const { orderId } = (await publish()).body;
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    const event = {
+      eventId: randomUUID(),
+      eventTypeCode: 'ServicePurchased',
+      statusCode: 'ProvisioningCompleted',
+      eventTime: 1_795_000_000,
+      description: 'Provisioning has been completed',
+      detailedDescription: 'Provisioning has been completed',
+      additionalProperties: [{ name: 'orderId', value: orderId }],
+    };
+    expect(shapeDiff(event, postedSample)).toEqual([]);
+    const ok = await call(f, `${base}/lead/v1/marketplaceEvents`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(event),
+    });
+    expect(ok.status).toBe(201);
+    expect(sandbox.records.filter((r) => r.kind === 'marketplaceEvent.posted')).toEqual([
+      expect.objectContaining({ orderId, statusCode: 'ProvisioningCompleted', eventId: event.eventId }),
+    ]);
+    const { description: _d, ...incomplete } = event;
+    const bad = await call(f, `${base}/lead/v1/marketplaceEvents`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify(incomplete),
+    });
+    expect(bad.status).toBe(400);
+    expect(shapeDiff(bad.body, errorSample)).toEqual([]);
+    expect(bad.body.detailedDescription).toContain('description');
+    const text = await call(f, `${base}/lead/v1/marketplaceEvents`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'text/plain' },
+      body: 'x',
+    });
+    expect(text.status).toBe(415);
+  });
+
+  it('requires a bearer token and a fresh UUID X-Request-ID on every call', async () => {
+    const { f, base, auth } = await setup();
+    const feed = `${base}/lead/v1/marketplaceEvents`;
+    expect((await call(f, feed, { headers: { 'x-request-id': randomUUID() } })).status).toBe(401);
+    const { 'x-request-id': _r, ...noId } = auth();
+    expect((await call(f, feed, { headers: noId })).status).toBe(400);
+    const once = auth();
+    expect((await call(f, feed, { headers: once })).status).toBe(200);
+    const reused = await call(f, feed, { headers: once });
+    expect(reused.status).toBe(400);
+    expect(reused.body.detailedDescription).toContain('X-Request-ID');
+  });
+
+  it('POST /_orders: {} publishes a generated valid order; the shortcuts override buyer and line; faults never apply', async () => {
+    const { sandbox, publish } = await setup();
+    sandbox.faults = { ...sandbox.faults, errorRate: 1 };
+    const generated = await publish({});
+    expect(generated.status).toBe(201);
+    expect(Object.keys(generated.body).sort()).toEqual(['eventId', 'orderId']);
+    expect(generated.body.orderId).toMatch(/^[0-9a-f-]{36}$/);
+    const shortcut = await publish({
+      buyerName: 'Zenith Orbital Systems',
+      buyerCountry: 'CN',
+      productCode: 'SB-NOPE',
+    });
+    const order = sandbox.state.orders[shortcut.body.orderId] as any;
+    expect(order.buyerCustomerParty.party.partyName.name).toBe('Zenith Orbital Systems');
+    expect(order.buyerCustomerParty.party.postalAddress.country.identificationCode).toBe('CN');
+    expect(order.documentLines[0].lineItem.item.sellersItemIdentification.id).toBe('SB-NOPE');
+    const full = await publish({ ...order, orderId: 'c0ffee00-0000-4000-8000-000000000001' });
+    expect(full.body.orderId).toBe('c0ffee00-0000-4000-8000-000000000001');
+    expect((await publish({ buyerCountry: 'XX' })).status).toBe(400);
+    expect((await publish([])).status).toBe(400);
+    expect(sandbox.state.feed).toHaveLength(3);
   });
 });
 

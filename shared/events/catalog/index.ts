@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { appDirectEvents } from './appdirect.ts';
 import { orderEvents } from './orders.ts';
+import { saashopEvents } from './saashop.ts';
 import { usageEvents } from './usage.ts';
 import { webhookEventFamilies, webhookEvents } from './webhooks.ts';
 import { zuoraEvents } from './zuora.ts';
@@ -18,6 +19,7 @@ export interface EventDefinition<S extends z.ZodType = z.ZodType> {
 
 export const eventCatalog: Record<string, EventDefinition> = {
   ...orderEvents,
+  ...saashopEvents,
   ...zuoraEvents,
   ...usageEvents,
   ...webhookEvents,

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { submitOrder } from '../../../functions/order-intake/submit-order.ts';
 import type { AppDirectResult } from '../../../shared/appdirect/answers.ts';
 import { type AppDirectEvent, appDirectEventSchema } from '../../../shared/appdirect/events.ts';
 import { type ProcessEventDeps, processEvent } from '../../../shared/appdirect/process-event.ts';
@@ -8,6 +7,7 @@ import { AppDirectAccountStore } from '../../../shared/db/entities/appdirect-acc
 import { AppDirectEventStore } from '../../../shared/db/entities/appdirect-events.ts';
 import { OrderRepository } from '../../../shared/db/entities/orders.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
+import { submitOrder } from '../../../shared/orders/submit-order.ts';
 import { startTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { FakePublisher, FakeScreening } from '../orders/fixtures.ts';
 import { FakeZuora, orderEvent, testMarketplace } from './fakes.ts';

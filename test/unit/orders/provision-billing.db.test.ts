@@ -9,7 +9,6 @@ import {
   createZuoraOrders,
   type ZuoraOrdersPort,
 } from '../../../functions/billing-provisioner/zuora-orders.ts';
-import { submitOrder } from '../../../functions/order-intake/submit-order.ts';
 import {
   createZuoraSandbox,
   LOCAL_ZUORA_CREDENTIALS,
@@ -22,6 +21,7 @@ import { SubscriptionRegistry } from '../../../shared/db/entities/subscriptions.
 import { PermanentError, TransientError } from '../../../shared/errors.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
 import { catalogue } from '../../../shared/orders/catalogue.ts';
+import { submitOrder } from '../../../shared/orders/submit-order.ts';
 import { startTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { sandboxContext, sandboxFetch } from '../../helpers/sandbox-fetch.ts';
 import { FakePublisher, FakeScreening, ManualClock, validOrder } from './fixtures.ts';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { submitOrder } from '../../../functions/order-intake/submit-order.ts';
 import { retryScreening } from '../../../functions/order-screening/retry-screening.ts';
 import { OrderRepository } from '../../../shared/db/entities/orders.ts';
 import { TransientError } from '../../../shared/errors.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
+import { submitOrder } from '../../../shared/orders/submit-order.ts';
 import { startTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { FakePublisher, FakeScreening, ManualClock, validOrder } from './fixtures.ts';
 

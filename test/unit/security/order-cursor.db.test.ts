@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listOrders } from '../../../functions/order-intake/read-orders.ts';
-import { type SubmitOrderDeps, submitOrder } from '../../../functions/order-intake/submit-order.ts';
 import { OrderRepository } from '../../../shared/db/entities/orders.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
+import { type SubmitOrderDeps, submitOrder } from '../../../shared/orders/submit-order.ts';
 import { startTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { FakePublisher, FakeScreening, ManualClock, validOrder } from '../orders/fixtures.ts';
 

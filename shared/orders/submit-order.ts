@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Clock } from '../../shared/clock.ts';
-import type { FirstResponse, Order, OrderRepository } from '../../shared/db/entities/orders.ts';
-import { ConflictError } from '../../shared/errors.ts';
-import type { IdGenerator } from '../../shared/ids.ts';
-import type { OrderChannel, OrderRequest } from '../../shared/orders/contract.ts';
-import { type ScreenOrderDeps, screenOrder, submissionResponse } from '../../shared/orders/screen-order.ts';
+import type { Clock } from '../clock.ts';
+import type { FirstResponse, Order, OrderRepository } from '../db/entities/orders.ts';
+import { ConflictError } from '../errors.ts';
+import type { IdGenerator } from '../ids.ts';
+import type { OrderChannel, OrderRequest } from './contract.ts';
+import { type ScreenOrderDeps, screenOrder, submissionResponse } from './screen-order.ts';
 
 /**
  * `POST /v1/orders`: claims the idempotency values (the `Idempotency-Key`, and always the channel
