@@ -9,6 +9,7 @@ import type { SecretName, Wiring } from '../infra/wiring-types.ts';
 import { ClientRepository } from '../shared/auth/clients.ts';
 import { advanceClock, clockOffsetMs, systemClock } from '../shared/clock.ts';
 import { createDocumentClient } from '../shared/db/client.ts';
+import { backfillIndexes, INDEX_LAYOUT_VERSION, indexLayoutVersion } from '../shared/db/index-backfill.ts';
 import {
   buildEvent,
   compileRoutes,
@@ -23,7 +24,7 @@ import { LocalQueue } from './bus/queue.ts';
 import { LocalScheduler } from './bus/scheduler.ts';
 import { fetchDevToken } from './cli/common.ts';
 import { type DevClient, ensureDevClients } from './dev-clients.ts';
-import { ensureTable, localDynamoClient, startEmbeddedDynamo } from './dynamo.ts';
+import { ensureTable, localDynamoClient, startEmbeddedDynamo, upgradeTable } from './dynamo.ts';
 import { functionEnvironments, LOCAL_BUS, LOCAL_TABLE, localEnvironment, localSecretArn } from './env.ts';
 import { LambdaTimeoutError, LocalLambdas } from './lambda.ts';
 import { sandboxFactories } from './sandboxes/index.ts';
@@ -94,6 +95,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const dynamo = await startEmbeddedDynamo({ path: join(dataDir, 'dynamo') });
   const low = localDynamoClient(dynamo.endpoint);
   await ensureTable(low, LOCAL_TABLE);
+  // A data folder from before the operations indexes: add them, then key the old items.
+  await upgradeTable(low, LOCAL_TABLE, join(dataDir, 'dynamo-upgrade.json'), log);
+  const layoutDoc = createDocumentClient(low);
+  if ((await indexLayoutVersion(layoutDoc, LOCAL_TABLE)) < INDEX_LAYOUT_VERSION) {
+    await backfillIndexes(layoutDoc, LOCAL_TABLE);
+  }
   const keys = await ensureLocalSigningKey(dataDir);
 
   // The HTTP server comes first: its port is part of every URL handed to the functions.
