@@ -1,7 +1,7 @@
 import { queryParams } from '../../shared/http/body.ts';
 import { httpHandler } from '../../shared/http/handler.ts';
 import { type AuthedRequest, json } from '../../shared/http/types.ts';
-import { getBillingRun, startBillingRun } from './billing-runs.ts';
+import { getBillingRun, startBillingRun } from '../../shared/usage/billing-runs.ts';
 import { submissionDepsFromEnv } from './deps.ts';
 import { readStartRunRequest, readUsageRequest } from './read-usage-request.ts';
 import { summaryQuerySchema } from './schema.ts';

@@ -24,6 +24,7 @@ import { type MergeSource, mergedQuery } from '../merged-query.ts';
  *     GSI3PK `WHDL#T#<tenant>#<shard>`     GSI3SK `<status>#<id>`   the tenant's log by status
  *     GSI4PK `WHDL#TT#<tenant>#<type>#<shard>`  GSI4SK `<id>`     the tenant's log by event type
  *     GSI5PK `WHDL#ALL#<shard>`            GSI5SK `<status>#<id>`   every tenant's (operations)
+ *     GSI6PK `WHDL#ORDER#<orderId>`        GSI6SK `<id>`   deliveries about one order (its timeline)
  *   PK `WHDUE#<shard>` SK `<dueAt ISO>#<id>`                a wake-up ("due") item
  *
  * Logs are sharded (a busy endpoint writes more than one partition key takes) and read by merging
@@ -106,12 +107,25 @@ const allLogPk = (shard: number) => key('WHDL', 'ALL', shard);
 const statusSk = (status: DeliveryStatus, id: string) => `${status}#${id}`;
 const logShards = Array.from({ length: LOG_SHARDS }, (_, i) => i);
 
+/** Deliveries about one order (GSI6), for the order's timeline: the `orderId` of the payload's data. */
+export const orderDeliveriesPk = (orderId: string) => key('WHDL', 'ORDER', orderId);
+function orderIdOf(payload: string): string | undefined {
+  try {
+    const id = (JSON.parse(payload) as { data?: { orderId?: unknown } }).data?.orderId;
+    return typeof id === 'string' && /^[\w-]{1,64}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every index key of a delivery in its current status. */
 export function deliveryIndexKeys(
-  d: Pick<WebhookDelivery, 'id' | 'endpointTenant' | 'endpointId' | 'eventType' | 'status'>,
+  d: Pick<WebhookDelivery, 'id' | 'endpointTenant' | 'endpointId' | 'eventType' | 'status' | 'payload'>,
 ) {
   const shard = shardOf(d.id, LOG_SHARDS);
+  const orderId = orderIdOf(d.payload);
   return {
+    ...(orderId ? { GSI6PK: orderDeliveriesPk(orderId), GSI6SK: d.id } : {}),
     GSI1PK: tenantLogPk(d.endpointTenant, shard),
     GSI1SK: d.id,
     GSI2PK: endpointLogPk(d.endpointId, shard),
@@ -367,6 +381,20 @@ export class WebhookDeliveryRepository {
     q: Omit<LogQuery, 'tenant'> & { tenant?: string },
   ): Promise<{ items: WebhookDelivery[]; cursor?: string }> {
     return this.page(q, q.tenant);
+  }
+
+  /** Every delivery about one order, oldest first (at most `limit`). */
+  async listForOrder(orderId: string, limit: number): Promise<WebhookDelivery[]> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'GSI6',
+        KeyConditionExpression: 'GSI6PK = :pk',
+        ExpressionAttributeValues: { ':pk': orderDeliveriesPk(orderId) },
+        Limit: limit,
+      }),
+    );
+    return (res.Items ?? []).map(fromDeliveryItem);
   }
 
   private async page(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getOrder, listOrders } from '../../../functions/order-intake/read-orders.ts';
-import { reviewOrder } from '../../../functions/order-intake/review-order.ts';
+import { reviewOrder } from '../../../shared/orders/review-order.ts';
 import { type SubmitOrderDeps, submitOrder } from '../../../functions/order-intake/submit-order.ts';
 import { OrderRepository } from '../../../shared/db/entities/orders.ts';
 import { ConflictError, NotFoundError } from '../../../shared/errors.ts';
