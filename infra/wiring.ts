@@ -1,3 +1,4 @@
+import { opsWiring } from './wiring/ops.ts';
 import { ordersWiring } from './wiring/orders.ts';
 import { platformWiring } from './wiring/platform.ts';
 import { usageWiring } from './wiring/usage.ts';
@@ -35,6 +36,7 @@ export const wiring: Wiring = mergeWiring([
   webhooksWiring,
   ordersWiring,
   usageWiring,
+  opsWiring,
 ]);
 
 export const functionNames = Object.keys(wiring.functions);

@@ -7,7 +7,8 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { wiring as defaultWiring } from '../infra/wiring.ts';
 import type { SecretName, Wiring } from '../infra/wiring-types.ts';
 import { ClientRepository } from '../shared/auth/clients.ts';
-import { advanceClock, clockOffsetMs, systemClock } from '../shared/clock.ts';
+import { OperatorRepository } from '../shared/auth/operators.ts';
+import { advanceClock, clockOffsetMs, nowMs, systemClock } from '../shared/clock.ts';
 import { createDocumentClient } from '../shared/db/client.ts';
 import { backfillIndexes, INDEX_LAYOUT_VERSION, indexLayoutVersion } from '../shared/db/index-backfill.ts';
 import {
@@ -18,12 +19,12 @@ import {
   mapResult,
   matchRoute,
 } from './api-gateway.ts';
-import { handleAwsRequest } from './aws-emulator.ts';
+import { handleAwsRequest, type MoveTask } from './aws-emulator.ts';
 import { LocalEventBus } from './bus/event-bus.ts';
 import { LocalQueue } from './bus/queue.ts';
 import { LocalScheduler } from './bus/scheduler.ts';
 import { fetchDevToken } from './cli/common.ts';
-import { type DevClient, ensureDevClients } from './dev-clients.ts';
+import { type DevClient, type DevOperator, ensureDevClients, ensureDevOperator } from './dev-clients.ts';
 import { ensureTable, localDynamoClient, startEmbeddedDynamo, upgradeTable } from './dynamo.ts';
 import { functionEnvironments, LOCAL_BUS, LOCAL_TABLE, localEnvironment, localSecretArn } from './env.ts';
 import { LambdaTimeoutError, LocalLambdas } from './lambda.ts';
@@ -56,6 +57,8 @@ export interface Runtime {
   port: number;
   dataDir: string;
   devClients: DevClient[];
+  /** The seeded operator who signs in to the console (`/console/`). */
+  devOperator: DevOperator;
   lambdas: LocalLambdas;
   bus: LocalEventBus;
   queues: Map<string, LocalQueue>;
@@ -183,6 +186,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   });
 
   const routes = compileRoutes(wiring.routes);
+  const moveTasks = new Map<string, MoveTask[]>();
   const mail = sandboxes.get('mail')!;
 
   async function handleApi(
@@ -296,6 +300,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
                 return q?.send(messageBody, delaySeconds !== undefined ? { delaySeconds } : {});
               },
               mail,
+              queue: (ref) => {
+                const name = ref.split(/[/:]/).pop() ?? '';
+                const own = queues.get(name);
+                if (own) return { queue: own, dead: false };
+                const source = name.endsWith('-dlq') ? queues.get(name.slice(0, -4)) : undefined;
+                return source ? { queue: source, dead: true } : undefined;
+              },
+              moveTasks,
+              now: nowMs,
             },
             { method, path, headers, body: body.toString('utf8') },
           );
@@ -329,6 +342,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
   const repo = new ClientRepository(createDocumentClient(low), LOCAL_TABLE);
   const devClients = await ensureDevClients(repo, dataDir);
+  const devOperator = await ensureDevOperator(
+    new OperatorRepository(createDocumentClient(low), LOCAL_TABLE),
+    dataDir,
+  );
   writeFileSync(
     join(dataDir, 'runtime.json'),
     JSON.stringify(
@@ -349,6 +366,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     port,
     dataDir,
     devClients,
+    devOperator,
     lambdas,
     bus,
     queues,

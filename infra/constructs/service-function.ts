@@ -192,7 +192,8 @@ export class ServiceFunction extends Construct {
         return;
       }
       case 'console': {
-        if (!resources.consoleOrigins) throw new Error(`function ${name} uses the console, which is not built`);
+        if (!resources.consoleOrigins)
+          throw new Error(`function ${name} uses the console, which is not built`);
         fn.addEnvironment('CONSOLE_ORIGINS', resources.consoleOrigins);
         return;
       }

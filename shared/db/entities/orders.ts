@@ -637,6 +637,77 @@ export class OrderRepository {
   }
 
   /**
+   * Status and channel of every order created in [from, to] (dashboard), read from the time index
+   * with a projection; at most `cap` orders (then `capped`).
+   */
+  async window(from: Date, to: Date, cap: number) {
+    const range = orderIdRange(from, to);
+    const rows: Array<{ orderId: string; status: OrderStatus; channel: OrderChannel }> = [];
+    let capped = false;
+    await Promise.all(
+      CHANNELS.flatMap((c) =>
+        shards.map(async (s) => {
+          let start: Record<string, unknown> | undefined;
+          do {
+            const res = await this.doc.send(
+              new QueryCommand({
+                TableName: this.tableName,
+                IndexName: 'GSI4',
+                KeyConditionExpression: 'GSI4PK = :pk AND GSI4SK BETWEEN :lo AND :hi',
+                ExpressionAttributeValues: { ':pk': channelPk(c, s), ':lo': range.from, ':hi': range.to },
+                ProjectionExpression: 'orderId, #status, channel',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExclusiveStartKey: start,
+              }),
+            );
+            for (const i of res.Items ?? []) {
+              rows.push({
+                orderId: String(i.orderId),
+                status: orderStatusSchema.parse(i.status),
+                channel: orderChannelSchema.catch('api').parse(i.channel),
+              });
+            }
+            start = res.LastEvaluatedKey;
+            if (rows.length >= cap) {
+              capped = capped || start !== undefined;
+              break;
+            }
+          } while (start);
+        }),
+      ),
+    );
+    return { rows, capped };
+  }
+
+  /** How many orders are in a status now (COUNT over the status index, no items returned). */
+  async countInStatus(status: OrderStatus): Promise<number> {
+    const counts = await Promise.all(
+      CHANNELS.flatMap((c) =>
+        shards.map(async (s) => {
+          let n = 0;
+          let start: Record<string, unknown> | undefined;
+          do {
+            const res = await this.doc.send(
+              new QueryCommand({
+                TableName: this.tableName,
+                IndexName: 'GSI3',
+                KeyConditionExpression: 'GSI3PK = :pk AND begins_with(GSI3SK, :p)',
+                ExpressionAttributeValues: { ':pk': channelPk(c, s), ':p': `${status}#` },
+                Select: 'COUNT',
+                ExclusiveStartKey: start,
+              }),
+            );
+            n += res.Count ?? 0;
+            start = res.LastEvaluatedKey;
+          } while (start);
+          return n;
+        }),
+      ),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
    * Orders whose stage entry is older than `before`, oldest first (the reconciler's query; no scan):
    * every shard of the status's stage partition, merged.
    */

@@ -383,6 +383,44 @@ export class WebhookDeliveryRepository {
     return this.page(q, q.tenant);
   }
 
+  /** Id and status of every delivery created in [from, to] (dashboard); at most `cap`. */
+  async window(from: Date, to: Date, cap: number) {
+    const lo = `msg_${encodeTime(from.getTime(), 10)}`;
+    const hi = `msg_${encodeTime(to.getTime(), 10)}~`;
+    const rows: Array<{ id: string; status: DeliveryStatus }> = [];
+    let capped = false;
+    await Promise.all(
+      deliveryStatusSchema.options.flatMap((status) =>
+        logShards.map(async (s) => {
+          let start: Record<string, unknown> | undefined;
+          do {
+            const res = await this.doc.send(
+              new QueryCommand({
+                TableName: this.tableName,
+                IndexName: 'GSI5',
+                KeyConditionExpression: 'GSI5PK = :pk AND GSI5SK BETWEEN :lo AND :hi',
+                ExpressionAttributeValues: {
+                  ':pk': allLogPk(s),
+                  ':lo': `${status}#${lo}`,
+                  ':hi': `${status}#${hi}`,
+                },
+                ProjectionExpression: 'id',
+                ExclusiveStartKey: start,
+              }),
+            );
+            for (const i of res.Items ?? []) rows.push({ id: String(i.id), status });
+            start = res.LastEvaluatedKey;
+            if (rows.length >= cap) {
+              capped = capped || start !== undefined;
+              break;
+            }
+          } while (start);
+        }),
+      ),
+    );
+    return { rows, capped };
+  }
+
   /** Every delivery about one order, oldest first (at most `limit`). */
   async listForOrder(orderId: string, limit: number): Promise<WebhookDelivery[]> {
     const res = await this.doc.send(
