@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { buildConsole, consoleSecurityHeaders } from '../console/build.ts';
 import { wiring as defaultWiring } from '../infra/wiring.ts';
 import type { SecretName, Wiring } from '../infra/wiring-types.ts';
 import { ClientRepository } from '../shared/auth/clients.ts';
@@ -186,6 +187,34 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   });
 
   const routes = compileRoutes(wiring.routes);
+  // The operator console, built from source on first request (esbuild, ~0.2 s) and kept in memory.
+  let consoleFiles: ReturnType<typeof buildConsole> | undefined;
+  async function serveConsole(path: string): Promise<HttpResult> {
+    if (path === '/console') {
+      return { status: 301, headers: { location: '/console/' }, cookies: [], body: Buffer.alloc(0) };
+    }
+    consoleFiles ??= buildConsole();
+    const files = await consoleFiles;
+    const name = path.slice('/console/'.length) || 'index.html';
+    const file =
+      name === 'config.json'
+        ? { body: Buffer.from(JSON.stringify({ apiUrl: '' })), contentType: 'application/json' }
+        : (files.get(name) ?? (name.includes('.') ? undefined : files.get('index.html')));
+    if (!file) {
+      return {
+        status: 404,
+        headers: { 'content-type': 'text/plain' },
+        cookies: [],
+        body: Buffer.from('Not Found'),
+      };
+    }
+    return {
+      status: 200,
+      headers: { 'content-type': file.contentType, 'cache-control': 'no-cache', ...consoleSecurityHeaders() },
+      cookies: [],
+      body: file.body,
+    };
+  }
   const moveTasks = new Map<string, MoveTask[]>();
   const mail = sandboxes.get('mail')!;
 
@@ -319,6 +348,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
             if (!res.writableEnded) abort.abort();
           });
           result = await handleSandbox(sandboxes, req, path, query, body, abort.signal);
+        } else if (path === '/console' || path.startsWith('/console/')) {
+          result = await serveConsole(path);
         } else if (path === '/_local' || path.startsWith('/_local/')) {
           result = await handleLocal(method, path, body);
         } else {
