@@ -251,7 +251,7 @@ function Dashboard() {
                 </div>
                 <div class="card">
                   <div class="muted">Dead letters</div>
-                  <div class="big">{d.deadLetters.reduce((n: number, q: Json) => n + q.depth, 0)}</div>
+                  <div class="big">{d.deadLetters.reduce((n: number, q: Json) => n + (q.depth ?? 0), 0)}</div>
                 </div>
                 <div class="card">
                   <div class="muted">Delivery success</div>
@@ -315,7 +315,7 @@ const DlqTable = ({ items, actions }: { items: Json[]; actions?: (q: Json) => Co
       {items.map((q) => (
         <tr key={q.name}>
           <td>{q.name}</td>
-          <td>{q.depth}</td>
+          <td>{q.depth ?? 'unavailable'}</td>
           <td>{q.oldestAgeSeconds == null ? '—' : `${Math.round(q.oldestAgeSeconds / 60)} min`}</td>
           {actions && <td>{actions(q)}</td>}
         </tr>

@@ -60,11 +60,14 @@ async function oldestAgeSeconds(q: DeadLetterQueueRef, deps: DeadLetterDeps): Pr
   }
 }
 
-/** Every DLQ with its depth, oldest message age and last redrive. */
+/**
+ * Every DLQ with its depth, oldest message age and last redrive. A queue SQS cannot answer for is
+ * listed with `depth: null` and `unavailable: true` (the rest of the dashboard still shows).
+ */
 export async function listDeadLetters(deps: DeadLetterDeps) {
   return Promise.all(
     deps.deadLetterQueues.map(async (q) => {
-      const [attrs, age, tasks] = await Promise.all([
+      const settled = await Promise.allSettled([
         deps.sqs.send(
           new GetQueueAttributesCommand({
             QueueUrl: q.url,
@@ -74,6 +77,31 @@ export async function listDeadLetters(deps: DeadLetterDeps) {
         oldestAgeSeconds(q, deps),
         deps.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: q.arn, MaxResults: 1 })),
       ]);
+      // Every call has finished (settled) before the answer, whether or not one failed.
+      const answers = settled.every((r) => r.status === 'fulfilled')
+        ? (settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+            Awaited<ReturnType<SQSClient['send']>> & { Attributes?: Record<string, string> },
+            number | null,
+            {
+              Results?: Array<{
+                Status?: string;
+                ApproximateNumberOfMessagesMoved?: number;
+                StartedTimestamp?: number;
+              }>;
+            },
+          ])
+        : undefined;
+      if (!answers) {
+        return {
+          name: q.name,
+          depth: null,
+          inFlight: null,
+          oldestAgeSeconds: null,
+          redrivable: false,
+          unavailable: true,
+        };
+      }
+      const [attrs, age, tasks] = answers;
       const last = tasks.Results?.[0];
       return {
         name: q.name,

@@ -21,7 +21,6 @@ import {
   opsPageQuerySchema,
   opsRunsQuerySchema,
   opsUsageSummaryQuerySchema,
-  queueNameSchema,
 } from './schema.ts';
 import { listRuns, type OpsUsageDeps, runOutcome, startRun } from './usage.ts';
 import {
@@ -68,8 +67,11 @@ function audited(
       at: now.toISOString(),
       ...actorOf(req.principal!),
       action: req.routeKey,
-      target: req.pathParameters,
-      ...(Object.keys(req.query).length ? { query: req.query } : {}),
+      // Caller input, kept short and as text: ids acted on, and the filters of a read.
+      target: Object.fromEntries(
+        Object.entries(req.pathParameters).map(([k, v]) => [k.slice(0, 40), v.slice(0, 100)]),
+      ),
+      ...(req.event.rawQueryString ? { query: req.event.rawQueryString.slice(0, 500) } : {}),
       outcome: 'started',
       correlationId: req.correlationId,
       expiresAt: Math.floor(now.getTime() / 1000) + AUDIT_RETENTION_DAYS * 86_400,
@@ -156,7 +158,7 @@ export function opsRoutes(deps: OpsDeps): Record<string, RouteHandler> {
     'POST /v1/ops/orders/{orderId}/reject': decide('reject'),
     'GET /v1/ops/dead-letters': read(async () => json(200, { items: await listDeadLetters(deps) })),
     'GET /v1/ops/dead-letters/{queue}': read(async (req) =>
-      json(200, await peekDeadLetters(queueNameSchema.parse(param(req, 'queue')), deps)),
+      json(200, await peekDeadLetters(param(req, 'queue'), deps)),
     ),
     'POST /v1/ops/dead-letters/{queue}/redrive': write(async (req) => {
       noOptions(req);

@@ -54,5 +54,3 @@ export const opsRunsQuerySchema = z
 
 /** A redrive names no options: it moves every message of the DLQ back to its source queue. */
 export const emptyBodySchema = z.object({}).strict();
-
-export const queueNameSchema = z.string().regex(/^[a-z0-9-]{1,80}$/, 'is not a queue name');

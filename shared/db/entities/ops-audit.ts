@@ -22,7 +22,8 @@ export const auditEntrySchema = z.object({
   action: z.string(),
   /** Path parameters (ids acted on) and query (filters). */
   target: z.record(z.string(), z.string()).default({}),
-  query: z.record(z.string(), z.string()).optional(),
+  /** The raw query string of a read (filters), at most 500 characters. */
+  query: z.string().optional(),
   /** Operator's stated reason, when the action takes one. */
   reason: z.string().optional(),
   outcome: z.enum(['started', 'succeeded', 'refused', 'failed']),
