@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AllowedMethods,
   Distribution,
@@ -13,7 +13,13 @@ import {
   ViewerProtocolPolicy,
 } from 'aws-cdk-lib/aws-cloudfront';
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  type CfnBucket,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { buildSync } from 'esbuild';
@@ -41,7 +47,6 @@ export class ConsoleSite extends Construct {
       objectOwnership: ObjectOwnership.OBJECT_WRITER,
       lifecycleRules: [{ expiration: Duration.days(90) }],
       removalPolicy: props.removalPolicy,
-      autoDeleteObjects: props.removalPolicy === RemovalPolicy.DESTROY,
     });
     Validations.of(logs).acknowledge({
       id: 'AwsSolutions-S1',
@@ -54,7 +59,6 @@ export class ConsoleSite extends Construct {
       serverAccessLogsBucket: logs,
       serverAccessLogsPrefix: 's3/',
       removalPolicy: props.removalPolicy,
-      autoDeleteObjects: props.removalPolicy === RemovalPolicy.DESTROY,
     });
     const headers = new ResponseHeadersPolicy(this, 'Headers', {
       securityHeadersBehavior: {
@@ -131,12 +135,31 @@ export class ConsoleSite extends Construct {
       distributionPaths: ['/console/*'],
       memoryLimit: 256,
     });
-    for (const id of ['AwsSolutions-IAM4', 'AwsSolutions-IAM5', 'AwsSolutions-L1']) {
-      Validations.of(Stack.of(this)).acknowledge({
-        id,
-        reason: 'CDK BucketDeployment provider (copies the built console into the bucket at deploy)',
-      });
+    // CDK's own provider function that copies the files: its findings are CDK's design, acknowledged
+    // on that function alone (its role reads the CDK asset bucket and writes this bucket).
+    const stack = Stack.of(this);
+    const provider = stack.node.children.find((c) => c.node.id.startsWith('Custom::CDKBucketDeployment'));
+    const bucketId = stack.getLogicalId(this.bucket.node.defaultChild as CfnBucket);
+    const reason = 'CDK BucketDeployment provider: copies the built console into its bucket at deploy time';
+    for (const id of [
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'AwsSolutions-IAM5[Action::s3:GetObject*]',
+      'AwsSolutions-IAM5[Action::s3:GetBucket*]',
+      'AwsSolutions-IAM5[Action::s3:List*]',
+      'AwsSolutions-IAM5[Action::s3:DeleteObject*]',
+      'AwsSolutions-IAM5[Action::s3:Abort*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+      `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`,
+      'AwsSolutions-IAM5[Resource::*]',
+      'AwsSolutions-L1',
+      'Serverless-LambdaDLQ',
+      'Serverless-LambdaLatestVersion',
+      'Serverless-LambdaTracing',
+      'Serverless-LambdaDefaultMemorySize',
+      'Serverless-LambdaDefaultTimeout',
+    ]) {
+      if (provider) Validations.of(provider).acknowledge({ id, reason });
+      Validations.of(deployment).acknowledge({ id, reason });
     }
-    void deployment;
   }
 }
