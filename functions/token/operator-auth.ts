@@ -245,7 +245,10 @@ export async function operatorGrant(
   if (peek !== 'authorization_code' && peek !== 'refresh_token') return undefined;
   const form = formOf(req);
   if (form.client_id !== CONSOLE_CLIENT_ID || form.client_secret !== undefined || req.headers.authorization) {
-    throw invalidClient('Only the console (a public client, no secret) uses this grant.', false);
+    throw new OAuthError(
+      'unauthorized_client',
+      `Only the operator console (a public client, no secret) uses the ${peek} grant.`,
+    );
   }
   const now = deps.clock.now();
   if (peek === 'authorization_code') {
