@@ -13,7 +13,8 @@ import { repoRoot } from '../helpers/reference.ts';
  * `npm start` in a child process: sign in with PKCE, clear an order held for review and watch it
  * reach FULFILLED, reject another, replay a failed webhook delivery, redrive a dead letter and start
  * a billing run — all through the page. Any console error or page error fails the test. The
- * dashboard and the order timeline are saved as the README's screenshots (docs/).
+ * dashboard and the order timeline are photographed on the way: into `docs/` (the README's
+ * screenshots) with `UPDATE_SCREENSHOTS=1`, else into the run's temporary folder.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FLAGS = [
@@ -194,8 +195,9 @@ describe.skipIf(!existsSync(CHROMIUM))('operator console in Chromium', () => {
 
     // Dashboard: the review queue holds both orders; the dead letter shows.
     await expect.poll(() => page.getByTestId('review-size').innerText(), { timeout: 15_000 }).toBe('2');
-    await mkdir(join(repoRoot, 'docs'), { recursive: true });
-    await page.screenshot({ path: join(repoRoot, 'docs/console-dashboard.png'), fullPage: true });
+    const shots = process.env.UPDATE_SCREENSHOTS === '1' ? join(repoRoot, 'docs') : join(dataDir, 'shots');
+    await mkdir(shots, { recursive: true });
+    await page.screenshot({ path: join(shots, 'console-dashboard.png'), fullPage: true });
 
     // Review queue: clear one with a reason, reject the other.
     await page.getByRole('link', { name: 'Review queue' }).click();
@@ -229,7 +231,7 @@ describe.skipIf(!existsSync(CHROMIUM))('operator console in Chromium', () => {
       .toContain('FULFILLED');
     await expect.poll(() => page.getByText('Checked by hand').first().isVisible()).toBe(true);
     await expect.poll(() => page.getByRole('table', { name: /Evidence/ }).isVisible()).toBe(true);
-    await page.screenshot({ path: join(repoRoot, 'docs/console-timeline.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, 'console-timeline.png'), fullPage: true });
 
     // Webhooks: the delivery answered 410 failed; enable the endpoint again and replay it.
     const enabled = await call(
