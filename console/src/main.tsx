@@ -1151,7 +1151,7 @@ function Shell({ who, onSignOut }: { who: Json; onSignOut: () => void }) {
         </ul>
       </nav>
       <main id="main" ref={mainRef} tabIndex={-1}>
-        <Announcer />
+        <Announcer key={route} />
         {page}
       </main>
       <Confirm />
