@@ -14,7 +14,9 @@ export type ResourceUse =
   | { kind: 'secret'; name: SecretName; access: 'read' | 'readWrite' } // SECRET_<NAME>_ARN
   | { kind: 'queue'; name: string; access: 'send' } // QUEUE_<NAME>_URL
   | { kind: 'mail' } // MAIL_FROM, ses:SendEmail on the sender identity
-  | { kind: 'partner'; name: PartnerName }; // <NAME>_BASE_URL, plus its credentials secret (read)
+  | { kind: 'partner'; name: PartnerName } // <NAME>_BASE_URL, plus its credentials secret (read)
+  | { kind: 'console' } // CONSOLE_ORIGINS: origins of the operator console (sign-in redirects, CORS)
+  | { kind: 'deadLetters' }; // DEAD_LETTER_QUEUES (JSON: name, url, arn, source arn of every DLQ); depth, peek, redrive
 
 export type SecretName =
   | 'auth-signing-key'

@@ -1,4 +1,5 @@
 import { appdirectWiring } from './wiring/appdirect.ts';
+import { opsWiring } from './wiring/ops.ts';
 import { ordersWiring } from './wiring/orders.ts';
 import { platformWiring } from './wiring/platform.ts';
 import { saashopWiring } from './wiring/saashop.ts';
@@ -39,6 +40,7 @@ export const wiring: Wiring = mergeWiring([
   usageWiring,
   appdirectWiring,
   saashopWiring,
+  opsWiring,
 ]);
 
 export const functionNames = Object.keys(wiring.functions);

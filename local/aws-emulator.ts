@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { PutEventsRequestEntry, PutEventsResponse } from '@aws-sdk/client-eventbridge';
+import type { LocalQueue } from './bus/queue.ts';
 import type { Sandbox } from './sandboxes/kit.ts';
 
 /**
@@ -13,6 +14,24 @@ export interface AwsEmulatorDeps {
   secret(arnOrName: string): Record<string, unknown> | undefined;
   sendMessage(queueUrl: string, body: string, delaySeconds: number | undefined): string | undefined;
   mail: Sandbox<object>;
+  /**
+   * The queue a URL or ARN names: a manifest queue, or (`dead`) its dead-letter queue, which
+   * locally is the queue's own dead-letter list (`<name>-dlq`). Optional: operations calls only.
+   */
+  queue?(urlOrArn: string): { queue: LocalQueue; dead: boolean } | undefined;
+  /** Message move tasks started so far, newest first per source ARN. */
+  moveTasks?: Map<string, MoveTask[]>;
+  now?(): number;
+}
+
+export interface MoveTask {
+  TaskHandle: string;
+  Status: 'COMPLETED';
+  SourceArn: string;
+  DestinationArn: string;
+  ApproximateNumberOfMessagesMoved: number;
+  ApproximateNumberOfMessagesToMove: number;
+  StartedTimestamp: number;
 }
 
 export interface AwsResponse {
@@ -123,6 +142,9 @@ export async function handleAwsRequest(
     return ok({ Successful: successful, Failed: [] }, contentType);
   }
 
+  const operations = operationsCall(deps, target, input, contentType);
+  if (operations) return operations;
+
   if (req.method === 'POST' && req.path.endsWith('/v2/email/outbound-emails')) {
     return sendEmail(deps.mail, input);
   }
@@ -168,4 +190,145 @@ async function sendEmail(mail: Sandbox<object>, input: Record<string, unknown>):
     html: simple.Body?.Html?.Data,
   });
   return { status: 200, headers: { 'content-type': type }, body: JSON.stringify({ MessageId: messageId }) };
+}
+
+const nonExistentQueue = (contentType: string) =>
+  awsError(
+    400,
+    'AWS.SimpleQueueService.NonExistentQueue',
+    'The specified queue does not exist.',
+    contentType,
+  );
+
+/**
+ * The calls the operations API makes about queues: SQS `GetQueueAttributes`, `ReceiveMessage` (a
+ * peek of dead letters: visibility timeout 0 leaves them in place), `StartMessageMoveTask` (the
+ * redrive, completed at once) and `ListMessageMoveTasks`, and CloudWatch `GetMetricData` for
+ * `AWS/SQS ApproximateAgeOfOldestMessage` (computed from the messages themselves).
+ */
+function operationsCall(
+  deps: AwsEmulatorDeps,
+  target: string | undefined,
+  input: Record<string, unknown>,
+  contentType: string,
+): AwsResponse | undefined {
+  const now = deps.now?.() ?? Date.now();
+  const lookup = (ref: unknown) => (typeof ref === 'string' ? deps.queue?.(ref) : undefined);
+  switch (target) {
+    case 'AmazonSQS.GetQueueAttributes': {
+      const q = lookup(input.QueueUrl);
+      if (!q) return nonExistentQueue(contentType);
+      const st = q.queue.stats();
+      const attributes = q.dead
+        ? {
+            ApproximateNumberOfMessages: String(st.deadLettered),
+            ApproximateNumberOfMessagesNotVisible: '0',
+            ApproximateNumberOfMessagesDelayed: '0',
+          }
+        : {
+            ApproximateNumberOfMessages: String(st.visible),
+            ApproximateNumberOfMessagesNotVisible: String(st.inFlight),
+            ApproximateNumberOfMessagesDelayed: String(st.delayed),
+          };
+      return ok({ Attributes: attributes }, contentType);
+    }
+    case 'AmazonSQS.ReceiveMessage': {
+      const q = lookup(input.QueueUrl);
+      if (!q) return nonExistentQueue(contentType);
+      if (!q.dead || input.VisibilityTimeout !== 0) {
+        return awsError(
+          400,
+          'InvalidParameterValue',
+          'the local runtime only peeks dead-letter queues (VisibilityTimeout 0)',
+          contentType,
+        );
+      }
+      const max = Math.min(10, Math.max(1, Number(input.MaxNumberOfMessages ?? 1)));
+      const messages = q.queue
+        .deadLetters()
+        .slice(0, max)
+        .map((m) => ({
+          MessageId: m.messageId,
+          ReceiptHandle: `peek-${m.messageId}`,
+          MD5OfBody: m.md5OfBody,
+          Body: m.body,
+          Attributes: { SentTimestamp: String(m.sentAt), ApproximateReceiveCount: String(m.receiveCount) },
+        }));
+      return ok({ Messages: messages }, contentType);
+    }
+    case 'AmazonSQS.StartMessageMoveTask': {
+      const q = lookup(input.SourceArn);
+      if (!q?.dead)
+        return awsError(
+          400,
+          'ResourceNotFoundException',
+          'The source must be a dead-letter queue.',
+          contentType,
+        );
+      if (input.DestinationArn !== undefined && input.DestinationArn !== q.queue.arn) {
+        return awsError(
+          400,
+          'InvalidParameterValue',
+          'The destination must be the queue the messages came from.',
+          contentType,
+        );
+      }
+      const toMove = q.queue.stats().deadLettered;
+      const moved = q.queue.redrive();
+      const task: MoveTask = {
+        TaskHandle: Buffer.from(JSON.stringify({ id: randomUUID(), sourceArn: input.SourceArn })).toString(
+          'base64',
+        ),
+        Status: 'COMPLETED',
+        SourceArn: String(input.SourceArn),
+        DestinationArn: q.queue.arn,
+        ApproximateNumberOfMessagesMoved: moved,
+        ApproximateNumberOfMessagesToMove: toMove,
+        StartedTimestamp: now,
+      };
+      const tasks = deps.moveTasks?.get(task.SourceArn) ?? [];
+      tasks.unshift(task);
+      deps.moveTasks?.set(task.SourceArn, tasks.slice(0, 10));
+      return ok({ TaskHandle: task.TaskHandle }, contentType);
+    }
+    case 'AmazonSQS.ListMessageMoveTasks': {
+      const q = lookup(input.SourceArn);
+      if (!q?.dead)
+        return awsError(
+          400,
+          'ResourceNotFoundException',
+          'The source must be a dead-letter queue.',
+          contentType,
+        );
+      const max = Math.min(10, Math.max(1, Number(input.MaxResults ?? 1)));
+      return ok({ Results: (deps.moveTasks?.get(String(input.SourceArn)) ?? []).slice(0, max) }, contentType);
+    }
+    case 'GraniteServiceVersion20100801.GetMetricData': {
+      const queries = (input.MetricDataQueries as Array<Record<string, unknown>> | undefined) ?? [];
+      const results = queries.map((query) => {
+        const metric = ((query.MetricStat as Record<string, unknown> | undefined)?.Metric ?? {}) as {
+          Namespace?: string;
+          MetricName?: string;
+          Dimensions?: Array<{ Name: string; Value: string }>;
+        };
+        const queueName = metric.Dimensions?.find((d) => d.Name === 'QueueName')?.Value;
+        const q = queueName ? deps.queue?.(queueName) : undefined;
+        let values: number[] = [];
+        if (metric.Namespace === 'AWS/SQS' && metric.MetricName === 'ApproximateAgeOfOldestMessage' && q) {
+          const sent = q.dead ? q.queue.deadLetters().map((m) => m.sentAt) : [];
+          values = sent.length ? [Math.max(0, Math.round((now - Math.min(...sent)) / 1000))] : [];
+        }
+        return {
+          Id: query.Id,
+          Label: metric.MetricName,
+          Timestamps: values.length ? [Math.floor(now / 1000)] : [],
+          Values: values,
+          StatusCode: 'Complete',
+        };
+      });
+      return ok({ MetricDataResults: results, Messages: [] }, contentType);
+    }
+    default:
+      return undefined;
+  }
 }

@@ -2,11 +2,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { join } from 'node:path';
 import { z } from 'zod';
 import { buildClient, type ClientRepository, type NewClient } from '../shared/auth/clients.ts';
+import { buildOperator, type OperatorRepository } from '../shared/auth/operators.ts';
 import { systemClock } from '../shared/clock.ts';
-import { type GrantType, grantTypes, type Scope, scopes } from '../shared/contracts/oauth.ts';
+import { type GrantType, grantTypes, opsScopes, type Scope, scopes } from '../shared/contracts/oauth.ts';
 
-/** The three kinds of caller the local suite is seeded with. */
-export const devClientKinds = ['distributor', 'zuora', 'platform'] as const;
+/** The kinds of OAuth client the local suite is seeded with (plus one operator, see below). */
+export const devClientKinds = ['distributor', 'zuora', 'platform', 'ops'] as const;
 export type DevClientKind = (typeof devClientKinds)[number];
 
 export const devClientSchema = z.object({
@@ -67,7 +68,25 @@ export const devClientSpecs: DevClientSpec[] = [
       'orders:admin',
     ],
   },
+  {
+    // Scripts and outside checks of the operations API (`/v1/ops/…`); people sign in as operators.
+    kind: 'ops',
+    tenant: 'ops',
+    clientId: 'dev-ops',
+    name: 'Operations scripts (dev)',
+    grantTypes: ['client_credentials'],
+    scopes: [...opsScopes],
+  },
 ];
+
+/** The dev operator's entry in `dev-clients.json`: `{"kind": "operator", "username", "password"}`. */
+export const devOperatorSchema = z.object({
+  kind: z.literal('operator'),
+  username: z.string(),
+  password: z.string(),
+});
+export type DevOperator = z.infer<typeof devOperatorSchema>;
+export const DEV_OPERATOR = 'dev-operator';
 
 const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((x) => b.includes(x));
@@ -83,9 +102,11 @@ export async function ensureDevClients(
   dataDir: string,
 ): Promise<DevClient[]> {
   const file = join(dataDir, 'dev-clients.json');
-  const known = existsSync(file)
-    ? z.array(devClientSchema).parse(JSON.parse(readFileSync(file, 'utf8')))
-    : ([] as DevClient[]);
+  const entries = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Array<{ kind?: unknown }>)
+    : [];
+  const known = z.array(devClientSchema).parse(entries.filter((e) => e.kind !== 'operator'));
+  const operatorEntry = entries.find((e) => e.kind === 'operator');
   const out: DevClient[] = [];
   for (const spec of devClientSpecs) {
     const previous = known.find((c) => c.kind === spec.kind && c.clientId === spec.clientId);
@@ -124,8 +145,45 @@ export async function ensureDevClients(
   }
   mkdirSync(dataDir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(out, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(tmp, `${JSON.stringify([...out, ...(operatorEntry ? [operatorEntry] : [])], null, 2)}\n`, {
+    mode: 0o600,
+  });
   chmodSync(tmp, 0o600);
   renameSync(tmp, file);
   return out;
+}
+
+/**
+ * Seeds the dev operator once (a random password, kept in `dev-clients.json` so it survives
+ * restarts) and returns it. Written again with the same password when the table lost it.
+ */
+export async function ensureDevOperator(
+  repo: Pick<OperatorRepository, 'get' | 'put'>,
+  dataDir: string,
+): Promise<DevOperator> {
+  const file = join(dataDir, 'dev-clients.json');
+  const entries = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Array<{ kind?: unknown }>)
+    : [];
+  const previous = entries.find((e) => e.kind === 'operator');
+  const known = previous ? devOperatorSchema.parse(previous) : undefined;
+  const stored = known ? await repo.get(known.username) : undefined;
+  if (known && stored?.status === 'enabled') return known;
+  const built = await buildOperator(
+    { username: DEV_OPERATOR, name: 'Dev operator', ...(known ? { password: known.password } : {}) },
+    systemClock.now(),
+  );
+  await repo.put(built.operator);
+  const entry: DevOperator = { kind: 'operator', username: DEV_OPERATOR, password: built.password };
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(
+    tmp,
+    `${JSON.stringify([...entries.filter((e) => e.kind !== 'operator'), entry], null, 2)}\n`,
+    {
+      mode: 0o600,
+    },
+  );
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  return entry;
 }

@@ -1,12 +1,17 @@
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import {
   CreateTableCommand,
+  DeleteTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
+  ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
-import { createTableInput } from '../shared/db/table.ts';
+import { createDocumentClient } from '../shared/db/client.ts';
+import { createTableInput, tableDefinition } from '../shared/db/table.ts';
 
 export interface EmbeddedDynamo {
   endpoint: string;
@@ -65,4 +70,55 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`table ${tableName} did not become ACTIVE`);
+}
+
+/**
+ * Brings an existing local table up to the shared definition when indexes were added since it was
+ * created. dynalite cannot add an index to a table (`UpdateTable` only changes throughput), so the
+ * items are copied to `backupFile`, the table is re-created and the items loaded back; a crash
+ * part-way leaves the backup, and the next start finishes from it. Returns how many items moved
+ * (0 when nothing was missing).
+ */
+export async function upgradeTable(
+  client: DynamoDBClient,
+  tableName: string,
+  backupFile: string,
+  log: (line: string) => void = () => {},
+): Promise<number> {
+  const doc = createDocumentClient(client);
+  if (!existsSync(backupFile)) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const have = new Set((Table?.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName));
+    const missing = tableDefinition.globalSecondaryIndexes.filter((g) => !have.has(g.indexName));
+    if (missing.length === 0) return 0;
+    log(`Adding indexes ${missing.map((g) => g.indexName).join(', ')} to the local table (one-off copy)…`);
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await doc.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start }));
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    writeFileSync(`${backupFile}.tmp`, JSON.stringify(items));
+    renameSync(`${backupFile}.tmp`, backupFile);
+  }
+  const items = JSON.parse(readFileSync(backupFile, 'utf8')) as Record<string, unknown>[];
+  try {
+    await client.send(new DeleteTableCommand({ TableName: tableName }));
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  await ensureTable(client, tableName);
+  for (let i = 0; i < items.length; i += 25) {
+    let batch: Array<Record<string, unknown>> = items
+      .slice(i, i + 25)
+      .map((Item) => ({ PutRequest: { Item } }));
+    while (batch.length) {
+      const res = await doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: batch } }));
+      batch = (res.UnprocessedItems?.[tableName] ?? []) as Array<Record<string, unknown>>;
+    }
+  }
+  rmSync(backupFile, { force: true });
+  log(`Local table upgraded (${items.length} items copied).`);
+  return items.length;
 }

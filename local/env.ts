@@ -7,6 +7,14 @@ export const LOCAL_MAIL_FROM = 'licences@switchboard.local';
 export const localSecretArn = (name: SecretName) =>
   `arn:aws:secretsmanager:us-east-1:000000000000:secret:switchboard/local/${name}`;
 export const localQueueUrl = (runtimeUrl: string, name: string) => `${runtimeUrl}/_aws/000000000000/${name}`;
+/** Locally a queue's DLQ is its own dead-letter list, addressed as the queue `<name>-dlq`. */
+export const localDlqName = (name: string) => `${name}-dlq`;
+export const localQueueArn = (name: string) => `arn:aws:sqs:us-east-1:000000000000:${name}`;
+/** The console is served by the runtime itself: both loopback spellings may sign in. */
+export const localConsoleOrigins = (runtimeUrl: string) => {
+  const port = new URL(runtimeUrl).port;
+  return [`http://127.0.0.1:${port}`, `http://localhost:${port}`];
+};
 export const localPartnerUrl = (runtimeUrl: string, name: PartnerName) => `${runtimeUrl}/_sandbox/${name}`;
 
 /**
@@ -38,6 +46,16 @@ export function localEnvironment(input: {
     AWS_ENDPOINT_URL_SECRETS_MANAGER: `${runtimeUrl}/_aws`,
     AWS_ENDPOINT_URL_SQS: `${runtimeUrl}/_aws`,
     AWS_ENDPOINT_URL_SESV2: `${runtimeUrl}/_aws`,
+    AWS_ENDPOINT_URL_CLOUDWATCH: `${runtimeUrl}/_aws`,
+    CONSOLE_ORIGINS: localConsoleOrigins(runtimeUrl).join(','),
+    DEAD_LETTER_QUEUES: JSON.stringify(
+      Object.keys(wiring.queues).map((name) => ({
+        name,
+        url: localQueueUrl(runtimeUrl, localDlqName(name)),
+        arn: localQueueArn(localDlqName(name)),
+        sourceArn: localQueueArn(name),
+      })),
+    ),
     TABLE_NAME: LOCAL_TABLE,
     EVENT_BUS_NAME: LOCAL_BUS,
     AUTH_PUBLIC_JWK: input.publicJwk,

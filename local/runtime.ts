@@ -4,11 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { buildConsole, consoleSecurityHeaders } from '../console/build.ts';
 import { wiring as defaultWiring } from '../infra/wiring.ts';
 import type { SecretName, Wiring } from '../infra/wiring-types.ts';
 import { ClientRepository } from '../shared/auth/clients.ts';
-import { advanceClock, clockOffsetMs, systemClock } from '../shared/clock.ts';
+import { OperatorRepository } from '../shared/auth/operators.ts';
+import { advanceClock, clockOffsetMs, nowMs, systemClock } from '../shared/clock.ts';
 import { createDocumentClient } from '../shared/db/client.ts';
+import { backfillIndexes, INDEX_LAYOUT_VERSION, indexLayoutVersion } from '../shared/db/index-backfill.ts';
 import {
   buildEvent,
   compileRoutes,
@@ -17,13 +20,13 @@ import {
   mapResult,
   matchRoute,
 } from './api-gateway.ts';
-import { handleAwsRequest } from './aws-emulator.ts';
+import { handleAwsRequest, type MoveTask } from './aws-emulator.ts';
 import { LocalEventBus } from './bus/event-bus.ts';
 import { LocalQueue } from './bus/queue.ts';
 import { LocalScheduler } from './bus/scheduler.ts';
 import { fetchDevToken } from './cli/common.ts';
-import { type DevClient, ensureDevClients } from './dev-clients.ts';
-import { ensureTable, localDynamoClient, startEmbeddedDynamo } from './dynamo.ts';
+import { type DevClient, type DevOperator, ensureDevClients, ensureDevOperator } from './dev-clients.ts';
+import { ensureTable, localDynamoClient, startEmbeddedDynamo, upgradeTable } from './dynamo.ts';
 import { functionEnvironments, LOCAL_BUS, LOCAL_TABLE, localEnvironment, localSecretArn } from './env.ts';
 import { LambdaTimeoutError, LocalLambdas } from './lambda.ts';
 import { sandboxFactories } from './sandboxes/index.ts';
@@ -55,6 +58,8 @@ export interface Runtime {
   port: number;
   dataDir: string;
   devClients: DevClient[];
+  /** The seeded operator who signs in to the console (`/console/`). */
+  devOperator: DevOperator;
   lambdas: LocalLambdas;
   bus: LocalEventBus;
   queues: Map<string, LocalQueue>;
@@ -94,6 +99,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const dynamo = await startEmbeddedDynamo({ path: join(dataDir, 'dynamo') });
   const low = localDynamoClient(dynamo.endpoint);
   await ensureTable(low, LOCAL_TABLE);
+  // A data folder from before the operations indexes: add them, then key the old items.
+  await upgradeTable(low, LOCAL_TABLE, join(dataDir, 'dynamo-upgrade.json'), log);
+  const layoutDoc = createDocumentClient(low);
+  if ((await indexLayoutVersion(layoutDoc, LOCAL_TABLE)) < INDEX_LAYOUT_VERSION) {
+    await backfillIndexes(layoutDoc, LOCAL_TABLE);
+  }
   const keys = await ensureLocalSigningKey(dataDir);
 
   // The HTTP server comes first: its port is part of every URL handed to the functions.
@@ -176,6 +187,35 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   });
 
   const routes = compileRoutes(wiring.routes);
+  // The operator console, built from source on first request (esbuild, ~0.2 s) and kept in memory.
+  let consoleFiles: ReturnType<typeof buildConsole> | undefined;
+  async function serveConsole(path: string): Promise<HttpResult> {
+    if (path === '/console') {
+      return { status: 301, headers: { location: '/console/' }, cookies: [], body: Buffer.alloc(0) };
+    }
+    consoleFiles ??= buildConsole();
+    const files = await consoleFiles;
+    const name = path.slice('/console/'.length) || 'index.html';
+    const file =
+      name === 'config.json'
+        ? { body: Buffer.from(JSON.stringify({ apiUrl: '' })), contentType: 'application/json' }
+        : (files.get(name) ?? (name.includes('.') ? undefined : files.get('index.html')));
+    if (!file) {
+      return {
+        status: 404,
+        headers: { 'content-type': 'text/plain' },
+        cookies: [],
+        body: Buffer.from('Not Found'),
+      };
+    }
+    return {
+      status: 200,
+      headers: { 'content-type': file.contentType, 'cache-control': 'no-cache', ...consoleSecurityHeaders() },
+      cookies: [],
+      body: file.body,
+    };
+  }
+  const moveTasks = new Map<string, MoveTask[]>();
   const mail = sandboxes.get('mail')!;
 
   async function handleApi(
@@ -289,6 +329,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
                 return q?.send(messageBody, delaySeconds !== undefined ? { delaySeconds } : {});
               },
               mail,
+              queue: (ref) => {
+                const name = ref.split(/[/:]/).pop() ?? '';
+                const own = queues.get(name);
+                if (own) return { queue: own, dead: false };
+                const source = name.endsWith('-dlq') ? queues.get(name.slice(0, -4)) : undefined;
+                return source ? { queue: source, dead: true } : undefined;
+              },
+              moveTasks,
+              now: nowMs,
             },
             { method, path, headers, body: body.toString('utf8') },
           );
@@ -299,6 +348,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
             if (!res.writableEnded) abort.abort();
           });
           result = await handleSandbox(sandboxes, req, path, query, body, abort.signal);
+        } else if (path === '/console' || path.startsWith('/console/')) {
+          result = await serveConsole(path);
         } else if (path === '/_local' || path.startsWith('/_local/')) {
           result = await handleLocal(method, path, body);
         } else {
@@ -322,6 +373,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
   const repo = new ClientRepository(createDocumentClient(low), LOCAL_TABLE);
   const devClients = await ensureDevClients(repo, dataDir);
+  const devOperator = await ensureDevOperator(
+    new OperatorRepository(createDocumentClient(low), LOCAL_TABLE),
+    dataDir,
+  );
   writeFileSync(
     join(dataDir, 'runtime.json'),
     JSON.stringify(
@@ -342,6 +397,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     port,
     dataDir,
     devClients,
+    devOperator,
     lambdas,
     bus,
     queues,

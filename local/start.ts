@@ -24,6 +24,8 @@ const lines = [
       `\n  ${''.padEnd(12)} grants=${c.grantTypes.join(',')}  scopes=${c.scopes.join(' ')}`,
   ),
   '',
+  `Operator console: ${runtime.url}/console/   username=${runtime.devOperator.username}  password=${runtime.devOperator.password}`,
+  '',
   `Try: npm run send -- events/api/...json      Stop: Ctrl-C`,
   '',
 ];

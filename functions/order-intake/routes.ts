@@ -8,9 +8,9 @@ import {
   reviewDecisionSchema,
 } from '../../shared/orders/contract.ts';
 import { licenceSigningKeySchema, publicJwks } from '../../shared/orders/licence-keys.ts';
+import { reviewOrder } from '../../shared/orders/review-order.ts';
 import { type SubmitOrderDeps, submitOrder } from '../../shared/orders/submit-order.ts';
-import { getOrder, listOrders } from './read-orders.ts';
-import { reviewOrder } from './review-order.ts';
+import { getOrder, listOrders, orderView } from './read-orders.ts';
 import { idempotencyKeyOf } from './schema.ts';
 
 /** HTTP adapters of the order-intake use cases (parse, call, answer); the tenant comes from the token. */
@@ -27,7 +27,10 @@ export function orderRoutes(deps: OrderRouteDeps): Record<string, RouteHandler> 
       const req = authed(r);
       const { reason } = jsonBody(req, reviewDecisionSchema);
       const orderId = req.pathParameters.orderId ?? '';
-      return json(200, await reviewOrder({ orderId, decision, reason, operator: req.principal.sub }, deps));
+      return json(
+        200,
+        orderView(await reviewOrder({ orderId, decision, reason, operator: req.principal.sub }, deps)),
+      );
     };
   return {
     'POST /v1/orders': async (r) => {

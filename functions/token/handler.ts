@@ -8,6 +8,7 @@ import { httpHandler } from '../../shared/http/handler.ts';
 import { json } from '../../shared/http/types.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
 import { type IssueTokenDeps, issueToken } from './issue-token.ts';
+import { operatorAuthDeps, operatorRoutes } from './operator-routes.ts';
 import {
   formatOAuthError,
   NO_STORE,
@@ -35,14 +36,20 @@ const deps: IssueTokenDeps = {
   audience: env.AUTH_AUDIENCE,
 };
 
-/** `POST /oauth/token` (RFC 6749 errors, no-store) and `GET /.well-known/jwks.json`. */
+const operators = operatorAuthDeps(deps);
+
+/** `POST /oauth/token` (RFC 6749 errors, no-store), `GET /.well-known/jwks.json`, operator sign-in. */
 export const handler = httpHandler({
   functionName: 'token',
   routes: {
     'POST /oauth/token': {
-      handler: async (req) => json(200, await issueToken(readTokenCommand(req), deps), { ...NO_STORE }),
+      handler: async (req) =>
+        json(200, (await operators.grant(req)) ?? (await issueToken(readTokenCommand(req), deps)), {
+          ...NO_STORE,
+        }),
       options: { formatError: formatOAuthError },
     },
+    ...operatorRoutes(operators),
     'GET /.well-known/jwks.json': async () =>
       json(200, { keys: [publicJwkOf(await deps.signingKey())] }, { 'cache-control': 'public, max-age=300' }),
   },

@@ -1,12 +1,12 @@
 import { queryParams } from '../../shared/http/body.ts';
 import { httpHandler } from '../../shared/http/handler.ts';
 import { type AuthedRequest, json } from '../../shared/http/types.ts';
-import { getBillingRun, startBillingRun } from './billing-runs.ts';
+import { getBillingRun, startBillingRun } from '../../shared/usage/billing-runs.ts';
+import { summarizeUsage } from '../../shared/usage/summarize-usage.ts';
 import { submissionDepsFromEnv } from './deps.ts';
 import { readStartRunRequest, readUsageRequest } from './read-usage-request.ts';
 import { summaryQuerySchema } from './schema.ts';
 import { submitUsage } from './submit-usage.ts';
-import { summarizeUsage } from './summarize-usage.ts';
 
 const deps = submissionDepsFromEnv();
 const tenantOf = (req: unknown) => (req as AuthedRequest).principal.tenant;

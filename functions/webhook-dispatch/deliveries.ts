@@ -1,12 +1,12 @@
 import type { Clock } from '../../shared/clock.ts';
-import {
-  dueKeyFor,
-  type LogQuery,
-  type WebhookDelivery,
-  type WebhookDeliveryRepository,
+import type {
+  LogQuery,
+  WebhookDelivery,
+  WebhookDeliveryRepository,
 } from '../../shared/db/entities/webhook-deliveries.ts';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors.ts';
 import type { DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
+import { rearmDelivery } from '../../shared/webhooks/replay.ts';
 import { type Caller, type EndpointDeps, requireEndpoint } from './endpoints.ts';
 import { REPLAY_PAGE } from './schema.ts';
 
@@ -52,34 +52,6 @@ export async function getDelivery(id: string, caller: Caller, deps: DeliveryDeps
   return { ...summary(d), payload: d.payload, attempts: d.attempts };
 }
 
-/**
- * Re-arms a finished delivery (same `webhook-id`, fresh retry schedule). The due item is written
- * first and the message sent last, so a crash in between is finished by the sweeper.
- */
-async function rearm(d: WebhookDelivery, tenant: string, deps: DeliveryDeps): Promise<boolean> {
-  const now = deps.clock.now();
-  const dueKey = dueKeyFor(now, d.id);
-  await deps.deliveries.putDue(dueKey);
-  const ok = await deps.deliveries.transition(
-    d.id,
-    {
-      status: 'pending',
-      retryIndex: 0,
-      nextAttemptAt: now.toISOString(),
-      dueKey,
-      updatedAt: now.toISOString(),
-    },
-    { statuses: ['succeeded', 'failed', 'cancelled'], tenant },
-    ['completedAt', 'claimId'],
-  );
-  if (!ok) {
-    await deps.deliveries.deleteDue(dueKey);
-    return false;
-  }
-  await deps.queue.enqueue([{ deliveryId: d.id, dueKey }]);
-  return true;
-}
-
 async function requireEnabled(endpointId: string, caller: Caller, deps: DeliveryDeps) {
   const ep = await requireEndpoint({ endpoints: deps.endpoints } as EndpointDeps, caller.tenant, endpointId);
   if (ep.status !== 'enabled') {
@@ -99,7 +71,7 @@ export async function replayDelivery(id: string, caller: Caller, deps: DeliveryD
     );
   }
   await requireEnabled(d.endpointId, caller, deps);
-  if (!(await rearm(d, caller.tenant, deps))) {
+  if (!(await rearmDelivery(d, caller.tenant, deps))) {
     throw new ConflictError(
       `Delivery ${id} changed while being replayed; try again.`,
       'DELIVERY_IN_PROGRESS',
@@ -126,7 +98,7 @@ export async function replayEndpoint(
   });
   let replayed = 0;
   for (const d of page.items) {
-    if (!d.notices?.length && (await rearm(d, caller.tenant, deps))) replayed++;
+    if (!d.notices?.length && (await rearmDelivery(d, caller.tenant, deps))) replayed++;
   }
   return { replayed, ...(page.cursor ? { cursor: page.cursor } : {}) };
 }

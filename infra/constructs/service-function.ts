@@ -49,6 +49,10 @@ export interface ServiceResources {
   queues: Record<string, IQueue>;
   /** Public JWK (JSON) that verifies access tokens. */
   publicJwk: string;
+  /** Origin(s) of the operator console, comma-separated (`https://<distribution>`). */
+  consoleOrigins?: string;
+  /** Every dead-letter queue, by the name operators see, with the queue it serves (if any). */
+  deadLetterQueues?: Record<string, { dlq: IQueue; source?: IQueue }>;
 }
 
 export interface ServiceFunctionProps {
@@ -185,6 +189,50 @@ export class ServiceFunction extends Construct {
         fn.addEnvironment(envName.partnerBaseUrl(use.name), config.partnerBaseUrls[use.name]);
         fn.addEnvironment(envName.secretArn(secretName), secret.secretArn);
         secret.grantRead(fn);
+        return;
+      }
+      case 'console': {
+        if (!resources.consoleOrigins)
+          throw new Error(`function ${name} uses the console, which is not built`);
+        fn.addEnvironment('CONSOLE_ORIGINS', resources.consoleOrigins);
+        return;
+      }
+      case 'deadLetters': {
+        const all = Object.entries(resources.deadLetterQueues ?? {});
+        fn.addEnvironment(
+          'DEAD_LETTER_QUEUES',
+          Stack.of(this).toJsonString(
+            all.map(([queueName, q]) => ({
+              name: queueName,
+              url: q.dlq.queueUrl,
+              arn: q.dlq.queueArn,
+              ...(q.source ? { sourceArn: q.source.queueArn } : {}),
+            })),
+          ),
+        );
+        // Depth and a peek of each DLQ, and its redrive (a message move task reads and deletes on
+        // the DLQ and sends to the source queue with the caller's permissions).
+        fn.addToRolePolicy(
+          new PolicyStatement({
+            actions: [
+              'sqs:GetQueueAttributes',
+              'sqs:ReceiveMessage',
+              'sqs:DeleteMessage',
+              'sqs:StartMessageMoveTask',
+              'sqs:ListMessageMoveTasks',
+            ],
+            resources: all.map(([, q]) => q.dlq.queueArn),
+          }),
+        );
+        const sources = all.flatMap(([, q]) => (q.source ? [q.source.queueArn] : []));
+        if (sources.length)
+          fn.addToRolePolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: sources }));
+        // ApproximateAgeOfOldestMessage is a CloudWatch metric, not a queue attribute.
+        fn.addToRolePolicy(new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+        Validations.of(fn).acknowledge({
+          id: 'AwsSolutions-IAM5[Action::cloudwatch:GetMetricData]',
+          reason: 'cloudwatch:GetMetricData supports no resource-level permissions',
+        });
         return;
       }
       default: {

@@ -43,10 +43,15 @@ export class StatefulStack extends Stack {
     const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     const key = (name: string) => ({ name, type: AttributeType.STRING });
+    // CloudFormation creates at most one index per table update: an existing stage receives new
+    // indexes one deploy at a time with `-c tableIndexes=<n>` (see README, Operations console).
+    const indexCount = Number(
+      this.node.tryGetContext('tableIndexes') ?? tableDefinition.globalSecondaryIndexes.length,
+    );
     this.table = new TableV2(this, 'Table', {
       partitionKey: key(tableDefinition.partitionKey),
       sortKey: key(tableDefinition.sortKey),
-      globalSecondaryIndexes: tableDefinition.globalSecondaryIndexes.map((gsi) => ({
+      globalSecondaryIndexes: tableDefinition.globalSecondaryIndexes.slice(0, indexCount).map((gsi) => ({
         indexName: gsi.indexName,
         partitionKey: key(gsi.partitionKey),
         sortKey: key(gsi.sortKey),

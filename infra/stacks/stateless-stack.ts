@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import { type CfnStage, HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { type CfnStage, CorsHttpMethod, HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
@@ -16,6 +16,7 @@ import type { Construct } from 'constructs';
 import { schedulerInputTemplate } from '../../shared/events/scheduled.ts';
 import type { StageConfig } from '../config.ts';
 import { repoPath } from '../constructs/bundling.ts';
+import { ConsoleSite } from '../constructs/console-site.ts';
 import { Monitoring } from '../constructs/monitoring.ts';
 import { ServiceFunction } from '../constructs/service-function.ts';
 import { SigningKey } from '../constructs/signing-key.ts';
@@ -127,6 +128,18 @@ export class StatelessStack extends Stack {
       removalPolicy,
     });
 
+    // Before the functions: the token and ops functions are told the console's origin.
+    const consoleSite = new ConsoleSite(this, 'Console', { removalPolicy });
+    const ruleTargetDlq = wiring.rules.length > 0 ? dlq('RuleTargetDlq') : undefined;
+    const scheduleDlq = wiring.schedules.length > 0 ? dlq('ScheduleDlq') : undefined;
+    const deadLetterQueues = {
+      ...Object.fromEntries(
+        Object.entries(queueDlqs).map(([n, q]) => [n, { dlq: q, source: this.queues[n]! }]),
+      ),
+      ...(ruleTargetDlq ? { 'rule-targets': { dlq: ruleTargetDlq } } : {}),
+      ...(scheduleDlq ? { schedules: { dlq: scheduleDlq } } : {}),
+    };
+
     const tokenRoutes = new Set(wiring.routes.filter((r) => r.auth === 'jwt').map((r) => r.function));
     for (const [name, spec] of Object.entries(wiring.functions)) {
       this.functions[name] = new ServiceFunction(this, `Fn-${name}`, {
@@ -141,6 +154,8 @@ export class StatelessStack extends Stack {
           secrets: props.secrets,
           queues: this.queues,
           publicJwk: signingKey.publicJwk,
+          consoleOrigins: consoleSite.origin,
+          deadLetterQueues,
         },
       });
     }
@@ -161,10 +176,14 @@ export class StatelessStack extends Stack {
       });
     }
 
-    this.api = this.buildApi(props, retention, removalPolicy);
+    this.api = this.buildApi(props, retention, removalPolicy, consoleSite.origin);
+    consoleSite.deploy(this.api.apiEndpoint);
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: `${consoleSite.origin}/console/`,
+      description: 'Operator console',
+    });
 
-    // Events EventBridge could not deliver to a rule's queue (after its retries) land here.
-    const ruleTargetDlq = wiring.rules.length > 0 ? dlq('RuleTargetDlq') : undefined;
+    // Events EventBridge could not deliver to a rule's queue (after its retries) land in ruleTargetDlq.
     for (const rule of wiring.rules) {
       new Rule(this, `Rule-${rule.name}`, {
         eventBus: props.bus,
@@ -181,7 +200,6 @@ export class StatelessStack extends Stack {
       });
     }
 
-    const scheduleDlq = wiring.schedules.length > 0 ? dlq('ScheduleDlq') : undefined;
     for (const s of wiring.schedules) {
       const target = this.functions[s.function]!.fn;
       const targetId = this.resolve(this.getLogicalId(target.node.defaultChild as CfnFunction));
@@ -218,12 +236,20 @@ export class StatelessStack extends Stack {
     props: StatelessStackProps,
     retention: RetentionDays,
     removalPolicy: RemovalPolicy,
+    consoleOrigin: string,
   ): HttpApi {
     const { config, wiring } = props;
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention, removalPolicy });
     const api = new HttpApi(this, 'Api', {
       description: `Switchboard ${config.stage} API`,
       createDefaultStage: true,
+      // The operator console (another origin) calls the API with its bearer token; nobody else may.
+      corsPreflight: {
+        allowOrigins: [consoleOrigin],
+        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST],
+        allowHeaders: ['authorization', 'content-type'],
+        maxAge: Duration.hours(1),
+      },
     });
     // One integration per function, shared by all its routes.
     const integrations = new Map<string, HttpLambdaIntegration>();

@@ -12,8 +12,10 @@ export const platformWiring: WiringPart = {
       entry: 'functions/token/handler.ts',
       ...api,
       uses: [
-        { kind: 'table', access: 'read' },
+        // readWrite: operator sign-in stores one-time codes and sessions (infra/wiring/ops.ts).
+        { kind: 'table', access: 'readWrite' },
         { kind: 'secret', name: 'auth-signing-key', access: 'read' },
+        { kind: 'console' },
       ],
     },
     meta: {

@@ -15,7 +15,7 @@ import type { WiringPart } from '../wiring-types.ts';
  */
 export const USAGE_BILLING_SCHEDULE = process.env.USAGE_BILLING_SCHEDULE ?? 'cron(0 17 * * ? *)';
 
-const usageSettings = {
+export const usageSettings = {
   USAGE_LATE_WINDOW_DAYS: '35',
   USAGE_RETENTION_DAYS: '400',
   USAGE_GROUP_SHARDS: '8',

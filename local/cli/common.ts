@@ -56,8 +56,12 @@ export interface DevClientFile {
   scopes: string[];
 }
 
+/** The OAuth clients of `dev-clients.json` (not the operator entry, which has no client id). */
 export function readDevClients(dir = dataDir()): DevClientFile[] {
-  return JSON.parse(readFileSync(join(dir, 'dev-clients.json'), 'utf8')) as DevClientFile[];
+  const entries = JSON.parse(readFileSync(join(dir, 'dev-clients.json'), 'utf8')) as Array<
+    Partial<DevClientFile>
+  >;
+  return entries.filter((e): e is DevClientFile => e.kind !== 'operator' && typeof e.clientId === 'string');
 }
 
 /**

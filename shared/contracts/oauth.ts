@@ -46,5 +46,15 @@ export const scopes = [
   'webhooks:manage',
   'webhooks:publish',
   'webhooks:all-events',
+  // Operations API (`/v1/ops/…`): operators signed in to the console, or the `ops` client of scripts.
+  'ops:read',
+  'ops:review',
+  'ops:webhooks',
+  'ops:deadletters',
+  'ops:billing',
 ] as const;
 export type Scope = (typeof scopes)[number];
+
+/** Every operations scope: read everything; decide reviews; replay webhooks; redrive DLQs; run billing. */
+export const opsScopes = scopes.filter((s) => s.startsWith('ops:')) as Array<Extract<Scope, `ops:${string}`>>;
+export type OpsScope = (typeof opsScopes)[number];

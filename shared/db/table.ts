@@ -10,6 +10,15 @@ export const tableDefinition = {
   globalSecondaryIndexes: [
     { indexName: 'GSI1', partitionKey: 'GSI1PK', sortKey: 'GSI1SK' },
     { indexName: 'GSI2', partitionKey: 'GSI2PK', sortKey: 'GSI2SK' },
+    // Overloaded indexes of the operations views (see each entity for what it puts in them): orders
+    // by status/channel and by search text, deliveries by status and type. Status-keyed entries
+    // carry the status in the SORT key (`<status>#<id>`), so a status change rewrites only a key
+    // the item itself knows; hot partitions are write-sharded (`#<shard>` suffix) and read by
+    // merging every shard (`shared/db/merged-query.ts`).
+    { indexName: 'GSI3', partitionKey: 'GSI3PK', sortKey: 'GSI3SK' },
+    { indexName: 'GSI4', partitionKey: 'GSI4PK', sortKey: 'GSI4SK' },
+    { indexName: 'GSI5', partitionKey: 'GSI5PK', sortKey: 'GSI5SK' },
+    { indexName: 'GSI6', partitionKey: 'GSI6PK', sortKey: 'GSI6SK' },
   ],
 } as const;
 

@@ -42,13 +42,17 @@ const FORM = 'application/x-www-form-urlencoded';
 /** Larger than every route's body limit (1 MiB for Zuora events is the largest). */
 const HUGE_BYTES = 1024 * 1024 + 16;
 
-type Shape = 'generic' | 'zuora' | 'oauth';
+type Shape = 'generic' | 'zuora' | 'oauth' | 'page';
+/** Routes whose successful reads query AWS (queue depths and ages). */
+const READS_AWS = new Set(['GET /v1/ops/dashboard', 'GET /v1/ops/dead-letters']);
 const shapeOf = (route: RouteSpec): Shape =>
   route.path.startsWith('/v1/zuora') || route.path.startsWith('/api/billing')
     ? 'zuora'
-    : route.path === '/oauth/token'
-      ? 'oauth'
-      : 'generic';
+    : route.path === '/oauth/authorize'
+      ? 'page'
+      : route.path.startsWith('/oauth/')
+        ? 'oauth'
+        : 'generic';
 
 /** Sample bodies per route, from `events/api/<dir>/` (plain JSON bodies, not `*.apigw.json`). */
 const SAMPLE_DIRS: Record<string, string[]> = {
@@ -271,6 +275,16 @@ describe('bad input: a clear 4xx, nothing changed', () => {
       AWS_ENDPOINT_URL_SQS: awsUrl,
       AWS_ENDPOINT_URL_SESV2: awsUrl,
       AWS_ENDPOINT_URL_SCHEDULER: awsUrl,
+      AWS_ENDPOINT_URL_CLOUDWATCH: awsUrl,
+      CONSOLE_ORIGINS: 'https://console.example',
+      DEAD_LETTER_QUEUES: JSON.stringify(
+        Object.keys(wiring.queues).map((name) => ({
+          name,
+          url: `${awsUrl}/000000000000/${name}-dlq`,
+          arn: `arn:aws:sqs:us-east-1:000000000000:${name}-dlq`,
+          sourceArn: `arn:aws:sqs:us-east-1:000000000000:${name}`,
+        })),
+      ),
     });
     for (const name of Object.keys(wiring.secrets) as SecretName[]) {
       process.env[envName.secretArn(name)] = `arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}`;
@@ -345,13 +359,30 @@ describe('bad input: a clear 4xx, nothing changed', () => {
     )) as APIGatewayProxyStructuredResultV2;
   }
 
+  /**
+   * Items of the table, not counting the operations audit trail: every ops call, refused ones
+   * included, is recorded there by design (an append-only log of who tried what, like an access
+   * log); bad input must change nothing else.
+   */
   async function tableCount(): Promise<number> {
-    const page = await table.doc.send(new ScanCommand({ TableName: table.tableName, ConsistentRead: true }));
+    const page = await table.doc.send(
+      new ScanCommand({
+        TableName: table.tableName,
+        ConsistentRead: true,
+        FilterExpression: 'attribute_not_exists(entity) OR entity <> :audit',
+        ExpressionAttributeValues: { ':audit': 'ops-audit' },
+      }),
+    );
     return page.Count ?? 0;
   }
 
   /** The body names the problem, in the route's contract shape. */
   function expectNamedProblem(route: RouteSpec, res: APIGatewayProxyStructuredResultV2, label: string) {
+    if (shapeOf(route) === 'page' && String(res.headers?.['content-type'] ?? '').startsWith('text/html')) {
+      // The sign-in page answers people: the problem is stated on the page, in an alert.
+      expect(String(res.body), label).toMatch(/role="alert"[^>]*>[^<]+</);
+      return;
+    }
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(res.body ?? '') as Record<string, unknown>;
@@ -359,7 +390,7 @@ describe('bad input: a clear 4xx, nothing changed', () => {
       throw new Error(`${label}: the answer is not JSON: ${String(res.body).slice(0, 200)}`);
     }
     const shape = shapeOf(route);
-    if (shape === 'oauth') {
+    if (shape === 'oauth' || shape === 'page') {
       expect(body.error, label).toEqual(expect.any(String));
       expect(String(body.error_description ?? ''), label).not.toBe('');
     } else if (shape === 'zuora') {
@@ -402,7 +433,14 @@ describe('bad input: a clear 4xx, nothing changed', () => {
     if ((res.statusCode ?? 0) >= 400) expectNamedProblem(route, res, label);
     // Reads, and writes aimed at an unknown resource: nothing may change either way.
     expect(await tableCount(), `${label}: the table changed`).toBe(before);
-    expect(awsCalls.slice(callsBefore), `${label}: AWS was called`).toEqual([]);
+    // Reads of queue state ask SQS and CloudWatch (that is what they show); they must not send.
+    const calls = awsCalls.slice(callsBefore);
+    if ((res.statusCode ?? 0) < 400 && READS_AWS.has(routeKey(route))) {
+      expect(
+        calls.filter((c) => !/GetQueueAttributes|ListMessageMoveTasks|GetMetricData/.test(c)),
+        label,
+      ).toEqual([]);
+    } else expect(calls, `${label}: AWS was called`).toEqual([]);
   }
 
   const params = { seed: SEED, numRuns: RUNS, endOnFailure: true } as const;

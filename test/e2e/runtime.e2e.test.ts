@@ -42,7 +42,18 @@ describe('the local runtime over real HTTP', () => {
   it('writes dev-clients.json and answers unknown paths as API Gateway does', async () => {
     const { readFile } = await import('node:fs/promises');
     const clients = JSON.parse(await readFile(`${rt.dataDir}/dev-clients.json`, 'utf8'));
-    expect(clients.map((c: { kind: string }) => c.kind).sort()).toEqual(['distributor', 'platform', 'zuora']);
+    expect(clients.map((c: { kind: string }) => c.kind).sort()).toEqual([
+      'distributor',
+      'operator',
+      'ops',
+      'platform',
+      'zuora',
+    ]);
+    expect(Object.keys(clients.find((c: { kind: string }) => c.kind === 'operator')).sort()).toEqual([
+      'kind',
+      'password',
+      'username',
+    ]);
     const missing = await api(rt, 'GET', '/v9/nothing');
     expect(missing).toMatchObject({ status: 404, body: { message: 'Not Found' } });
   });

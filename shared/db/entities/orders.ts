@@ -6,28 +6,40 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { encodeTime } from 'ulid';
 import { z } from 'zod';
 import {
+  type OrderChannel,
   type OrderStatus,
   orderChannelSchema,
   orderRequestSchema,
   orderStatusSchema,
   TERMINAL_STATUSES,
 } from '../../orders/contract.ts';
-import { CursorError, decodeCursor, encodeCursor, isConditionFailed } from '../client.ts';
-import { key } from '../keys.ts';
+import { isConditionFailed } from '../client.ts';
+import { key, shardOf } from '../keys.ts';
+import { type MergeSource, mergedQuery } from '../merged-query.ts';
 
 /**
  * The order aggregate. One item per order; every status change is one conditional update (the
  * condition names the states it may leave), so concurrent or redelivered workers cannot move an
  * order twice, and no transaction is needed.
  *
- * Items:
+ * Items (`<s>` = the order's shard, 0..ORDER_SHARDS-1, from its id):
  *   PK `ORDER#<orderId>`                       SK `ORDER`   the order
- *     GSI1PK `TENANT#<tenant>#ORDERS`          GSI1SK `<orderId>`           (tenant listing, newest last)
- *     GSI2PK `ORDER-STAGE#<status>`            GSI2SK `<activityAt>#<orderId>` (reconciler; sparse:
+ *     GSI1PK `TENANT#<tenant>#ORDERS`          GSI1SK `<status>#<orderId>`   a tenant's orders by status
+ *     GSI2PK `ORDER-STAGE#<status>#<s>`        GSI2SK `<activityAt>#<orderId>` (reconciler; sparse:
  *                                              removed once a terminal order's event is published)
+ *     GSI3PK `ORDERS#<channel>#<s>`            GSI3SK `<status>#<orderId>`   every order by status
+ *     GSI4PK `ORDERS#<channel>#<s>`            GSI4SK `<orderId>`            every order by time
+ *     GSI5PK `ORDERS#CID#<s>`                  GSI5SK `<channel order id, lower case>#<orderId>`
+ *     GSI6PK `ORDERS#CO#<s>`                   GSI6SK `<company, normalised>#<orderId>`
  *   PK `ORDER-CLAIM#<tenant>#<kind>#<value>`   SK `CLAIM`   idempotency claims (kind `key` | `channel`)
+ *
+ * Order ids are ULIDs of the hub clock, so an order key sorts by creation time and a date range is a
+ * key range. Status lives in SORT keys, so a transition rewrites keys it can compute from the id and
+ * the new status alone. The global partitions are write-sharded (product.md §5: ~1,000 writes/s per
+ * key) and read by merging every shard (`shared/db/merged-query.ts`).
  */
 const storedStatusSchema = orderStatusSchema;
 
@@ -151,24 +163,94 @@ export const orderSchema = z.object({
 });
 export type Order = z.infer<typeof orderSchema>;
 
+/** Shards of every global order partition (status, channel, search, reconciler stage). */
+export const ORDER_SHARDS = 4;
+const shard = (orderId: string) => shardOf(orderId, ORDER_SHARDS);
+const shards = Array.from({ length: ORDER_SHARDS }, (_, i) => i);
+const CHANNELS = orderChannelSchema.options;
+
 export const orderKey = (orderId: string) => ({ PK: key('ORDER', orderId), SK: 'ORDER' });
 export const tenantOrdersPk = (tenant: string) => key('TENANT', tenant, 'ORDERS');
-export const stagePk = (status: OrderStatus) => key('ORDER-STAGE', status);
+export const stagePk = (status: OrderStatus, orderId: string) => key('ORDER-STAGE', status, shard(orderId));
 export const stageSk = (activityAt: string, orderId: string) => `${activityAt}#${orderId}`;
+const statusSk = (status: OrderStatus, orderId: string) => `${status}#${orderId}`;
+const channelPk = (channel: OrderChannel, s: number) => key('ORDERS', channel, s);
+const cidPk = (s: number) => key('ORDERS', 'CID', s);
+const companyPk = (s: number) => key('ORDERS', 'CO', s);
+
+/** Search form of a channel order id: lower case (ids are already `[a-z0-9._:/-]`). */
+export const searchableId = (text: string) => text.trim().toLowerCase().slice(0, 100);
+/** Search form of a company name: no accents, lower case, words of `[a-z0-9]` separated by one space. */
+export function searchableName(text: string): string {
+  return text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim()
+    .slice(0, 100);
+}
+
+/** The index keys of an order in its current status (every GSI but the reconciler's). */
+export function orderIndexKeys(
+  order: Pick<Order, 'orderId' | 'tenant' | 'channel' | 'status' | 'channelOrderId' | 'sellTo'>,
+) {
+  const s = shard(order.orderId);
+  return {
+    GSI1PK: tenantOrdersPk(order.tenant),
+    GSI1SK: statusSk(order.status, order.orderId),
+    GSI3PK: channelPk(order.channel, s),
+    GSI3SK: statusSk(order.status, order.orderId),
+    GSI4PK: channelPk(order.channel, s),
+    GSI4SK: order.orderId,
+    GSI5PK: cidPk(s),
+    GSI5SK: `${searchableId(order.channelOrderId)}#${order.orderId}`,
+    GSI6PK: companyPk(s),
+    GSI6SK: `${searchableName(order.sellTo.company)}#${order.orderId}`,
+  };
+}
+
+/** Inclusive order-key bounds of the orders created in [from, to] (ULIDs of the hub clock). */
+export function orderIdRange(from: Date | undefined, to: Date | undefined) {
+  const at = (d: Date) => encodeTime(Math.max(0, Math.min(d.getTime(), 281474976710655)), 10);
+  return {
+    ...(from ? { from: `ord_${at(from)}0000000000000000` } : {}),
+    ...(to ? { to: `ord_${at(to)}ZZZZZZZZZZZZZZZZ` } : {}),
+  };
+}
+
+/** Filters of the operations order list; see `OrderRepository.listAll`. */
+export interface OrderListFilter {
+  status?: OrderStatus;
+  channel?: OrderChannel;
+  tenant?: string;
+  from?: Date;
+  to?: Date;
+  /** Prefix of the channel order id or of the company name (case and accents ignored). */
+  q?: string;
+  /** Newest first unless `oldestFirst` (the review queue). */
+  oldestFirst?: boolean;
+  limit: number;
+  cursor?: string;
+}
 export const claimKey = (tenant: string, kind: 'key' | 'channel', value: string) => ({
   PK: `ORDER-CLAIM#${tenant}#${kind}#${value}`,
   SK: 'CLAIM',
 });
 
-const INDEX_ATTRIBUTES = new Set(['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'entity']);
+const INDEX_ATTRIBUTES = new Set([
+  'PK',
+  'SK',
+  'entity',
+  ...['GSI1', 'GSI2', 'GSI3', 'GSI4', 'GSI5', 'GSI6'].flatMap((g) => [`${g}PK`, `${g}SK`]),
+]);
 
 export function toItem(order: Order): Record<string, unknown> {
   return {
     ...orderKey(order.orderId),
     entity: 'order',
-    GSI1PK: tenantOrdersPk(order.tenant),
-    GSI1SK: order.orderId,
-    GSI2PK: stagePk(order.status),
+    ...orderIndexKeys(order),
+    GSI2PK: stagePk(order.status, order.orderId),
     GSI2SK: stageSk(order.updatedAt, order.orderId),
     ...order,
   };
@@ -291,8 +373,9 @@ export class OrderRepository {
       ':to': t.to,
       ':h': [{ at: t.now.toISOString(), status: t.to, ...(t.reason ? { reason: t.reason } : {}) }],
       ':now': t.now.toISOString(),
-      ':g2pk': stagePk(t.to),
+      ':g2pk': stagePk(t.to, orderId),
       ':g2sk': stageSk(t.now.toISOString(), orderId),
+      ':ssk': statusSk(t.to, orderId),
       ':ev': t.event,
     };
     const sets = [
@@ -301,6 +384,9 @@ export class OrderRepository {
       'updatedAt = :now',
       'GSI2PK = :g2pk',
       'GSI2SK = :g2sk',
+      // The status-keyed index entries follow the status (their partitions never change).
+      'GSI1SK = :ssk',
+      'GSI3SK = :ssk',
       'lastEvent = :ev',
     ];
     for (const [i, [field, value]] of Object.entries(t.set ?? {}).entries()) {
@@ -453,67 +539,216 @@ export class OrderRepository {
     }
   }
 
-  /** Orders of a tenant, oldest first, optionally of one status; opaque cursor. */
+  /**
+   * Orders of a tenant, oldest first, optionally of one status (one key prefix, never a filter);
+   * opaque cursor bound to the tenant and the filter.
+   */
   async listByTenant(
     tenant: string,
     options: { status?: OrderStatus; cursor?: string; limit: number },
   ): Promise<{ orders: Order[]; cursor: string | undefined }> {
-    const pk = tenantOrdersPk(tenant);
-    const start = decodeCursor(options.cursor);
-    // A cursor is caller input: only a GSI1 key of this tenant's partition may reach DynamoDB (a
-    // forged or foreign one is a 400, not a ValidationException answered as a 500).
-    if (
-      start &&
-      (start.GSI1PK !== pk ||
-        Object.keys(start).length !== 4 ||
-        !['GSI1SK', 'PK', 'SK'].every((k) => typeof start[k] === 'string'))
-    ) {
-      throw new CursorError();
-    }
-    const res = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'GSI1',
-        KeyConditionExpression: 'GSI1PK = :pk',
-        ...(options.status
-          ? {
-              FilterExpression: '#status = :s',
-              ExpressionAttributeNames: { '#status': 'status' },
-            }
-          : {}),
-        ExpressionAttributeValues: {
-          ':pk': pk,
-          ...(options.status ? { ':s': options.status } : {}),
-        },
-        Limit: options.limit,
-        ExclusiveStartKey: start,
-      }),
-    );
-    return { orders: (res.Items ?? []).map(fromItem), cursor: encodeCursor(res.LastEvaluatedKey) };
+    const page = await mergedQuery({
+      doc: this.doc,
+      tableName: this.tableName,
+      sources: (options.status ? [options.status] : orderStatusSchema.options).map((status) => ({
+        index: 'GSI1' as const,
+        pk: tenantOrdersPk(tenant),
+        prefix: `${status}#`,
+      })),
+      descending: false,
+      limit: options.limit,
+      parse: fromItem,
+      ...(options.cursor ? { cursor: options.cursor } : {}),
+    });
+    return { orders: page.items, cursor: page.cursor };
   }
 
-  /** Orders whose stage entry is older than `before` (the reconciler's query; no scan). */
+  /**
+   * Every order (operations): filtered by status, channel, tenant, creation date and a search prefix,
+   * newest first. Each filter is a key of some index: the query picks the index whose keys cover the
+   * most filters and merges its partitions; only filters no key covers in that index (channel with a
+   * tenant, anything with a search) are checked on the merged items.
+   */
+  async listAll(f: OrderListFilter): Promise<{ orders: Order[]; cursor?: string; partial?: boolean }> {
+    const channels = f.channel ? [f.channel] : CHANNELS;
+    let sources: MergeSource[];
+    let bounds: { from?: string; to?: string } = orderIdRange(f.from, f.to);
+    const residual: Array<(o: Order) => boolean> = [];
+    const q = f.q?.trim();
+    if (q) {
+      const id = searchableId(q);
+      const name = searchableName(q);
+      // Both search indexes, each over its own prefix range; the merged order is the search text.
+      sources = [
+        ...shards.map((s) => ({ index: 'GSI5' as const, pk: cidPk(s), from: id, to: `${id}~` })),
+        ...(name
+          ? shards.map((s) => ({ index: 'GSI6' as const, pk: companyPk(s), from: name, to: `${name}~` }))
+          : []),
+      ];
+      bounds = {};
+      const range = orderIdRange(f.from, f.to);
+      if (range.from) residual.push((o) => o.orderId >= range.from!);
+      if (range.to) residual.push((o) => o.orderId <= range.to!);
+      if (f.status) residual.push((o) => o.status === f.status);
+      if (f.channel) residual.push((o) => o.channel === f.channel);
+      if (f.tenant) residual.push((o) => o.tenant === f.tenant);
+    } else if (f.tenant) {
+      sources = (f.status ? [f.status] : orderStatusSchema.options).map((status) => ({
+        index: 'GSI1' as const,
+        pk: tenantOrdersPk(f.tenant!),
+        prefix: `${status}#`,
+      }));
+      if (f.channel) residual.push((o) => o.channel === f.channel);
+    } else if (f.status) {
+      sources = channels.flatMap((c) =>
+        shards.map((s) => ({ index: 'GSI3' as const, pk: channelPk(c, s), prefix: `${f.status}#` })),
+      );
+    } else {
+      sources = channels.flatMap((c) => shards.map((s) => ({ index: 'GSI4' as const, pk: channelPk(c, s) })));
+    }
+    const seen = new Set<string>();
+    const page = await mergedQuery<{ order: Order; via: string }>({
+      doc: this.doc,
+      tableName: this.tableName,
+      sources,
+      descending: !f.oldestFirst,
+      limit: f.limit,
+      ...bounds,
+      parse: (item, source) => ({ order: fromItem(item), via: source.index }),
+      filter: ({ order, via }) => {
+        if (!residual.every((r) => r(order))) return false;
+        // An order whose id and name both match is reported once, by the id index.
+        if (via === 'GSI6' && q && searchableId(order.channelOrderId).startsWith(searchableId(q)))
+          return false;
+        if (seen.has(order.orderId)) return false;
+        seen.add(order.orderId);
+        return true;
+      },
+      filterKey: JSON.stringify([
+        q ?? null,
+        f.status ?? null,
+        f.channel ?? null,
+        f.tenant ?? null,
+        f.from ?? null,
+        f.to ?? null,
+      ]),
+      ...(f.cursor ? { cursor: f.cursor } : {}),
+    });
+    return {
+      orders: page.items.map((i) => i.order),
+      ...(page.cursor ? { cursor: page.cursor } : {}),
+      ...(page.partial ? { partial: true } : {}),
+    };
+  }
+
+  /**
+   * Status and channel of every order created in [from, to] (dashboard), read from the time index
+   * with a projection; at most `cap` orders (then `capped`).
+   */
+  async window(from: Date, to: Date, cap: number) {
+    const range = orderIdRange(from, to);
+    const rows: Array<{ orderId: string; status: OrderStatus; channel: OrderChannel }> = [];
+    let capped = false;
+    await Promise.all(
+      CHANNELS.flatMap((c) =>
+        shards.map(async (s) => {
+          let start: Record<string, unknown> | undefined;
+          do {
+            const res = await this.doc.send(
+              new QueryCommand({
+                TableName: this.tableName,
+                IndexName: 'GSI4',
+                KeyConditionExpression: 'GSI4PK = :pk AND GSI4SK BETWEEN :lo AND :hi',
+                ExpressionAttributeValues: { ':pk': channelPk(c, s), ':lo': range.from, ':hi': range.to },
+                ProjectionExpression: 'orderId, #status, channel',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExclusiveStartKey: start,
+              }),
+            );
+            for (const i of res.Items ?? []) {
+              rows.push({
+                orderId: String(i.orderId),
+                status: orderStatusSchema.parse(i.status),
+                channel: orderChannelSchema.catch('api').parse(i.channel),
+              });
+            }
+            start = res.LastEvaluatedKey;
+            if (rows.length >= cap) {
+              capped = capped || start !== undefined;
+              break;
+            }
+          } while (start);
+        }),
+      ),
+    );
+    return { rows, capped };
+  }
+
+  /** How many orders are in a status now (COUNT over the status index, no items returned). */
+  async countInStatus(status: OrderStatus): Promise<number> {
+    const counts = await Promise.all(
+      CHANNELS.flatMap((c) =>
+        shards.map(async (s) => {
+          let n = 0;
+          let start: Record<string, unknown> | undefined;
+          do {
+            const res = await this.doc.send(
+              new QueryCommand({
+                TableName: this.tableName,
+                IndexName: 'GSI3',
+                KeyConditionExpression: 'GSI3PK = :pk AND begins_with(GSI3SK, :p)',
+                ExpressionAttributeValues: { ':pk': channelPk(c, s), ':p': `${status}#` },
+                Select: 'COUNT',
+                ExclusiveStartKey: start,
+              }),
+            );
+            n += res.Count ?? 0;
+            start = res.LastEvaluatedKey;
+          } while (start);
+          return n;
+        }),
+      ),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Orders whose stage entry is older than `before`, oldest first (the reconciler's query; no scan):
+   * every shard of the status's stage partition, merged.
+   */
   async listStaleInStage(
     status: OrderStatus,
     before: Date,
     limit: number,
   ): Promise<Array<{ order: Order; stageSk: string }>> {
-    const out: Array<{ order: Order; stageSk: string }> = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'GSI2',
-          KeyConditionExpression: 'GSI2PK = :pk AND GSI2SK < :before',
-          ExpressionAttributeValues: { ':pk': stagePk(status), ':before': before.toISOString() },
-          Limit: limit - out.length,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of res.Items ?? []) out.push({ order: fromItem(item), stageSk: String(item.GSI2SK) });
-      start = res.LastEvaluatedKey;
-    } while (start && out.length < limit);
-    return out;
+    const perShard = await Promise.all(
+      shards.map(async (s) => {
+        const out: Array<{ order: Order; stageSk: string }> = [];
+        let start: Record<string, unknown> | undefined;
+        do {
+          const res = await this.doc.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: 'GSI2',
+              KeyConditionExpression: 'GSI2PK = :pk AND GSI2SK < :before',
+              ExpressionAttributeValues: {
+                ':pk': key('ORDER-STAGE', status, s),
+                ':before': before.toISOString(),
+              },
+              Limit: limit - out.length,
+              ExclusiveStartKey: start,
+            }),
+          );
+          for (const item of res.Items ?? [])
+            out.push({ order: fromItem(item), stageSk: String(item.GSI2SK) });
+          start = res.LastEvaluatedKey;
+        } while (start && out.length < limit);
+        return out;
+      }),
+    );
+    return perShard
+      .flat()
+      .sort((a, b) => (a.stageSk < b.stageSk ? -1 : a.stageSk > b.stageSk ? 1 : 0))
+      .slice(0, limit);
   }
 }

@@ -145,6 +145,18 @@ export type BillingRun = z.infer<typeof runSchema>;
 
 const submissionKey = (id: string) => ({ PK: key('USAGESUB', id), SK: 'SUBMISSION' });
 const runKey = (id: string) => ({ PK: key('USAGERUN', id), SK: 'RUN' });
+/** Runs are listed newest first (GSI1 `USAGERUNS`, a few a day); a run's submissions by its id. */
+export const runIndexKeys = (run: Pick<BillingRun, 'id' | 'createdAt'>) => ({
+  GSI1PK: 'USAGERUNS',
+  GSI1SK: `${run.createdAt}#${run.id}`,
+});
+export const submissionIndexKeys = (s: Pick<Submission, 'id' | 'runId'>) => ({
+  GSI1PK: key('USAGERUN', s.runId, 'SUBMISSIONS'),
+  GSI1SK: s.id,
+});
+const INDEX_KEYS = new Set(['PK', 'SK', 'GSI1PK', 'GSI1SK', 'entity']);
+const plain = (item: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(item).filter(([k]) => !INDEX_KEYS.has(k)));
 
 /** Data access for billed totals, submissions and runs. */
 export class UsageBillingStore {
@@ -287,7 +299,12 @@ export class UsageBillingStore {
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...submissionKey(s.id), entity: 'usage-submission', ...submissionSchema.parse(s) },
+        Item: {
+          ...submissionKey(s.id),
+          ...submissionIndexKeys(s),
+          entity: 'usage-submission',
+          ...submissionSchema.parse(s),
+        },
         ConditionExpression: 'attribute_not_exists(PK)',
       }),
     );
@@ -342,7 +359,12 @@ export class UsageBillingStore {
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...runKey(run.id), entity: 'usage-billing-run', ...runSchema.parse(run) },
+        Item: {
+          ...runKey(run.id),
+          ...runIndexKeys(run),
+          entity: 'usage-billing-run',
+          ...runSchema.parse(run),
+        },
       }),
     );
   }
@@ -352,5 +374,40 @@ export class UsageBillingStore {
       new GetCommand({ TableName: this.tableName, Key: runKey(id), ConsistentRead: true }),
     );
     return res.Item ? runSchema.parse(res.Item) : undefined;
+  }
+
+  /** The most recent runs, newest first (operations console). */
+  async listRuns(limit: number, before?: string): Promise<BillingRun[]> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'GSI1',
+        KeyConditionExpression: before ? 'GSI1PK = :pk AND GSI1SK < :before' : 'GSI1PK = :pk',
+        ExpressionAttributeValues: { ':pk': 'USAGERUNS', ...(before ? { ':before': before } : {}) },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (res.Items ?? []).map((i) => runSchema.parse(plain(i)));
+  }
+
+  /** The submissions a run created (its outcome per subscription). */
+  async listRunSubmissions(runId: string): Promise<Submission[]> {
+    const out: Submission[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'GSI1',
+          KeyConditionExpression: 'GSI1PK = :pk',
+          ExpressionAttributeValues: { ':pk': key('USAGERUN', runId, 'SUBMISSIONS') },
+          ExclusiveStartKey: start,
+        }),
+      );
+      out.push(...(res.Items ?? []).map((i) => submissionSchema.parse(plain(i))));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
   }
 }

@@ -9,8 +9,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { encodeTime } from 'ulid';
 import { z } from 'zod';
-import { CursorError, isConditionFailed } from '../client.ts';
+import { isConditionFailed } from '../client.ts';
 import { key, shardOf } from '../keys.ts';
+import { type MergeSource, mergedQuery } from '../merged-query.ts';
 
 /**
  * Webhook deliveries: one item per (event, endpoint), whose id is the `webhook-id` header (stable
@@ -20,10 +21,15 @@ import { key, shardOf } from '../keys.ts';
  *   PK `WHDL#<id>` SK `WHDL`
  *     GSI1PK `WHDL#T#<tenant>#<shard>`     GSI1SK `<id>`   the tenant's log
  *     GSI2PK `WHDL#E#<endpointId>#<shard>` GSI2SK `<id>`   the endpoint's log
+ *     GSI3PK `WHDL#T#<tenant>#<shard>`     GSI3SK `<status>#<id>`   the tenant's log by status
+ *     GSI4PK `WHDL#TT#<tenant>#<type>#<shard>`  GSI4SK `<id>`     the tenant's log by event type
+ *     GSI5PK `WHDL#ALL#<shard>`            GSI5SK `<status>#<id>`   every tenant's (operations)
+ *     GSI6PK `WHDL#ORDER#<orderId>`        GSI6SK `<id>`   deliveries about one order (its timeline)
  *   PK `WHDUE#<shard>` SK `<dueAt ISO>#<id>`                a wake-up ("due") item
  *
  * Logs are sharded (a busy endpoint writes more than one partition key takes) and read by merging
- * every shard. Due items make every wait durable beyond SQS's 15-minute delay: one is written
+ * every shard (`shared/db/merged-query.ts`); a status or type filter is an index key, never a
+ * filter over the log, so a page is never empty while matches remain. Due items make every wait durable beyond SQS's 15-minute delay: one is written
  * BEFORE the delivery moves to a new due time and deleted only after, so a crash at any line leaves
  * a due item that the sweeper turns back into a queue message.
  */
@@ -96,19 +102,51 @@ export function deliveryIdFor(eventId: string, endpointId: string, eventTimeMs: 
 export const deliveryKey = (id: string) => ({ PK: key('WHDL', id), SK: 'WHDL' });
 const tenantLogPk = (tenant: string, shard: number) => key('WHDL', 'T', tenant, shard);
 const endpointLogPk = (endpointId: string, shard: number) => key('WHDL', 'E', endpointId, shard);
+const typeLogPk = (tenant: string, type: string, shard: number) => key('WHDL', 'TT', tenant, type, shard);
+const allLogPk = (shard: number) => key('WHDL', 'ALL', shard);
+const statusSk = (status: DeliveryStatus, id: string) => `${status}#${id}`;
+const logShards = Array.from({ length: LOG_SHARDS }, (_, i) => i);
+
+/** Deliveries about one order (GSI6), for the order's timeline: the `orderId` of the payload's data. */
+export const orderDeliveriesPk = (orderId: string) => key('WHDL', 'ORDER', orderId);
+function orderIdOf(payload: string): string | undefined {
+  try {
+    const id = (JSON.parse(payload) as { data?: { orderId?: unknown } }).data?.orderId;
+    return typeof id === 'string' && /^[\w-]{1,64}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every index key of a delivery in its current status. */
+export function deliveryIndexKeys(
+  d: Pick<WebhookDelivery, 'id' | 'endpointTenant' | 'endpointId' | 'eventType' | 'status' | 'payload'>,
+) {
+  const shard = shardOf(d.id, LOG_SHARDS);
+  const orderId = orderIdOf(d.payload);
+  return {
+    ...(orderId ? { GSI6PK: orderDeliveriesPk(orderId), GSI6SK: d.id } : {}),
+    GSI1PK: tenantLogPk(d.endpointTenant, shard),
+    GSI1SK: d.id,
+    GSI2PK: endpointLogPk(d.endpointId, shard),
+    GSI2SK: d.id,
+    GSI3PK: tenantLogPk(d.endpointTenant, shard),
+    GSI3SK: statusSk(d.status, d.id),
+    GSI4PK: typeLogPk(d.endpointTenant, d.eventType, shard),
+    GSI4SK: d.id,
+    GSI5PK: allLogPk(shard),
+    GSI5SK: statusSk(d.status, d.id),
+  };
+}
 export const dueKeyFor = (dueAt: Date, id: string) => `${dueAt.toISOString()}#${id}`;
 const duePk = (id: string) => key('WHDUE', shardOf(id, DUE_SHARDS));
 const deliveryIdOfDueKey = (dueKey: string) => dueKey.slice(dueKey.indexOf('#') + 1);
 
 export function toDeliveryItem(d: WebhookDelivery): Record<string, unknown> {
-  const shard = shardOf(d.id, LOG_SHARDS);
   return {
     ...deliveryKey(d.id),
     entity: 'webhook-delivery',
-    GSI1PK: tenantLogPk(d.endpointTenant, shard),
-    GSI1SK: d.id,
-    GSI2PK: endpointLogPk(d.endpointId, shard),
-    GSI2SK: d.id,
+    ...deliveryIndexKeys(d),
     ...webhookDeliverySchema.parse(d),
   };
 }
@@ -133,6 +171,7 @@ export interface DeliveryTransition {
 }
 
 export interface LogQuery {
+  /** Owner of the endpoints; undefined only for the operations view of every tenant. */
   tenant: string;
   endpointId?: string;
   status?: DeliveryStatus;
@@ -233,6 +272,9 @@ export class WebhookDeliveryRepository {
       values[`:${k}`] = v;
       sets.push(`#${k} = :${k}`);
     }
+    // The status-keyed index entries follow the status (their partitions never change).
+    values[':statusSk'] = statusSk(t.status, id);
+    sets.push('GSI3SK = :statusSk', 'GSI5SK = :statusSk');
     const removes = [...new Set(remove)].filter(
       (k) => !(k in t) || t[k as keyof DeliveryTransition] === undefined,
     );
@@ -324,109 +366,114 @@ export class WebhookDeliveryRepository {
 
   /**
    * One page of a delivery log, newest first: the tenant's, or one endpoint's (still restricted to
-   * the tenant). Every shard is queried and merged; the cursor keeps each shard's position.
-   * Only items at or after the furthest shard frontier are returned, so the merge never skips an
-   * item a shard has not read yet.
+   * the tenant). Status and type are index keys (GSI3, GSI4); the shards of the chosen partition
+   * are merged (`mergedQuery`), so pages are full and in order.
    */
   async list(q: LogQuery): Promise<{ items: WebhookDelivery[]; cursor?: string }> {
-    const positions = decodeLogCursor(q.cursor);
-    const byEndpoint = q.endpointId !== undefined;
-    const index = byEndpoint ? 'GSI2' : 'GSI1';
-    const filters: string[] = ['#tenant = :tenant'];
-    const names: Record<string, string> = { '#tenant': 'endpointTenant' };
-    const values: Record<string, unknown> = { ':tenant': q.tenant };
-    const statuses = q.statuses ?? (q.status ? [q.status] : undefined);
-    if (statuses) {
-      names['#status'] = 'status';
-      filters.push(
-        `#status IN (${statuses
-          .map((s, i) => {
-            values[`:st${i}`] = s;
-            return `:st${i}`;
-          })
-          .join(', ')})`,
-      );
-    }
-    if (q.type) {
-      names['#type'] = 'eventType';
-      values[':type'] = q.type;
-      filters.push('#type = :type');
-    }
-    const lowest = q.since ? `msg_${encodeTime(q.since.getTime(), 10)}` : undefined;
-    const shards = await Promise.all(
-      Array.from({ length: LOG_SHARDS }, async (_, shard) => {
-        const pos = positions[shard];
-        if (pos === null) return { shard, items: [] as WebhookDelivery[], frontier: null };
-        const pk = byEndpoint ? endpointLogPk(q.endpointId!, shard) : tenantLogPk(q.tenant, shard);
-        const pkName = byEndpoint ? 'GSI2PK' : 'GSI1PK';
-        const skName = byEndpoint ? 'GSI2SK' : 'GSI1SK';
-        const res = await this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: index,
-            KeyConditionExpression: `${pkName} = :pk${lowest ? ` AND ${skName} >= :lowest` : ''}`,
-            FilterExpression: filters.join(' AND '),
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ...values, ':pk': pk, ...(lowest ? { ':lowest': lowest } : {}) },
-            ScanIndexForward: false,
-            Limit: q.limit,
-            ExclusiveStartKey: pos ? { ...deliveryKey(pos), [pkName]: pk, [skName]: pos } : undefined,
-          }),
-        );
-        const last = res.LastEvaluatedKey?.[skName];
-        return {
-          shard,
-          items: (res.Items ?? []).map(fromDeliveryItem),
-          frontier: typeof last === 'string' ? last : null,
-        };
+    return this.page(q, q.tenant);
+  }
+
+  /**
+   * The operations view: every tenant's deliveries (or one tenant's), newest first, by status, type
+   * and endpoint. Without a tenant, status is the key (GSI5, every status merged when none is asked).
+   */
+  async listAll(
+    q: Omit<LogQuery, 'tenant'> & { tenant?: string },
+  ): Promise<{ items: WebhookDelivery[]; cursor?: string }> {
+    return this.page(q, q.tenant);
+  }
+
+  /** Id and status of every delivery created in [from, to] (dashboard); at most `cap`. */
+  async window(from: Date, to: Date, cap: number) {
+    const lo = `msg_${encodeTime(from.getTime(), 10)}`;
+    const hi = `msg_${encodeTime(to.getTime(), 10)}~`;
+    const rows: Array<{ id: string; status: DeliveryStatus }> = [];
+    let capped = false;
+    await Promise.all(
+      deliveryStatusSchema.options.flatMap((status) =>
+        logShards.map(async (s) => {
+          let start: Record<string, unknown> | undefined;
+          do {
+            const res = await this.doc.send(
+              new QueryCommand({
+                TableName: this.tableName,
+                IndexName: 'GSI5',
+                KeyConditionExpression: 'GSI5PK = :pk AND GSI5SK BETWEEN :lo AND :hi',
+                ExpressionAttributeValues: {
+                  ':pk': allLogPk(s),
+                  ':lo': `${status}#${lo}`,
+                  ':hi': `${status}#${hi}`,
+                },
+                ProjectionExpression: 'id',
+                ExclusiveStartKey: start,
+              }),
+            );
+            for (const i of res.Items ?? []) rows.push({ id: String(i.id), status });
+            start = res.LastEvaluatedKey;
+            if (rows.length >= cap) {
+              capped = capped || start !== undefined;
+              break;
+            }
+          } while (start);
+        }),
+      ),
+    );
+    return { rows, capped };
+  }
+
+  /** Every delivery about one order, oldest first (at most `limit`). */
+  async listForOrder(orderId: string, limit: number): Promise<WebhookDelivery[]> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'GSI6',
+        KeyConditionExpression: 'GSI6PK = :pk',
+        ExpressionAttributeValues: { ':pk': orderDeliveriesPk(orderId) },
+        Limit: limit,
       }),
     );
-    // Newest first; an unread item of shard s is older than its frontier, so only items at or
-    // above the highest frontier are certainly in order.
-    const bound = shards.reduce<string | null>(
-      (max, s) => (s.frontier !== null && (max === null || s.frontier > max) ? s.frontier : max),
-      null,
-    );
-    const merged = shards
-      .flatMap((s) => s.items.map((item) => ({ shard: s.shard, item })))
-      .filter(({ item }) => bound === null || item.id >= bound)
-      .sort((a, b) => (a.item.id < b.item.id ? 1 : -1))
-      .slice(0, q.limit);
-    const next: Array<string | null | undefined> = shards.map((s) => {
-      const consumed = merged.filter((m) => m.shard === s.shard);
-      if (consumed.length === s.items.length) return s.frontier; // everything read was returned
-      return consumed.length ? consumed[consumed.length - 1]!.item.id : positions[s.shard];
-    });
-    const more = next.some((p) => p !== null);
-    return { items: merged.map((m) => m.item), cursor: more ? encodeLogCursor(next) : undefined };
+    return (res.Items ?? []).map(fromDeliveryItem);
   }
-}
 
-/** Cursor: each shard's last position (`undefined`: from the start, `null`: exhausted). */
-function encodeLogCursor(positions: Array<string | null | undefined>): string {
-  return Buffer.from(JSON.stringify({ v: 1, p: positions.map((p) => (p === undefined ? '' : p)) })).toString(
-    'base64url',
-  );
-}
-
-function decodeLogCursor(cursor: string | undefined): Array<string | null | undefined> {
-  if (!cursor) return Array.from({ length: LOG_SHARDS }, () => undefined);
-  try {
-    const parsed = z
-      .object({
-        v: z.literal(1),
-        p: z
-          .array(
-            z
-              .string()
-              .regex(/^(msg_[0-9A-Z]{26})?$/)
-              .nullable(),
-          )
-          .length(LOG_SHARDS),
-      })
-      .parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    return parsed.p.map((p) => (p === '' ? undefined : p));
-  } catch {
-    throw new CursorError();
+  private async page(
+    q: Omit<LogQuery, 'tenant'>,
+    tenant: string | undefined,
+  ): Promise<{ items: WebhookDelivery[]; cursor?: string }> {
+    const statuses = q.statuses ?? (q.status ? [q.status] : undefined);
+    const residual: Array<(d: WebhookDelivery) => boolean> = [];
+    let sources: MergeSource[];
+    if (q.endpointId !== undefined) {
+      sources = logShards.map((s) => ({ index: 'GSI2' as const, pk: endpointLogPk(q.endpointId!, s) }));
+      if (tenant !== undefined) residual.push((d) => d.endpointTenant === tenant);
+      if (statuses) residual.push((d) => statuses.includes(d.status));
+      if (q.type) residual.push((d) => d.eventType === q.type);
+    } else if (tenant !== undefined && statuses) {
+      sources = statuses.flatMap((st) =>
+        logShards.map((s) => ({ index: 'GSI3' as const, pk: tenantLogPk(tenant, s), prefix: `${st}#` })),
+      );
+      if (q.type) residual.push((d) => d.eventType === q.type);
+    } else if (tenant !== undefined && q.type) {
+      sources = logShards.map((s) => ({ index: 'GSI4' as const, pk: typeLogPk(tenant, q.type!, s) }));
+    } else if (tenant !== undefined) {
+      sources = logShards.map((s) => ({ index: 'GSI1' as const, pk: tenantLogPk(tenant, s) }));
+    } else {
+      sources = (statuses ?? deliveryStatusSchema.options).flatMap((st) =>
+        logShards.map((s) => ({ index: 'GSI5' as const, pk: allLogPk(s), prefix: `${st}#` })),
+      );
+      if (q.type) residual.push((d) => d.eventType === q.type);
+    }
+    const page = await mergedQuery({
+      doc: this.doc,
+      tableName: this.tableName,
+      sources,
+      descending: true,
+      limit: q.limit,
+      ...(q.since ? { from: `msg_${encodeTime(q.since.getTime(), 10)}` } : {}),
+      parse: fromDeliveryItem,
+      ...(residual.length ? { filter: (d: WebhookDelivery) => residual.every((r) => r(d)) } : {}),
+      filterKey: JSON.stringify([tenant ?? null, q.endpointId ?? null, statuses ?? null, q.type ?? null]),
+      ...(q.cursor ? { cursor: q.cursor } : {}),
+    });
+    return { items: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) };
   }
 }

@@ -9,6 +9,7 @@ import {
 import { z } from 'zod';
 import { CursorError, decodeCursor, encodeCursor, isConditionFailed } from '../client.ts';
 import { key } from '../keys.ts';
+import { mergedQuery } from '../merged-query.ts';
 
 /**
  * Webhook endpoints. One item per endpoint in its tenant's partition, so listing a tenant's
@@ -48,6 +49,12 @@ export const webhookEndpointSchema = z.object({
 export type WebhookEndpoint = z.infer<typeof webhookEndpointSchema>;
 
 export const ALL_EVENTS_PARTITION = 'WHEP#ALL';
+/** Every endpoint of every tenant (GSI3; the operations console lists them). */
+export const EVERY_ENDPOINT_PARTITION = 'WHEP#EVERY';
+export const endpointIndexKeys = (endpoint: Pick<WebhookEndpoint, 'tenant' | 'id'>) => ({
+  GSI3PK: EVERY_ENDPOINT_PARTITION,
+  GSI3SK: key(endpoint.tenant, endpoint.id),
+});
 
 export const endpointKey = (tenant: string, id: string) => ({ PK: key('WHEP', tenant), SK: key('EP', id) });
 
@@ -58,6 +65,7 @@ export function toEndpointItem(endpoint: WebhookEndpoint): Record<string, unknow
     ...(endpoint.allEvents
       ? { GSI1PK: ALL_EVENTS_PARTITION, GSI1SK: key(endpoint.tenant, endpoint.id) }
       : {}),
+    ...endpointIndexKeys(endpoint),
     ...webhookEndpointSchema.parse(endpoint),
   };
 }
@@ -137,6 +145,30 @@ export class WebhookEndpointRepository {
       }),
     );
     return { items: (res.Items ?? []).map(fromEndpointItem), cursor: encodeCursor(res.LastEvaluatedKey) };
+  }
+
+  /** Every tenant's endpoints (or one tenant's), by tenant then id (operations console). */
+  async listEvery(options: {
+    tenant?: string;
+    limit: number;
+    cursor?: string;
+  }): Promise<{ items: WebhookEndpoint[]; cursor?: string }> {
+    const page = await mergedQuery({
+      doc: this.doc,
+      tableName: this.tableName,
+      sources: [
+        {
+          index: 'GSI3',
+          pk: EVERY_ENDPOINT_PARTITION,
+          ...(options.tenant ? { prefix: key(options.tenant, '') } : {}),
+        },
+      ],
+      descending: false,
+      limit: options.limit,
+      parse: fromEndpointItem,
+      ...(options.cursor ? { cursor: options.cursor } : {}),
+    });
+    return { items: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) };
   }
 
   /** Every endpoint of a tenant (fan-out: a tenant has few endpoints). */

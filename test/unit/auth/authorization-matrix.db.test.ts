@@ -39,6 +39,11 @@ const PUBLIC_ROUTES: Array<{ match: (r: RouteSpec) => boolean; why: string }> = 
   },
   {
     match: (r) =>
+      ['GET /oauth/authorize', 'POST /oauth/authorize', 'POST /oauth/revoke'].includes(routeKey(r)),
+    why: 'operator sign-in (login page, PKCE) and its logout: before there is a token',
+  },
+  {
+    match: (r) =>
       r.path.startsWith('/v1/marketplaces/appdirect') || r.path.startsWith('/v1/channels/appdirect/'),
     why: 'AppDirect signs its calls with OAuth 1.0a, verified by the handler',
   },
@@ -84,6 +89,15 @@ describe('authorization matrix', () => {
       STAGE: 'local',
       EVENT_BUS_NAME: 'matrix-bus',
       MAIL_FROM: 'matrix@switchboard.local',
+      CONSOLE_ORIGINS: 'https://console.example',
+      DEAD_LETTER_QUEUES: JSON.stringify([
+        {
+          name: 'crm-sync',
+          url: `${awsUrl}/000000000000/crm-sync-dlq`,
+          arn: 'arn:aws:sqs:us-east-1:000000000000:crm-sync-dlq',
+        },
+      ]),
+      AWS_ENDPOINT_URL_CLOUDWATCH: awsUrl,
       AWS_ENDPOINT_URL_EVENTBRIDGE: awsUrl,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: awsUrl,
       AWS_ENDPOINT_URL_SQS: awsUrl,

@@ -129,6 +129,7 @@ describe('npm run clients (core)', () => {
         ['distributor', 'arrow'],
         ['zuora', 'zuora'],
         ['platform', 'platform'],
+        ['ops', 'ops'],
       ]);
       const zuora = first.find((c) => c.kind === 'zuora')!;
       expect(zuora.grantTypes).toEqual(['password']);

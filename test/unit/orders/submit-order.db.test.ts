@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getOrder, listOrders } from '../../../functions/order-intake/read-orders.ts';
-import { reviewOrder } from '../../../functions/order-intake/review-order.ts';
 import { OrderRepository } from '../../../shared/db/entities/orders.ts';
 import { ConflictError, NotFoundError } from '../../../shared/errors.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
 import { orderRequestSchema } from '../../../shared/orders/contract.ts';
+import { reviewOrder } from '../../../shared/orders/review-order.ts';
 import { type SubmitOrderDeps, submitOrder } from '../../../shared/orders/submit-order.ts';
 import { startTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { FakePublisher, FakeScreening, ManualClock, validOrder } from './fixtures.ts';

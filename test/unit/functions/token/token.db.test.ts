@@ -57,6 +57,7 @@ describe('POST /oauth/token and GET /.well-known/jwks.json', () => {
     process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = `http://127.0.0.1:${(secrets.address() as AddressInfo).port}`;
     process.env.SECRET_AUTH_SIGNING_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:auth';
     process.env.TOKEN_TTL_SECONDS = '600';
+    process.env.CONSOLE_ORIGINS = 'https://console.example';
 
     const repo = new ClientRepository(table.doc, table.tableName);
     const now = new Date();
@@ -341,10 +342,18 @@ describe('POST /oauth/token and GET /.well-known/jwks.json', () => {
     });
 
     it('unsupported_grant_type', async () => {
-      const res = await post(form({ grant_type: 'authorization_code', code: 'x' }), {
+      const res = await post(
+        form({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', code: 'x' }),
+        {
+          authorization: basic(cc.id, cc.secret),
+        },
+      );
+      expectOAuthError(res, 400, 'unsupported_grant_type');
+      // The code grant exists, for the operator console only.
+      const code = await post(form({ grant_type: 'authorization_code', code: 'x' }), {
         authorization: basic(cc.id, cc.secret),
       });
-      expectOAuthError(res, 400, 'unsupported_grant_type');
+      expectOAuthError(code, 400, 'unauthorized_client');
     });
 
     it('unauthorized_client: a grant the client is not allowed', async () => {

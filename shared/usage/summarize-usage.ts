@@ -1,9 +1,9 @@
-import type { Clock } from '../../shared/clock.ts';
-import type { RegisteredSubscription } from '../../shared/db/entities/subscriptions.ts';
-import type { GroupState } from '../../shared/db/entities/usage-billing.ts';
-import type { UsageRecordItem } from '../../shared/db/entities/usage-records.ts';
-import { NotFoundError } from '../../shared/errors.ts';
-import { fromScaled, toScaled } from '../../shared/usage/quantity.ts';
+import type { Clock } from '../clock.ts';
+import type { RegisteredSubscription } from '../db/entities/subscriptions.ts';
+import type { GroupState } from '../db/entities/usage-billing.ts';
+import type { UsageRecordItem } from '../db/entities/usage-records.ts';
+import { NotFoundError } from '../errors.ts';
+import { fromScaled, toScaled } from '../usage/quantity.ts';
 
 export interface SummarizeUsageDeps {
   registry: { get(subscriptionNumber: string): Promise<RegisteredSubscription | undefined> };

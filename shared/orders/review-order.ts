@@ -1,17 +1,17 @@
-import type { Order } from '../../shared/db/entities/orders.ts';
-import { ConflictError, NotFoundError } from '../../shared/errors.ts';
-import { announce, type LifecycleDeps, orderEvent } from '../../shared/orders/lifecycle.ts';
-import { orderView } from './read-orders.ts';
+import type { Order } from '../db/entities/orders.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import { announce, type LifecycleDeps, orderEvent } from './lifecycle.ts';
 
 /**
- * Operator decision on an order in NEEDS_REVIEW (scope `orders:admin`, any tenant): `clear` accepts it
+ * Operator decision on an order in NEEDS_REVIEW (`orders:admin` on the order API, `ops:review` on the
+ * operations API; any tenant): `clear` accepts it
  * (`order.accepted`, provisioning starts), `reject` refuses it (`order.rejected`). Conditional on the
  * order still being in review, so two operators cannot both decide.
  */
 export async function reviewOrder(
   input: { orderId: string; decision: 'clear' | 'reject'; reason: string; operator: string },
   deps: LifecycleDeps,
-) {
+): Promise<Order> {
   const order = /^[\w-]{1,64}$/.test(input.orderId) ? await deps.orders.get(input.orderId) : undefined;
   if (!order) throw new NotFoundError(`Order ${input.orderId} was not found.`);
   const to = input.decision === 'clear' ? 'ACCEPTED' : 'REJECTED';
@@ -30,5 +30,5 @@ export async function reviewOrder(
     );
   }
   await announce(moved, deps);
-  return orderView(moved);
+  return moved;
 }

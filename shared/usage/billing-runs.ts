@@ -1,7 +1,7 @@
-import type { Clock } from '../../shared/clock.ts';
-import type { BillingRun } from '../../shared/db/entities/usage-billing.ts';
-import { NotFoundError } from '../../shared/errors.ts';
-import type { IdGenerator } from '../../shared/ids.ts';
+import type { Clock } from '../clock.ts';
+import type { BillingRun } from '../db/entities/usage-billing.ts';
+import { NotFoundError } from '../errors.ts';
+import type { IdGenerator } from '../ids.ts';
 
 export interface BillingRunDeps {
   runs: { putRun(run: BillingRun): Promise<void>; getRun(id: string): Promise<BillingRun | undefined> };
