@@ -16,7 +16,8 @@ export { LOCAL_SAASHOP_CREDENTIALS };
  *   publication order (limit 1–100, default 50);
  * - `GET /lead/v1/orders/{orderId}` → the order in UBL 2.1 JSON;
  * - `POST /lead/v1/marketplaceEvents` → 201; recorded as `marketplaceEvent.posted` with the order id
- *   and status. Bodies are checked as the seed describes them (400 / 404 / 415 otherwise).
+ *   and status. Bodies are checked as the seed describes them (400 / 404 / 415 otherwise). A
+ *   repeated `eventId` is the same event: 201 again, recorded as `marketplaceEvent.repeated`.
  * Every partner call must carry a UUID `X-Request-ID` never used before (400 otherwise), and a
  * bearer token that has not expired (401). Errors use SaaShop's `{errorCode, description,
  * detailedDescription}`.
@@ -418,6 +419,12 @@ export class SaashopSandbox extends Sandbox<SaashopState> {
     const orderId = event.additionalProperties?.find((p) => p.name === 'orderId')?.value ?? null;
     if (orderId !== null && !this.state.orders[orderId]) {
       return error(404, 'NotFound', 'Not found', `No order ${orderId}`);
+    }
+    // `eventId` is the event's identity ("unique event identifier"): a post repeated after a lost
+    // answer or a crash is the same event, acknowledged again and recorded as a repeat.
+    if (this.records.some((r) => r.kind === 'marketplaceEvent.posted' && r.eventId === event.eventId)) {
+      this.record('marketplaceEvent.repeated', { orderId, statusCode: event.statusCode, eventId: event.eventId });
+      return { status: 201, body: { eventId: event.eventId } };
     }
     this.record('marketplaceEvent.posted', {
       orderId,

@@ -218,6 +218,17 @@ describe('SaaShop sandbox', () => {
     expect(sandbox.records.filter((r) => r.kind === 'marketplaceEvent.posted')).toEqual([
       expect.objectContaining({ orderId, statusCode: 'ProvisioningCompleted', eventId: event.eventId }),
     ]);
+    // The same event posted again (a lost answer, a crash before the hub recorded it) is one event.
+    const again = await call(f, `${base}/lead/v1/marketplaceEvents`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify(event),
+    });
+    expect(again.status).toBe(201);
+    expect(sandbox.records.filter((r) => r.kind === 'marketplaceEvent.posted')).toHaveLength(1);
+    expect(sandbox.records.filter((r) => r.kind === 'marketplaceEvent.repeated')).toEqual([
+      expect.objectContaining({ eventId: event.eventId }),
+    ]);
     const { description: _d, ...incomplete } = event;
     const bad = await call(f, `${base}/lead/v1/marketplaceEvents`, {
       method: 'POST',
