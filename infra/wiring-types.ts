@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /**
  * Types of the wiring manifest (`infra/wiring.ts`). The manifest is data only: the CDK stateless

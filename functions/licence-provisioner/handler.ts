@@ -1,5 +1,5 @@
 import { SESv2Client } from '@aws-sdk/client-sesv2';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readSecretJson } from '../../shared/clients/credentials.ts';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';

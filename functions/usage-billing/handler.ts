@@ -1,5 +1,5 @@
 import type { Context, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { sqsHandler } from '../../shared/events/consumer.ts';
 import { parseScheduledInput } from '../../shared/events/scheduled.ts';
 import { billingDepsFromEnv } from './deps.ts';

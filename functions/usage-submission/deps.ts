@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { customEventTypeSchema } from '../../shared/events/catalog/webhooks.ts';
 import { eventTypeFilterSchema } from '../../shared/webhooks/event-filter.ts';
 

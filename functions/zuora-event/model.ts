@@ -5,7 +5,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isConditionFailed, queryCollection } from '../../shared/db/client.ts';
 import type { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
 import { key } from '../../shared/db/keys.ts';

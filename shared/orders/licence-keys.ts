@@ -1,5 +1,5 @@
 import { importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Licence keys are compact JWS (EdDSA / Ed25519) whose payload carries the licence: products,

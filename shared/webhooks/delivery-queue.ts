@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { TransientError } from '../errors.ts';
 
 /** Body of a delivery queue message: which delivery to look at, and the due item that woke it. */

@@ -6,7 +6,7 @@ import {
   type PutCommandInput,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isConditionFailed } from '../client.ts';
 import { key, shardOf } from '../keys.ts';
 

@@ -8,7 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { encodeTime } from 'ulid';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CursorError, isConditionFailed } from '../client.ts';
 import { key, shardOf } from '../keys.ts';
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { orderEvents } from './orders.ts';
 import { usageEvents } from './usage.ts';
 import { webhookEventFamilies, webhookEvents } from './webhooks.ts';
