@@ -59,6 +59,9 @@ export interface RouteSpec {
   responses?: Record<number, { description: string; body?: z.ZodType }>;
 }
 
+/** What a handler needs of its routes at run time: the key and the auth facts (no schemas, no docs). */
+export type RouteAuth = Pick<RouteSpec, 'method' | 'path' | 'auth' | 'scopes'>;
+
 export interface QueueSpec {
   /** Function that consumes the queue through an SQS event source mapping. */
   consumer: string;

@@ -125,6 +125,7 @@ export class StatelessStack extends Stack {
       keyVersion: config.signingKeyVersion,
       logRetention: retention,
       removalPolicy,
+      wiring,
     });
 
     const tokenRoutes = new Set(wiring.routes.filter((r) => r.auth === 'jwt').map((r) => r.function));
@@ -132,6 +133,7 @@ export class StatelessStack extends Stack {
       this.functions[name] = new ServiceFunction(this, `Fn-${name}`, {
         name,
         spec,
+        wiring,
         config,
         verifiesTokens: tokenRoutes.has(name),
         removalPolicy,

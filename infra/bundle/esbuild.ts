@@ -1,0 +1,135 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+/** Repository root (infra/bundle → ..). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** One function to bundle. */
+export interface BundleJob {
+  /** Manifest name (or `signing-key-provider`): labels errors and the metafile. */
+  functionName: string;
+  /** Handler module, repository-relative (`functions/token/handler.ts`); its export is `handler`. */
+  entry: string;
+  /** Where `index.mjs` and `index.mjs.map` are written: the Lambda asset directory. */
+  outdir: string;
+  /** Where esbuild's metafile is written: outside the asset (it is a build report, not code). */
+  metafilePath: string;
+  /** Build-time modules: repository-relative path → source that replaces it in this bundle. */
+  replacements: Record<string, string>;
+}
+
+export interface BundleResult {
+  functionName: string;
+  /** Size of `index.mjs`, minified. */
+  bytes: number;
+  metafilePath: string;
+}
+
+/** Every Lambda handler file is `index.mjs`, exporting `handler` (runtime handler `index.handler`). */
+export const HANDLER = 'index.handler';
+
+/**
+ * Packages replaced in every bundle, each by a module written for Lambda (see that module's TSDoc).
+ * The local runtime and the tests run from source and never see these aliases.
+ */
+export const LAMBDA_ALIASES: Record<string, string> = {
+  '@aws-sdk/credential-provider-node': resolve(REPO_ROOT, 'shared/aws/lambda-credentials.ts'),
+};
+
+const BUILD_TIME = 'build-time';
+
+/**
+ * Serves the build-time replacements: an import that resolves to one of their paths is loaded from
+ * the `build-time` namespace instead, so the metafile names it `build-time:<path>` and shows that the
+ * source form (and the manifest it imports) stayed out.
+ */
+function buildTimePlugin(replacements: Record<string, string>): esbuild.Plugin {
+  const byPath = new Map(Object.entries(replacements).map(([p, source]) => [resolve(REPO_ROOT, p), source]));
+  const names = [...new Set([...byPath.keys()].map((p) => p.split(/[\\/]/).pop()!))];
+  const filter = new RegExp(`(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`);
+  return {
+    name: 'switchboard-build-time-modules',
+    setup(build) {
+      build.onResolve({ filter }, (args) => {
+        const absolute = resolve(args.resolveDir, args.path);
+        if (!byPath.has(absolute)) return undefined;
+        return { path: relative(REPO_ROOT, absolute), namespace: BUILD_TIME };
+      });
+      build.onLoad({ filter: /.*/, namespace: BUILD_TIME }, (args) => ({
+        contents: byPath.get(resolve(REPO_ROOT, args.path)),
+        loader: 'ts',
+        resolveDir: REPO_ROOT,
+      }));
+    },
+  };
+}
+
+/**
+ * esbuild settings of every function: one minified ESM file for Node.js 22 with a `require` shim for
+ * the CommonJS dependencies it inlines; a linked source map without the sources' text (names and
+ * positions only, so CloudWatch stack traces point at `functions/…/x.ts:line` with
+ * `--enable-source-maps`, without shipping the code twice); legal comments beside the bundle.
+ */
+export function esbuildOptions(job: BundleJob): esbuild.BuildOptions {
+  return {
+    absWorkingDir: REPO_ROOT,
+    entryPoints: { index: resolve(REPO_ROOT, job.entry) },
+    outdir: job.outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    minify: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    legalComments: 'external',
+    metafile: true,
+    logLevel: 'silent',
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
+    alias: LAMBDA_ALIASES,
+    plugins: [buildTimePlugin(job.replacements)],
+  };
+}
+
+/**
+ * Bundles one function into `job.outdir` and writes its metafile to `job.metafilePath`. The source
+ * map's paths are rewritten relative to the repository root (`functions/token/issue-token.ts`), so
+ * stack traces read the same wherever the asset was built.
+ */
+export async function bundleFunction(job: BundleJob): Promise<BundleResult> {
+  let result: esbuild.BuildResult<{ metafile: true }>;
+  try {
+    result = (await esbuild.build(esbuildOptions(job))) as esbuild.BuildResult<{ metafile: true }>;
+  } catch (error) {
+    const failure = error as esbuild.BuildFailure;
+    const lines = (failure.errors ?? []).map(
+      (e) => `${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`,
+    );
+    throw new Error(
+      `bundling ${job.functionName} (${job.entry}) failed: ${lines.join('; ') || String(error)}`,
+    );
+  }
+  const mapPath = resolve(job.outdir, 'index.mjs.map');
+  const map = JSON.parse(readFileSync(mapPath, 'utf8')) as { sources: string[] };
+  map.sources = map.sources.map((s) =>
+    s.includes(':') && !s.startsWith('.') ? s : relative(REPO_ROOT, resolve(job.outdir, s)),
+  );
+  writeFileSync(mapPath, JSON.stringify(map));
+  mkdirSync(dirname(job.metafilePath), { recursive: true });
+  writeFileSync(job.metafilePath, JSON.stringify(result.metafile));
+  const output = Object.entries(result.metafile.outputs).find(([file]) => file.endsWith('index.mjs'));
+  if (!output) throw new Error(`bundling ${job.functionName}: esbuild wrote no index.mjs`);
+  return { functionName: job.functionName, bytes: output[1].bytes, metafilePath: job.metafilePath };
+}
+
+/**
+ * Ceiling on each function's `index.mjs`, checked on the synthesized assets by
+ * `test/infra/bundles.test.ts` (from esbuild's metafile).
+ */
+export const BUNDLE_BUDGET_BYTES = 500 * 1024;
