@@ -1,6 +1,7 @@
 import type { Order } from '../../shared/db/entities/orders.ts';
 import { ConflictError, NotFoundError } from '../../shared/errors.ts';
 import { announce, type LifecycleDeps, orderEvent } from '../../shared/orders/lifecycle.ts';
+import { count } from '../../shared/telemetry.ts';
 import { orderView } from './read-orders.ts';
 
 /**
@@ -29,6 +30,7 @@ export async function reviewOrder(
       'ORDER_NOT_IN_REVIEW',
     );
   }
+  count(to === 'ACCEPTED' ? 'OrdersAccepted' : 'OrdersRejected');
   await announce(moved, deps);
   return orderView(moved);
 }

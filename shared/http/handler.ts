@@ -1,5 +1,3 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { JWK } from 'jose';
 import { type RouteAuth, type RouteSpec, routeKey } from '../../infra/wiring-types.ts';
@@ -8,6 +6,7 @@ import { systemClock } from '../clock.ts';
 import { authEnvSchema, parseEnv } from '../env.ts';
 import { AppError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.ts';
 import { logger } from '../logger.ts';
+import { annotate, instrumented } from '../telemetry.ts';
 import { routeTable } from './route-table.ts';
 import type { HttpRequest, HttpResponse, RouteHandler } from './types.ts';
 
@@ -192,23 +191,27 @@ export function httpHandler(options: HttpHandlerOptions) {
   ): Promise<APIGatewayProxyStructuredResultV2> => {
     const req = toRequest(event, context);
     logger.appendKeys({ correlation_id: req.correlationId, route: req.routeKey });
+    annotate({ route: req.routeKey, orderId: req.pathParameters.orderId });
     const entry = table.get(req.routeKey);
+    let result: APIGatewayProxyStructuredResultV2;
     try {
       if (!entry) throw new NotFoundError(`No route ${req.routeKey} in ${options.functionName}.`);
       if (entry.spec.auth === 'jwt') {
         req.principal = await authenticate(req, entry.spec, verifier!);
         logger.appendKeys({ tenant: req.principal.tenant, client_id: req.principal.sub });
+        annotate({ tenant: req.principal.tenant });
       }
       const res = await entry.handler(req);
-      return toResult(res, req.correlationId);
+      result = toResult(res, req.correlationId);
     } catch (error) {
-      return toResult(errorResponse(error, req, entry?.options), req.correlationId);
+      result = toResult(errorResponse(error, req, entry?.options), req.correlationId);
     } finally {
       logger.removeKeys(['correlation_id', 'route', 'tenant', 'client_id']);
     }
+    annotate({ statusCode: result.statusCode });
+    return result;
   };
 
-  // Never log the invocation event (whatever POWERTOOLS_LOGGER_LOG_EVENT says): its body is a string
-  // redaction cannot see into, carrying client secrets and customers' personal data.
-  return middy(base).use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }));
+  // Logger context (the event is never logged), tracer subsegment and metrics: shared/telemetry.ts.
+  return instrumented(base);
 }

@@ -1,6 +1,7 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod';
 import { TransientError } from '../errors.ts';
+import { awsClient } from '../telemetry.ts';
 
 /** Body of a delivery queue message: which delivery to look at, and the due item that woke it. */
 export const deliveryMessageSchema = z.object({
@@ -22,7 +23,7 @@ export interface DeliveryQueue {
 /** The delivery queue through the AWS SDK (`QUEUE_WEBHOOK_DELIVERY_URL`); batches of ten. */
 export function sqsDeliveryQueue(
   queueUrl: string,
-  client = new SQSClient({ maxAttempts: 4 }),
+  client = awsClient(SQSClient, { maxAttempts: 4 }),
 ): DeliveryQueue {
   return {
     async enqueue(messages) {

@@ -1,0 +1,153 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { logger } from './logger.ts';
+
+/**
+ * Tracing and metrics of every function, wired once here and applied by the shared wrappers
+ * (`httpHandler`, `sqsHandler`/`busEventHandler`, `scheduledHandler`), so a function built on them
+ * is traced and measured without code of its own.
+ *
+ * - Powertools Tracer: a `## index.handler` subsegment per invocation (cold start and service
+ *   annotations, errors as metadata, responses never captured: they carry customers' data), one
+ *   subsegment per SQS record, and a subsegment per AWS call of every client made with `awsClient`.
+ *   Outgoing HTTP is not captured globally (partner URLs can carry credentials, e.g. a webhook
+ *   endpoint's query string); partner calls are traced by `traced`, named by host only.
+ * - Powertools Metrics (EMF, namespace `Switchboard`, dimension `service` = the function): the
+ *   capability counters and latencies of `MetricName`, flushed once per invocation, plus a
+ *   `ColdStart` metric. Nothing is written when an invocation recorded no metric.
+ *
+ * Outside Lambda (local runtime, tests) the tracer is off (no `AWS_EXECUTION_ENV`) and locally
+ * EMF output is disabled by `POWERTOOLS_METRICS_DISABLED`.
+ */
+export const tracer = new Tracer({ captureHTTPsRequests: false });
+
+export const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Switchboard' });
+
+/** The capability metrics (one name per outcome, so one invocation's values aggregate in one EMF line). */
+export type MetricName =
+  | 'OrdersAccepted'
+  | 'OrdersNeedsReview'
+  | 'OrdersReceived'
+  | 'OrdersRejected'
+  | 'OrdersFulfilled'
+  | 'OrdersFailed'
+  | 'OrderPipelineLatency'
+  | 'WebhookDeliveriesCreated'
+  | 'WebhookDeliveriesSucceeded'
+  | 'WebhookDeliveriesFailed'
+  | 'WebhookDeliveryRetries'
+  | 'WebhookDeliveryLatency'
+  | 'WebhookDeliveryAge'
+  | 'UsageRecordsAccepted'
+  | 'UsageRecordsDuplicate'
+  | 'UsageRecordsRejected'
+  | 'UsageLinesBilled'
+  | 'UsageBillingFailures'
+  | 'ZuoraEventItems'
+  | 'ZuoraEventLatency';
+
+/** Adds `value` to a counter of this invocation. */
+export function count(name: MetricName, value = 1): void {
+  if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
+}
+
+/** Records a duration of this invocation (milliseconds; each call is one sample). */
+export function milliseconds(name: MetricName, value: number): void {
+  if (Number.isFinite(value) && value >= 0)
+    metrics.addMetric(name, MetricUnit.Milliseconds, Math.round(value));
+}
+
+/**
+ * A metric with its own dimensions (bounded values only: an event type, an outcome, a channel —
+ * never an id), written at once as its own EMF line.
+ */
+export function dimensioned(
+  name: MetricName,
+  unit: 'Count' | 'Milliseconds',
+  value: number,
+  dimensions: Record<string, string>,
+): void {
+  const single = metrics.singleMetric();
+  single.addDimensions(dimensions);
+  single.addMetric(name, unit === 'Count' ? MetricUnit.Count : MetricUnit.Milliseconds, value);
+}
+
+/** Trace annotations (indexed, searchable in X-Ray): ids and types only, never personal data. */
+export interface Annotations {
+  tenant?: string;
+  orderId?: string;
+  eventType?: string;
+  route?: string;
+  channel?: string;
+  endpointId?: string;
+  deliveryId?: string;
+  statusCode?: number;
+  outcome?: string;
+}
+
+/** Annotates the current (sub)segment: the invocation's, or the SQS record's inside a consumer. */
+export function annotate(annotations: Annotations): void {
+  if (!tracer.isTracingEnabled()) return;
+  for (const [key, value] of Object.entries(annotations)) {
+    if (value !== undefined && value !== '') tracer.putAnnotation(key, value);
+  }
+}
+
+/**
+ * Runs `fn` in its own subsegment (a partner call, an SQS record): errors are recorded on it and
+ * rethrown. Without tracing it is a plain call.
+ */
+export async function traced<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  if (!tracer.isTracingEnabled()) return fn();
+  return tracer.provider.captureAsyncFunc(name, async (subsegment) => {
+    try {
+      return await fn();
+    } catch (error) {
+      subsegment?.addError(error as Error);
+      throw error;
+    } finally {
+      subsegment?.close();
+    }
+  }) as Promise<T>;
+}
+
+/**
+ * Creates an AWS SDK v3 client captured by the tracer (one subsegment per call, with the service,
+ * operation, request id and retries). Every AWS client of the hub is made here.
+ */
+export function awsClient<C extends object, Config>(Client: new (config: Config) => C, config: Config): C {
+  return tracer.captureAWSv3Client(new Client(config));
+}
+
+/** Flushes this invocation's metrics (if any) after it, and the `ColdStart` metric on the first. */
+function flushMetrics(): MiddlewareObj {
+  let coldStart = true;
+  const flush = () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  };
+  return {
+    before: (request) => {
+      if (coldStart) {
+        coldStart = false;
+        metrics.captureColdStartMetric(request.context.functionName);
+      }
+    },
+    after: flush,
+    onError: flush,
+  };
+}
+
+/**
+ * The middleware stack of every Switchboard handler: Powertools logger context (never logging the
+ * event: its body is a string redaction cannot see into), the tracer's handler subsegment, metrics.
+ */
+export function instrumented<E, R>(handler: (event: E, context: Context) => Promise<R>) {
+  return middy(handler)
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(flushMetrics());
+}
