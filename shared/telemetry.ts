@@ -123,19 +123,16 @@ export function awsClient<C extends object, Config>(Client: new (config: Config)
   return tracer.captureAWSv3Client(new Client(config));
 }
 
-/** Flushes this invocation's metrics (if any) after it, and the `ColdStart` metric on the first. */
+/**
+ * Writes the `ColdStart` metric on the first invocation (Powertools knows which) and flushes the
+ * invocation's metrics after it, only if it recorded any (Powertools warns on an empty flush).
+ */
 function flushMetrics(): MiddlewareObj {
-  let coldStart = true;
   const flush = () => {
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   };
   return {
-    before: (request) => {
-      if (coldStart) {
-        coldStart = false;
-        metrics.captureColdStartMetric(request.context.functionName);
-      }
-    },
+    before: (request) => metrics.captureColdStartMetric(request.context?.functionName),
     after: flush,
     onError: flush,
   };
