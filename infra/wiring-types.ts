@@ -73,6 +73,11 @@ export interface QueueSpec {
   maxBatchingWindowSeconds: number;
   /** Cap on concurrent consumer invocations (SQS event source `maximumConcurrency`, ≥ 2). */
   maxConcurrency: number;
+  /**
+   * Alarm when the oldest message has waited this long (default: the larger of 15 minutes and twice
+   * the visibility timeout). Raise it for queues whose messages are delayed on purpose.
+   */
+  oldestMessageAlarmSeconds?: number;
 }
 
 /** EventBridge event pattern (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html). */

@@ -85,7 +85,7 @@ async function runAsLambda(
         PATH: process.env.PATH ?? '',
         NODE_NO_WARNINGS: '1',
         AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
-      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
         LAMBDA_TASK_ROOT: repoRoot,
         _HANDLER: 'index.handler',
         AWS_LAMBDA_FUNCTION_NAME: functionName,
