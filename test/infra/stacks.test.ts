@@ -381,9 +381,9 @@ describe('generated from the fixture manifest', () => {
     expect(ages.sort((x, y) => x - y)).toEqual([900, 1200]);
     const api5xx = byMetric('5xx');
     expect(api5xx).toHaveLength(1);
-    expect(stat(api5xx[0]).Metric.Namespace).toBe('AWS/ApiGateway');
-    expect(stat(api5xx[0]).Stat).toBe('Sum');
-    expect(api5xx[0].Threshold).toBe(1);
+    expect(stat(api5xx[0]!).Metric.Namespace).toBe('AWS/ApiGateway');
+    expect(stat(api5xx[0]!).Stat).toBe('Sum');
+    expect(api5xx[0]!.Threshold).toBe(1);
     dev.stateless.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: 'ops@example.com',
