@@ -1,7 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { logger } from './logger.ts';
@@ -20,10 +19,21 @@ import { logger } from './logger.ts';
  *   capability counters and latencies of `MetricName`, flushed once per invocation, plus a
  *   `ColdStart` metric. Nothing is written when an invocation recorded no metric.
  *
- * Outside Lambda (local runtime, tests) the tracer is off (no `AWS_EXECUTION_ENV`) and locally
- * EMF output is disabled by `POWERTOOLS_METRICS_DISABLED`.
+ * Outside Lambda (no `AWS_EXECUTION_ENV`: the local runtime, tests, benches) the tracer is not even
+ * loaded: the X-Ray SDK installs process-wide async hooks (cls-hooked) that tax every promise, and
+ * Powertools would keep tracing off there anyway. Locally EMF output is disabled by
+ * `POWERTOOLS_METRICS_DISABLED`.
  */
-export const tracer = new Tracer({ captureHTTPsRequests: false });
+const inLambda = !!process.env.AWS_EXECUTION_ENV && process.env.POWERTOOLS_TRACE_ENABLED !== 'false';
+const tracing = inLambda
+  ? {
+      tracer: new (await import('@aws-lambda-powertools/tracer')).Tracer({ captureHTTPsRequests: false }),
+      captureLambdaHandler: (await import('@aws-lambda-powertools/tracer/middleware')).captureLambdaHandler,
+    }
+  : undefined;
+
+/** The Powertools Tracer, or undefined outside Lambda. */
+export const tracer: Tracer | undefined = tracing?.tracer;
 
 export const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Switchboard' });
 
@@ -91,7 +101,7 @@ export interface Annotations {
 
 /** Annotates the current (sub)segment: the invocation's, or the SQS record's inside a consumer. */
 export function annotate(annotations: Annotations): void {
-  if (!tracer.isTracingEnabled()) return;
+  if (!tracer?.isTracingEnabled()) return;
   for (const [key, value] of Object.entries(annotations)) {
     if (value !== undefined && value !== '') tracer.putAnnotation(key, value);
   }
@@ -102,7 +112,7 @@ export function annotate(annotations: Annotations): void {
  * rethrown. Without tracing it is a plain call.
  */
 export async function traced<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  if (!tracer.isTracingEnabled()) return fn();
+  if (!tracer?.isTracingEnabled()) return fn();
   return tracer.provider.captureAsyncFunc(name, async (subsegment) => {
     try {
       return await fn();
@@ -120,7 +130,8 @@ export async function traced<T>(name: string, fn: () => Promise<T>): Promise<T> 
  * operation, request id and retries). Every AWS client of the hub is made here.
  */
 export function awsClient<C extends object, Config>(Client: new (config: Config) => C, config: Config): C {
-  return tracer.captureAWSv3Client(new Client(config));
+  const client = new Client(config);
+  return tracer ? tracer.captureAWSv3Client(client) : client;
 }
 
 /**
@@ -143,8 +154,7 @@ function flushMetrics(): MiddlewareObj {
  * event: its body is a string redaction cannot see into), the tracer's handler subsegment, metrics.
  */
 export function instrumented<E, R>(handler: (event: E, context: Context) => Promise<R>) {
-  return middy(handler)
-    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(flushMetrics());
+  const stack = middy(handler).use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }));
+  if (tracing) stack.use(tracing.captureLambdaHandler(tracing.tracer, { captureResponse: false }));
+  return stack.use(flushMetrics());
 }

@@ -243,6 +243,8 @@ describe('bundle size (esbuild metafile)', () => {
         AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
         AWS_SECRET_ACCESS_KEY: 'example',
         AWS_LAMBDA_FUNCTION_NAME: fn.name,
+        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+        LAMBDA_TASK_ROOT: fn.assetDir,
         NODE_NO_WARNINGS: '1',
       };
       for (const [k, v] of Object.entries(fn.environment)) {
