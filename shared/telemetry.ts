@@ -35,7 +35,17 @@ const tracing = inLambda
 /** The Powertools Tracer, or undefined outside Lambda. */
 export const tracer: Tracer | undefined = tracing?.tracer;
 
-export const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Switchboard' });
+let metricsInstance: Metrics | undefined;
+
+/**
+ * The Powertools Metrics of this function, created on first use: by then the environment it reads
+ * (`POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_METRICS_DISABLED`…) is the function's, also locally where
+ * the runtime sets it after the shared modules are loaded.
+ */
+export function metrics(): Metrics {
+  metricsInstance ??= new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Switchboard' });
+  return metricsInstance;
+}
 
 /** The capability metrics (one name per outcome, so one invocation's values aggregate in one EMF line). */
 export type MetricName =
@@ -62,13 +72,13 @@ export type MetricName =
 
 /** Adds `value` to a counter of this invocation. */
 export function count(name: MetricName, value = 1): void {
-  if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
+  if (value > 0) metrics().addMetric(name, MetricUnit.Count, value);
 }
 
 /** Records a duration of this invocation (milliseconds; each call is one sample). */
 export function milliseconds(name: MetricName, value: number): void {
   if (Number.isFinite(value) && value >= 0)
-    metrics.addMetric(name, MetricUnit.Milliseconds, Math.round(value));
+    metrics().addMetric(name, MetricUnit.Milliseconds, Math.round(value));
 }
 
 /**
@@ -81,7 +91,7 @@ export function dimensioned(
   value: number,
   dimensions: Record<string, string>,
 ): void {
-  const single = metrics.singleMetric();
+  const single = metrics().singleMetric();
   single.addDimensions(dimensions);
   single.addMetric(name, unit === 'Count' ? MetricUnit.Count : MetricUnit.Milliseconds, value);
 }
@@ -140,10 +150,10 @@ export function awsClient<C extends object, Config>(Client: new (config: Config)
  */
 function flushMetrics(): MiddlewareObj {
   const flush = () => {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    if (metrics().hasStoredMetrics()) metrics().publishStoredMetrics();
   };
   return {
-    before: (request) => metrics.captureColdStartMetric(request.context?.functionName),
+    before: (request) => metrics().captureColdStartMetric(request.context?.functionName),
     after: flush,
     onError: flush,
   };

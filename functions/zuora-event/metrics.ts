@@ -7,7 +7,7 @@ import type { EventObservation } from './receive-event.ts';
  * and the latency, both by event type. Account and subscription numbers go to the log line, not to
  * dimensions (unbounded cardinality).
  */
-export function metricsRecorder(metrics: Metrics = sharedMetrics) {
+export function metricsRecorder(metrics: Metrics = sharedMetrics()) {
   return (o: EventObservation): void => {
     for (const outcome of new Set(o.outcomes)) {
       const single = metrics.singleMetric();

@@ -66,10 +66,6 @@ export function sqsBatchProcessor<T>(options: SqsConsumerOptions<T>) {
     processPartialResponse(
       event,
       async (record: SQSRecord) => {
-        logger.appendKeys({
-          message_id: record.messageId,
-          receive_count: record.attributes?.ApproximateReceiveCount,
-        });
         try {
           const message = options.parse(record.body, record);
           const about = options.describe?.(message);
@@ -78,10 +74,14 @@ export function sqsBatchProcessor<T>(options: SqsConsumerOptions<T>) {
             await options.handle(message, record, context);
           });
         } catch (error) {
-          logger.warn('record failed; SQS will retry it', { error });
+          // The record's ids go on this line rather than on the shared logger: records of a batch
+          // run side by side, so keys appended per record would be mixed up (and cost every record).
+          logger.warn('record failed; SQS will retry it', {
+            error,
+            message_id: record.messageId,
+            receive_count: record.attributes?.ApproximateReceiveCount,
+          });
           throw error;
-        } finally {
-          logger.removeKeys(['message_id', 'receive_count']);
         }
       },
       processor,
