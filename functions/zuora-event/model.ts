@@ -543,7 +543,10 @@ export class DynamoZuoraStore implements ZuoraStore {
   ): Promise<void> {
     // Unconditional puts in batches of 25: the entity write already decided the item, and any
     // other delivery of the same hash found that write and reports the same result.
-    let pending = results.map((r) => ({
+    // One write per hash (an item repeated in a payload is settled twice; DynamoDB refuses a batch
+    // naming the same key twice).
+    const unique = [...new Map(results.map((r) => [r.hash, r])).values()];
+    let pending = unique.map((r) => ({
       PutRequest: {
         Item: {
           ...receiptKey(r.hash),

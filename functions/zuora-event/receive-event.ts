@@ -136,15 +136,13 @@ export async function receiveZuoraEvent(
   }
 
   // One round trip reads every item's receipt and the client/workspace it plans from.
-  const batch: RequestBatch = {
-    prefetched: items.length
-      ? await deps.store.prefetch(
-          items.map((i) => i.hash),
-          items.flatMap((i) => stateKeys(i.command)),
-        )
-      : { receipts: new Map(), entities: new Map() },
-    settled: [],
-  };
+  const prefetched: Prefetched = items.length
+    ? await deps.store.prefetch(
+        items.map((i) => i.hash),
+        items.flatMap((i) => stateKeys(i.command)),
+      )
+    : { receipts: new Map(), entities: new Map() };
+  const batch: RequestBatch = { prefetched, store: requestStore(deps.store, prefetched), settled: [] };
   // Items of one account run in payload order (a workspace needs its client); accounts run side by side.
   const chains = new Map<string, Array<() => Promise<void>>>();
   for (const { index, command, hash, zReference } of items) {
@@ -204,6 +202,8 @@ const detailOf = (result: ItemResult, hash: string, zReference: string | null): 
  */
 interface RequestBatch {
   prefetched: Prefetched;
+  /** The store the request's items use: first reads answered from `prefetched` (once per key). */
+  store: ZuoraStore;
   settled: Array<{ hash: string; applied: Applied }>;
 }
 
@@ -216,10 +216,11 @@ function stateKeys(command: ZuoraCommand): Array<{ PK: string; SK: string }> {
 }
 
 /**
- * The store as one item sees it: the first read of a receipt or entity comes from the request's
- * prefetch, later reads (an earlier item of the same account may have written since) from the table.
+ * The store as the request's items see it: the first read of a receipt or entity comes from the
+ * request's prefetch, later reads (an earlier item of the same account may have written since) from
+ * the table. Items of one account run one after the other, so "first" is well defined per key.
  */
-function itemStore(store: ZuoraStore, prefetched: Prefetched): ZuoraStore {
+function requestStore(store: ZuoraStore, prefetched: Prefetched): ZuoraStore {
   const used = new Set<string>();
   const first = <T>(id: string, cached: () => T, read: () => Promise<T>): Promise<T> => {
     if (used.has(id)) return read();
@@ -282,7 +283,7 @@ async function applyItem(
   deps: ReceiveEventDeps,
   batch: RequestBatch,
 ): Promise<ItemDetail> {
-  const store = itemStore(deps.store, batch.prefetched);
+  const store = batch.store;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   try {
     const seen = await store.getReceipt(hash);
