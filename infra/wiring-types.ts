@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /**
  * Types of the wiring manifest (`infra/wiring.ts`). The manifest is data only: the CDK stateless
@@ -61,6 +61,9 @@ export interface RouteSpec {
   responses?: Record<number, { description: string; body?: z.ZodType }>;
 }
 
+/** What a handler needs of its routes at run time: the key and the auth facts (no schemas, no docs). */
+export type RouteAuth = Pick<RouteSpec, 'method' | 'path' | 'auth' | 'scopes'>;
+
 export interface QueueSpec {
   /** Function that consumes the queue through an SQS event source mapping. */
   consumer: string;
@@ -72,6 +75,11 @@ export interface QueueSpec {
   maxBatchingWindowSeconds: number;
   /** Cap on concurrent consumer invocations (SQS event source `maximumConcurrency`, ≥ 2). */
   maxConcurrency: number;
+  /**
+   * Alarm when the oldest message has waited this long (default: the larger of 15 minutes and twice
+   * the visibility timeout). Raise it for queues whose messages are delayed on purpose.
+   */
+  oldestMessageAlarmSeconds?: number;
 }
 
 /** EventBridge event pattern (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html). */

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { buildClient, type ClientRepository, type NewClient } from '../shared/auth/clients.ts';
 import { buildOperator, type OperatorRepository } from '../shared/auth/operators.ts';
 import { systemClock } from '../shared/clock.ts';

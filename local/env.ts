@@ -1,4 +1,5 @@
 import { envName, type PartnerName, type SecretName, type Wiring } from '../infra/wiring-types.ts';
+import { DEMO_LIST_PATH } from './screening/demo-list.ts';
 
 export const LOCAL_TABLE = 'switchboard';
 export const LOCAL_BUS = 'switchboard-local';
@@ -62,6 +63,8 @@ export function localEnvironment(input: {
     AUTH_ISSUER: 'switchboard',
     AUTH_AUDIENCE: 'switchboard-api',
     MAIL_FROM: LOCAL_MAIL_FROM,
+    // Used when SCREENING_PROVIDER=csl; in Lambda a packaged list must be named explicitly.
+    SCREENING_LIST_PATH: process.env.SCREENING_LIST_PATH?.trim() || DEMO_LIST_PATH,
   };
   for (const name of Object.keys(wiring.secrets) as SecretName[])
     env[envName.secretArn(name)] = localSecretArn(name);

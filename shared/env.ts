@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Parses `process.env` against a schema once, at cold start. A missing or malformed variable fails

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AppDirectErrorCode } from '../../shared/appdirect/answers.ts';
 import type { AppError } from '../../shared/errors.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { clientCredentialsSchema, readSecretJson } from '../../shared/clients/credentials.ts';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';

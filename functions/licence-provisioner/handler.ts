@@ -1,5 +1,5 @@
 import { SESv2Client } from '@aws-sdk/client-sesv2';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readSecretJson } from '../../shared/clients/credentials.ts';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
@@ -9,6 +9,7 @@ import { orderEventDetailSchema } from '../../shared/events/catalog/orders.ts';
 import { busEventHandler } from '../../shared/events/consumer.ts';
 import { publisherFromEnv } from '../../shared/events/publisher.ts';
 import { licenceSigningKeySchema } from '../../shared/orders/licence-keys.ts';
+import { awsClient } from '../../shared/telemetry.ts';
 import { issueLicence } from './issue-licence.ts';
 import { createSesMailer } from './ses-mailer.ts';
 
@@ -16,7 +17,7 @@ const env = parseEnv(tableEnvSchema.extend(busEnvSchema.shape).extend({ MAIL_FRO
 const deps = {
   orders: new OrderRepository(documentClient(), env.TABLE_NAME),
   signingKey: () => readSecretJson('licence-signing-key', licenceSigningKeySchema),
-  mailer: createSesMailer(new SESv2Client({ maxAttempts: 3 }), env.MAIL_FROM),
+  mailer: createSesMailer(awsClient(SESv2Client, { maxAttempts: 3 }), env.MAIL_FROM),
   publisher: publisherFromEnv(),
   clock: systemClock,
 };

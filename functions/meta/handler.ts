@@ -1,7 +1,6 @@
-import { wiring } from '../../infra/wiring.ts';
 import { httpHandler } from '../../shared/http/handler.ts';
 import { json } from '../../shared/http/types.ts';
-import { buildOpenApi } from './openapi.ts';
+import { openApiDocument } from './openapi-document.ts';
 
 const VERSION = process.env.SERVICE_VERSION ?? '0.1.0';
 let document: Record<string, unknown> | undefined;
@@ -13,7 +12,7 @@ export const handler = httpHandler({
     'GET /health': async () =>
       json(200, { status: 'ok', stage: process.env.STAGE ?? 'local', version: VERSION }),
     'GET /openapi.json': async () => {
-      document ??= buildOpenApi(wiring, { version: VERSION });
+      document ??= openApiDocument(VERSION);
       return json(200, document, { 'cache-control': 'public, max-age=300' });
     },
   },

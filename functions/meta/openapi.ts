@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RouteSpec, Wiring } from '../../infra/wiring-types.ts';
 
 type JsonSchema = Record<string, unknown>;

@@ -6,7 +6,7 @@ import {
   type SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../../shared/clock.ts';
 import { NotFoundError, UnprocessableError } from '../../shared/errors.ts';
 

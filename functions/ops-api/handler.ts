@@ -1,6 +1,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { OpsAuditLog } from '../../shared/db/entities/ops-audit.ts';
@@ -14,6 +14,7 @@ import { busEnvSchema, parseEnv, tableEnvSchema } from '../../shared/env.ts';
 import { publisherFromEnv } from '../../shared/events/publisher.ts';
 import { httpHandler } from '../../shared/http/handler.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
+import { awsClient } from '../../shared/telemetry.ts';
 import { usageEnvSchema, usageShards } from '../../shared/usage/config.ts';
 import { sqsDeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import { deadLetterQueuesSchema } from './dead-letters.ts';
@@ -30,7 +31,7 @@ const env = parseEnv(
     }),
 );
 const doc = documentClient();
-const sqs = new SQSClient({ maxAttempts: 4 });
+const sqs = awsClient(SQSClient, { maxAttempts: 4 });
 const billing = new UsageBillingStore(doc, env.TABLE_NAME);
 
 /** `/v1/ops/…`: the operations API behind the console (routes, auth and `ops:*` scopes from the manifest). */
@@ -59,7 +60,7 @@ export const handler = httpHandler({
     audit: new OpsAuditLog(doc, env.TABLE_NAME),
     deadLetterQueues: deadLetterQueuesSchema.parse(JSON.parse(env.DEAD_LETTER_QUEUES)),
     sqs,
-    cloudwatch: new CloudWatchClient({ maxAttempts: 2 }),
+    cloudwatch: awsClient(CloudWatchClient, { maxAttempts: 2 }),
     clock: systemClock,
     ids: ulidGenerator,
   }),

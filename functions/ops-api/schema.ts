@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { tenantSchema } from '../../shared/auth/clients.ts';
 import { orderChannelSchema, orderStatusSchema } from '../../shared/orders/contract.ts';
 

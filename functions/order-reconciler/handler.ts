@@ -1,10 +1,10 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { OrderRepository } from '../../shared/db/entities/orders.ts';
 import { busEnvSchema, parseEnv, tableEnvSchema } from '../../shared/env.ts';
 import { publisherFromEnv } from '../../shared/events/publisher.ts';
-import { parseScheduledInput } from '../../shared/events/scheduled.ts';
+import { scheduledHandler } from '../../shared/events/scheduled-handler.ts';
 import { logger } from '../../shared/logger.ts';
 import { reconcileOrders } from './reconcile-orders.ts';
 
@@ -25,9 +25,8 @@ const deps = {
 };
 
 /** Scheduled every 5 minutes: re-drive orders stuck in a stage. */
-export const handler = async (event: unknown) => {
-  const { schedule } = parseScheduledInput(event);
+export const handler = scheduledHandler(async ({ schedule }) => {
   const report = await reconcileOrders(deps);
   logger.info('order reconciliation done', { schedule, ...report });
   return report;
-};
+});

@@ -1,4 +1,3 @@
-import type { Context } from 'aws-lambda';
 import { createSaashopClient } from '../../shared/clients/saashop.ts';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
@@ -7,7 +6,7 @@ import { SaashopEventRepository } from '../../shared/db/entities/saashop-events.
 import { SaashopReportRepository } from '../../shared/db/entities/saashop-reports.ts';
 import { parseEnv } from '../../shared/env.ts';
 import { publisherFromEnv } from '../../shared/events/publisher.ts';
-import { parseScheduledInput } from '../../shared/events/scheduled.ts';
+import { scheduledHandler } from '../../shared/events/scheduled-handler.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
 import { logger } from '../../shared/logger.ts';
 import { submitOrder } from '../../shared/orders/submit-order.ts';
@@ -40,9 +39,8 @@ const deps = {
 };
 
 /** Every minute (EventBridge Scheduler): claim new SaaShop marketplace events and submit their orders. */
-export const handler = async (event: unknown, context: Context) => {
-  const { schedule } = parseScheduledInput(event);
+export const handler = scheduledHandler(async ({ schedule }, context) => {
   const report = await pollSaashop({ ...deps, remainingMs: () => context.getRemainingTimeInMillis() });
   logger.info('saashop poll done', { schedule, ...report });
   return report;
-};
+});

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   SAASHOP_EVENT_TYPES,
   SAASHOP_STATUS_CODES,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { busEnvSchema, tableEnvSchema } from '../../shared/env.ts';
 import type { PollSettings } from './poll.ts';
 

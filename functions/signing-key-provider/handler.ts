@@ -3,7 +3,8 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { awsClient, instrumented } from '../../shared/telemetry.ts';
 import { type SecretStore, type SigningKeyResult, signingKeyLifecycle } from './signing-key.ts';
 
 /**
@@ -11,7 +12,7 @@ import { type SecretStore, type SigningKeyResult, signingKeyLifecycle } from './
  * key pair on Create (and on Update when `keyVersion` changes), stores the private JWK in the
  * `auth-signing-key` secret and returns the public JWK as the `PublicJwk` attribute.
  */
-const client = new SecretsManagerClient({});
+const client = awsClient(SecretsManagerClient, {});
 
 const store: SecretStore = {
   async read(secretId) {
@@ -23,5 +24,7 @@ const store: SecretStore = {
   },
 };
 
-export const handler = (event: CloudFormationCustomResourceEvent): Promise<SigningKeyResult> =>
-  signingKeyLifecycle(event, { store });
+export const handler = instrumented(
+  (event: CloudFormationCustomResourceEvent, _context: Context): Promise<SigningKeyResult> =>
+    signingKeyLifecycle(event, { store }),
+);

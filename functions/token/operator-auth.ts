@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JWK } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { signAccessToken } from '../../shared/auth/jwt.ts';
 import {
   CODE_TTL_SECONDS,

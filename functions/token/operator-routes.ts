@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { OperatorRepository } from '../../shared/auth/operators.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { parseEnv } from '../../shared/env.ts';

@@ -1,5 +1,5 @@
 import type { JWK } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type GrantType,
   grantTypes,

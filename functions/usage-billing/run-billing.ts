@@ -16,6 +16,7 @@ import type { UsageRecordItem } from '../../shared/db/entities/usage-records.ts'
 import type { Publisher } from '../../shared/events/publisher.ts';
 import type { IdGenerator } from '../../shared/ids.ts';
 import { logger } from '../../shared/logger.ts';
+import { count } from '../../shared/telemetry.ts';
 import { fromScaled, toScaled } from '../../shared/usage/quantity.ts';
 import { chunkAppDirectLines } from './appdirect-usage.ts';
 import type { BillerAdapter } from './biller.ts';
@@ -472,11 +473,13 @@ async function finishBilled(ctx: Ctx, s: Submission): Promise<void> {
   });
   if (s.status !== 'billed') await deps.billing.updateSubmission(s.id, { status: 'billed' }, now);
   ctx.stats.billed++;
+  count('UsageLinesBilled', s.lines.length);
 }
 
 async function fail(ctx: Ctx, s: Submission, reason: string): Promise<void> {
   const { deps } = ctx;
   ctx.stats.failed++;
+  count('UsageBillingFailures');
   ctx.failures.push({ submissionId: s.id, biller: s.biller, reason });
   await deps.billing.updateSubmission(
     s.id,

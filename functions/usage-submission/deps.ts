@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
@@ -7,6 +7,7 @@ import { UsageBillingStore } from '../../shared/db/entities/usage-billing.ts';
 import { UsageRecordStore } from '../../shared/db/entities/usage-records.ts';
 import { parseEnv, tableEnvSchema } from '../../shared/env.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
+import { awsClient } from '../../shared/telemetry.ts';
 import { usageEnvSchema, usageShards } from '../../shared/usage/config.ts';
 
 /**
@@ -21,7 +22,7 @@ export function submissionDepsFromEnv() {
   const registry = new SubscriptionRegistry(doc, env.TABLE_NAME);
   const records = new UsageRecordStore(doc, env.TABLE_NAME, usageShards(env));
   const billing = new UsageBillingStore(doc, env.TABLE_NAME);
-  const sqs = new SQSClient({});
+  const sqs = awsClient(SQSClient, {});
   const queue = {
     send: async (m: { runId: string }) => {
       await sqs.send(

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Request and response schemas of the usage routes (also used by the OpenAPI document). */
 

@@ -2,6 +2,7 @@ import type { Clock } from '../../shared/clock.ts';
 import type { RegisteredCharge, RegisteredSubscription } from '../../shared/db/entities/subscriptions.ts';
 import type { NewUsageRecord, PutOutcome } from '../../shared/db/entities/usage-records.ts';
 import { ValidationError } from '../../shared/errors.ts';
+import { count } from '../../shared/telemetry.ts';
 import { canonicalQuantity, MAX_QUANTITY } from '../../shared/usage/quantity.ts';
 import { cloudEventSchema, type RecordResult, usageRecordSchema } from './schema.ts';
 
@@ -172,6 +173,9 @@ export async function submitUsage(
     rejected: results.filter((r) => r.status === 'rejected').length,
     results,
   };
+  count('UsageRecordsAccepted', summary.accepted);
+  count('UsageRecordsDuplicate', summary.duplicates);
+  count('UsageRecordsRejected', summary.rejected);
   if (summary.rejected === results.length) {
     throw new ValidationError(
       `All ${results.length} usage records were rejected; nothing was stored.`,

@@ -14,6 +14,7 @@ import {
   type WebhookEndpointRepository,
 } from '../../shared/db/entities/webhook-endpoints.ts';
 import type { Publisher } from '../../shared/events/publisher.ts';
+import { count, milliseconds } from '../../shared/telemetry.ts';
 import type { DeliveryMessage, DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import type { SecretBox } from '../../shared/webhooks/secret-box.ts';
 import { webhookHeaders } from '../../shared/webhooks/signing.ts';
@@ -159,6 +160,7 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
     },
   });
   const finishedAt = deps.clock.now();
+  milliseconds('WebhookDeliveryLatency', result.durationMs);
   const attempt: Attempt = {
     n: d.attemptCount + 1,
     at: now.toISOString(),
@@ -188,6 +190,8 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
     );
     await deps.deliveries.deleteDue(msg.dueKey);
     if (endpoint.failingSince) await deps.endpoints.clearFailing(endpoint.tenant, endpoint.id);
+    count('WebhookDeliveriesSucceeded');
+    milliseconds('WebhookDeliveryAge', finishedAt.getTime() - Date.parse(d.createdAt));
     return 'succeeded';
   }
 
@@ -230,6 +234,7 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
       ['nextAttemptAt', 'claimId'],
     );
     if (!written) return 'lost-claim';
+    count('WebhookDeliveriesFailed');
     await finishNotices({ ...d, ...base, status: 'failed', notices, lastError }, msg.dueKey, deps, endpoint);
     return 'failed';
   }
@@ -259,6 +264,7 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
   await deps.queue.enqueue([
     { deliveryId: d.id, dueKey: nextDueKey, delaySeconds: Math.ceil(delayMs / 1000) },
   ]);
+  count('WebhookDeliveryRetries');
   return 'retry-scheduled';
 }
 

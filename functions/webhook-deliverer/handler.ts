@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { WebhookDeliveryRepository } from '../../shared/db/entities/webhook-deliveries.ts';

@@ -2,6 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { traced } from '../../shared/telemetry.ts';
 import { blockedReason } from '../../shared/webhooks/ssrf.ts';
 
 /**
@@ -81,8 +82,11 @@ export function createSender(options: {
     'https:': new https.Agent({ keepAlive: true, maxSockets: 50 }),
   };
 
-  return (req) =>
-    new Promise<SendResult>((resolve) => {
+  // One trace subsegment per attempt, unnamed by URL (webhook URLs can carry the partner's tokens).
+  return (req) => traced('webhook attempt', () => attempt(req));
+
+  function attempt(req: Parameters<Sender>[0]): Promise<SendResult> {
+    return new Promise<SendResult>((resolve) => {
       const started = now();
       const done = (r: Omit<SendResult, 'durationMs'>) =>
         resolve({ ...r, durationMs: Math.max(0, now() - started) });
@@ -157,4 +161,5 @@ export function createSender(options: {
       });
       request.end(req.body);
     });
+  }
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { CustomEventRepository } from '../../shared/db/entities/webhook-custom-events.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { customEventTypeSchema } from '../../shared/events/catalog/webhooks.ts';
 import { eventTypeFilterSchema } from '../../shared/webhooks/event-filter.ts';
 
@@ -17,8 +17,8 @@ const rateSchema = z
   .number()
   .int()
   .min(1)
-  .max(100)
-  .describe('Deliveries per second to this endpoint (default 10)');
+  .max(1000)
+  .describe('Deliveries per second to this endpoint (default 10, at most 1,000)');
 
 export const createEndpointSchema = z
   .object({

@@ -12,6 +12,7 @@ import type {
 import { PermanentError } from '../../shared/errors.ts';
 import { CUSTOM_EVENT_PREFIX } from '../../shared/events/catalog/webhooks.ts';
 import type { ReceivedEvent } from '../../shared/events/consumer.ts';
+import { count } from '../../shared/telemetry.ts';
 import type { DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import { matchesAny } from '../../shared/webhooks/event-filter.ts';
 
@@ -112,5 +113,6 @@ export async function fanOut(
     await Promise.all(targets.slice(i, i + FAN_OUT_CONCURRENCY).map(createOne));
   }
   await deps.queue.enqueue(wake);
+  count('WebhookDeliveriesCreated', created);
   return { matched: targets.length, created };
 }

@@ -1,9 +1,9 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { WebhookDeliveryRepository } from '../../shared/db/entities/webhook-deliveries.ts';
 import { baseEnvSchema, parseEnv, tableEnvSchema } from '../../shared/env.ts';
-import { parseScheduledInput } from '../../shared/events/scheduled.ts';
+import { scheduledHandler } from '../../shared/events/scheduled-handler.ts';
 import { logger } from '../../shared/logger.ts';
 import { sqsDeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import { sweep } from './sweep.ts';
@@ -18,10 +18,8 @@ const deps = {
 };
 
 /** Scheduled every minute: re-enqueue due webhook deliveries. */
-export const handler = async (event: unknown): Promise<{ enqueued: number }> => {
-  const invocation = parseScheduledInput(event);
+export const handler = scheduledHandler(async ({ schedule }): Promise<{ enqueued: number }> => {
   const result = await sweep(deps);
-  if (result.enqueued)
-    logger.info('due webhook deliveries re-enqueued', { ...result, schedule: invocation.schedule });
+  if (result.enqueued) logger.info('due webhook deliveries re-enqueued', { ...result, schedule });
   return result;
-};
+});

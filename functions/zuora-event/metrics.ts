@@ -1,4 +1,5 @@
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { metrics as sharedMetrics } from '../../shared/telemetry.ts';
 import type { EventObservation } from './receive-event.ts';
 
 /**
@@ -6,9 +7,7 @@ import type { EventObservation } from './receive-event.ts';
  * and the latency, both by event type. Account and subscription numbers go to the log line, not to
  * dimensions (unbounded cardinality).
  */
-export function metricsRecorder(
-  metrics = new Metrics({ namespace: 'Switchboard', serviceName: 'zuora-event' }),
-) {
+export function metricsRecorder(metrics: Metrics = sharedMetrics()) {
   return (o: EventObservation): void => {
     for (const outcome of new Set(o.outcomes)) {
       const single = metrics.singleMetric();

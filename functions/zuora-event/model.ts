@@ -1,11 +1,13 @@
 import {
+  BatchGetCommand,
+  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isConditionFailed, queryCollection } from '../../shared/db/client.ts';
 import type { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
 import { key } from '../../shared/db/keys.ts';
@@ -24,7 +26,9 @@ import { outcomeNames } from './schema.ts';
  *
  * Every entity carries `version` (optimistic concurrency) and `lastHash`/`lastName` (the item that
  * last changed it), so re-running a stored plan after a crash overwrites our own write instead of
- * failing on the version it already bumped.
+ * failing on the version it already bumped. An entity written by a one-write plan also carries
+ * `lastApplied` (that item's result and events): the write is then its own claim (see
+ * `receive-event.ts`), and a redelivery finds the first result on the entity.
  */
 const meta = {
   version: z.number().int().nonnegative(),
@@ -32,6 +36,8 @@ const meta = {
   lastName: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  /** Result and events of the item that wrote this entity alone (`Applied`; checked by its hash). */
+  lastApplied: z.unknown().optional(),
 };
 
 export const clientDetailsSchema = z.object({
@@ -204,6 +210,30 @@ const receiptSchema = z.object({
 });
 export type Receipt = z.infer<typeof receiptSchema>;
 
+/** What a one-write plan leaves on its entity: enough to answer and re-announce a redelivery. */
+export const appliedSchema = z.object({
+  hash: z.string(),
+  result: itemResultSchema,
+  events: planSchema.shape.events,
+});
+export type Applied = z.infer<typeof appliedSchema>;
+
+/** The `lastApplied` an entity carries for item `hash`, if this very item wrote it alone. */
+export function appliedOn(entity: { lastHash: string; lastApplied?: unknown } | undefined, hash: string) {
+  if (entity?.lastHash !== hash || entity.lastApplied === undefined) return undefined;
+  const applied = appliedSchema.safeParse(entity.lastApplied);
+  return applied.success && applied.data.hash === hash ? applied.data : undefined;
+}
+
+/** Entities and receipts read in one round trip before a request's items are planned. */
+export interface Prefetched {
+  receipts: Map<string, Receipt>;
+  /** Raw entity items by `PK|SK` (absent keys are missing). */
+  entities: Map<string, Record<string, unknown>>;
+}
+
+export const itemKeyId = (k: { PK: string; SK: string }) => `${k.PK}|${k.SK}`;
+
 const notificationSchema = z.object({
   status: z.enum(['pending', 'done']),
   owner: z.string(),
@@ -259,7 +289,14 @@ export interface ZuoraStore {
     expiresAt: number,
   ): Promise<void>;
   releaseNotification(id: string, owner: string): Promise<void>;
-  execute(op: WriteOp, hash: string, now: Date): Promise<void>;
+  /** Runs one write of a plan; `applied` is left on the entity (one-write plans, see `Applied`). */
+  execute(op: WriteOp, hash: string, now: Date, applied?: Applied): Promise<void>;
+  /** Receipts and entity items, strongly consistent, in as few round trips as the API allows. */
+  prefetch(hashes: string[], keys: Array<{ PK: string; SK: string }>): Promise<Prefetched>;
+  /** Records first results of items applied without a claim (one-write plans), in batches. */
+  recordResults(
+    results: Array<{ hash: string; owner: string; result: ItemResult; expiresAt: number }>,
+  ): Promise<void>;
 }
 
 /** A claim that is never completed (refused on retry, abandoned) still leaves the table in time. */
@@ -467,10 +504,81 @@ export class DynamoZuoraStore implements ZuoraStore {
     }
   }
 
-  async execute(op: WriteOp, hash: string, now: Date): Promise<void> {
+  async prefetch(hashes: string[], keys: Array<{ PK: string; SK: string }>): Promise<Prefetched> {
+    const wanted = new Map<string, { PK: string; SK: string }>();
+    for (const h of new Set(hashes)) wanted.set(itemKeyId(receiptKey(h)), receiptKey(h));
+    for (const k of keys) wanted.set(itemKeyId(k), k);
+    const found = new Map<string, Record<string, unknown>>();
+    let pending = [...wanted.values()];
+    // BatchGetItem takes 100 keys; unprocessed keys (throttling) are asked again.
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const batch = pending.slice(0, 100);
+      pending = pending.slice(100);
+      const out = await this.doc.send(
+        new BatchGetCommand({
+          RequestItems: { [this.tableName]: { Keys: batch, ConsistentRead: true } },
+        }),
+      );
+      for (const item of out.Responses?.[this.tableName] ?? []) {
+        found.set(itemKeyId(item as { PK: string; SK: string }), item);
+      }
+      const unprocessed = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      if (unprocessed.length) {
+        if (attempt > 8) throw new Error('BatchGetItem kept returning unprocessed keys');
+        pending.push(...(unprocessed as Array<{ PK: string; SK: string }>));
+        await new Promise((r) => setTimeout(r, 20 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+    const receipts = new Map<string, Receipt>();
+    for (const h of hashes) {
+      const item = found.get(itemKeyId(receiptKey(h)));
+      if (item) receipts.set(h, receiptSchema.parse(item));
+      found.delete(itemKeyId(receiptKey(h)));
+    }
+    return { receipts, entities: found };
+  }
+
+  async recordResults(
+    results: Array<{ hash: string; owner: string; result: ItemResult; expiresAt: number }>,
+  ): Promise<void> {
+    // Unconditional puts in batches of 25: the entity write already decided the item, and any
+    // other delivery of the same hash found that write and reports the same result.
+    // One write per hash (an item repeated in a payload is settled twice; DynamoDB refuses a batch
+    // naming the same key twice).
+    const unique = [...new Map(results.map((r) => [r.hash, r])).values()];
+    let pending = unique.map((r) => ({
+      PutRequest: {
+        Item: {
+          ...receiptKey(r.hash),
+          entity: 'zuora-event-receipt',
+          status: 'done',
+          owner: r.owner,
+          leaseUntil: 0,
+          result: r.result,
+          expiresAt: r.expiresAt,
+        },
+      },
+    }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const batch = pending.slice(0, 25);
+      pending = pending.slice(25);
+      const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: batch } }));
+      const unprocessed = out.UnprocessedItems?.[this.tableName] ?? [];
+      if (unprocessed.length) {
+        if (attempt > 8) throw new Error('BatchWriteItem kept returning unprocessed items');
+        pending.push(...(unprocessed as typeof batch));
+        await new Promise((r) => setTimeout(r, 20 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+  }
+
+  async execute(op: WriteOp, hash: string, now: Date, applied?: Applied): Promise<void> {
     switch (op.kind) {
       case 'put': {
-        const item = toItem(op.record);
+        const item: Record<string, unknown> = {
+          ...toItem(op.record),
+          ...(applied ? { lastApplied: applied } : {}),
+        };
         try {
           await this.doc.send(
             new PutCommand({
@@ -488,7 +596,8 @@ export class DynamoZuoraStore implements ZuoraStore {
             }),
           );
         } catch (error) {
-          if (isConditionFailed(error)) throw new WriteConflictError(`${op.record.entity} ${item.PK}`);
+          if (isConditionFailed(error))
+            throw new WriteConflictError(`${op.record.entity} ${String(item.PK)}`);
           throw error;
         }
         return;

@@ -78,6 +78,8 @@ const metaFor = (ctx: PlanContext, name: OutcomeName, previous?: { version: numb
   lastName: name,
   createdAt: previous?.createdAt ?? ctx.now.toISOString(),
   updatedAt: ctx.now.toISOString(),
+  // Belongs to the item that wrote the previous version; the store sets it again when due.
+  lastApplied: undefined,
 });
 
 const productState = (p: ZuoraProduct) => ({

@@ -5,7 +5,20 @@ import type { HttpResponse } from '../../shared/http/types.ts';
 import type { IdGenerator } from '../../shared/ids.ts';
 import { logger } from '../../shared/logger.ts';
 import { itemHash } from './hash.ts';
-import { type ItemResult, type Plan, WriteConflictError, type ZuoraStore } from './model.ts';
+import {
+  type Applied,
+  appliedOn,
+  clientKey,
+  fromItem,
+  type ItemResult,
+  itemKeyId,
+  type Plan,
+  type Prefetched,
+  receiptKey,
+  WriteConflictError,
+  workspaceKey,
+  type ZuoraStore,
+} from './model.ts';
 import { loadState, planCommand } from './plan.ts';
 import { buildResponse, echoOf, requestKo } from './respond.ts';
 import {
@@ -110,8 +123,7 @@ export async function receiveZuoraEvent(
 
   const commands: ZuoraCommand[] = [];
   const details: ItemDetail[] = new Array(envelope.payload.length);
-  // Items of one account run in payload order (a workspace needs its client); accounts run side by side.
-  const chains = new Map<string, Array<() => Promise<void>>>();
+  const items: Array<{ index: number; command: ZuoraCommand; hash: string; zReference: string | null }> = [];
   for (const [index, item] of envelope.payload.entries()) {
     const parsedItem = parseItem(envelope.typeEvent, shape, item, index);
     if (!parsedItem.ok) {
@@ -120,16 +132,30 @@ export async function receiveZuoraEvent(
     }
     const { command, zReference } = parsedItem;
     commands.push(command);
-    const hash = itemHash(envelope.typeEvent, item);
+    items.push({ index, command, hash: itemHash(envelope.typeEvent, item), zReference });
+  }
+
+  // One round trip reads every item's receipt and the client/workspace it plans from.
+  const prefetched: Prefetched = items.length
+    ? await deps.store.prefetch(
+        items.map((i) => i.hash),
+        items.flatMap((i) => stateKeys(i.command)),
+      )
+    : { receipts: new Map(), entities: new Map() };
+  const batch: RequestBatch = { prefetched, store: requestStore(deps.store, prefetched), settled: [] };
+  // Items of one account run in payload order (a workspace needs its client); accounts run side by side.
+  const chains = new Map<string, Array<() => Promise<void>>>();
+  for (const { index, command, hash, zReference } of items) {
     const chain = chains.get(command.accountNumber) ?? [];
     chain.push(async () => {
-      details[index] = await applyItem(command, hash, zReference, envelope, owner, deps);
+      details[index] = await applyItem(command, hash, zReference, envelope, owner, deps, batch);
     });
     chains.set(command.accountNumber, chain);
   }
   await inParallel([...chains.values()], ACCOUNT_CONCURRENCY, async (chain) => {
     for (const step of chain) await step();
   });
+  await settle(batch, details, owner, deps);
   const res = buildResponse(shape, echo, details);
 
   if (input.notificationId && notificationOwned) {
@@ -171,8 +197,82 @@ const detailOf = (result: ItemResult, hash: string, zReference: string | null): 
     : { zReference, calculedHash: null, ...result };
 
 /**
- * One item, exactly once per hash: plan from the current state → claim the hash together with the
- * plan (write-ahead; a crashed holder's plan wins) → writes → events → result.
+ * The request-wide state of item processing: what was read up front, and the items decided by a
+ * single entity write (their events and results are written once for the whole request).
+ */
+interface RequestBatch {
+  prefetched: Prefetched;
+  /** The store the request's items use: first reads answered from `prefetched` (once per key). */
+  store: ZuoraStore;
+  settled: Array<{ hash: string; applied: Applied }>;
+}
+
+/** The items a command plans from that a get can read (a subscription is a query: read when planned). */
+function stateKeys(command: ZuoraCommand): Array<{ PK: string; SK: string }> {
+  return [
+    clientKey(command.accountNumber),
+    ...('workspace' in command ? [workspaceKey(command.accountNumber, command.workspace)] : []),
+  ];
+}
+
+/**
+ * The store as the request's items see it: the first read of a receipt or entity comes from the
+ * request's prefetch, later reads (an earlier item of the same account may have written since) from
+ * the table. Items of one account run one after the other, so "first" is well defined per key.
+ */
+function requestStore(store: ZuoraStore, prefetched: Prefetched): ZuoraStore {
+  const used = new Set<string>();
+  const first = <T>(id: string, cached: () => T, read: () => Promise<T>): Promise<T> => {
+    if (used.has(id)) return read();
+    used.add(id);
+    return Promise.resolve(cached());
+  };
+  return Object.assign(Object.create(store) as ZuoraStore, {
+    getClient: (account: string) => {
+      const k = clientKey(account);
+      return first(
+        itemKeyId(k),
+        () => {
+          const item = prefetched.entities.get(itemKeyId(k));
+          return item ? fromItem.client(item) : undefined;
+        },
+        () => store.getClient(account),
+      );
+    },
+    getWorkspace: (account: string, workspace: string) => {
+      const k = workspaceKey(account, workspace);
+      return first(
+        itemKeyId(k),
+        () => {
+          const item = prefetched.entities.get(itemKeyId(k));
+          return item ? fromItem.workspace(item) : undefined;
+        },
+        () => store.getWorkspace(account, workspace),
+      );
+    },
+    getReceipt: (hash: string) =>
+      first(
+        itemKeyId(receiptKey(hash)),
+        () => prefetched.receipts.get(hash),
+        () => store.getReceipt(hash),
+      ),
+  });
+}
+
+/** The result and events this very item left on an entity it wrote alone (a redelivery). */
+const appliedBy = (hash: string, state: { client?: unknown; workspace?: unknown }) =>
+  [state.client, state.workspace]
+    .map((e) => appliedOn(e as Parameters<typeof appliedOn>[0], hash))
+    .find((a) => a !== undefined);
+
+/**
+ * One item, exactly once per hash. Two protocols, chosen by the plan:
+ * - a plan of ONE entity write (a new client, a new workspace: the common case) writes the entity
+ *   with a condition on the state it planned from, carrying its result and events (`lastApplied`):
+ *   that write is the claim. Its events and result are written after every item of the request
+ *   (`settle`); a redelivery before that finds the entity written by this hash and answers from it.
+ * - any other plan claims the hash with the plan (write-ahead; a crashed holder's plan wins),
+ *   writes, publishes, and stores its result.
  */
 async function applyItem(
   command: ZuoraCommand,
@@ -181,11 +281,21 @@ async function applyItem(
   envelope: Envelope,
   owner: string,
   deps: ReceiveEventDeps,
+  batch: RequestBatch,
 ): Promise<ItemDetail> {
-  const { store } = deps;
+  const store = batch.store;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   try {
-    const fresh = planCommand(command, await loadState(command, store), {
+    const seen = await store.getReceipt(hash);
+    if (seen?.status === 'done' && seen.result) return detailOf(seen.result, hash, zReference);
+    const state = await loadState(command, store);
+    const written = appliedBy(hash, state);
+    if (written) {
+      // This item's entity write landed but its result was not stored yet: finish it (again).
+      batch.settled.push({ hash, applied: written });
+      return detailOf(written.result, hash, zReference);
+    }
+    const fresh = planCommand(command, state, {
       hash,
       now: deps.clock.now(),
       ids: deps.ids,
@@ -195,66 +305,164 @@ async function applyItem(
     if (!fresh.result.success) {
       // A refusal writes nothing and is not remembered (the client may exist tomorrow), but the
       // same item applied earlier (since superseded, e.g. by a later upgrade) answers its first result.
-      const seen = await store.getReceipt(hash);
       return detailOf(seen?.status === 'done' && seen.result ? seen.result : fresh.result, hash, zReference);
     }
-
-    // Polls by count, not by clock: the hub clock can be frozen or moved by the local runtime.
-    const polls = Math.ceil((deps.waitMs ?? 3_000) / POLL_MS);
-    let plan: Plan | undefined;
-    for (let attempt = 0; ; attempt++) {
-      const claim = await store.claimReceipt(
-        hash,
-        owner,
-        deps.clock.now().getTime(),
-        deps.leaseMs ?? 30_000,
-        fresh,
-      );
-      if (claim.claimed) {
-        plan = claim.record.plan ?? fresh;
-        break;
-      }
-      if (claim.record?.status === 'done' && claim.record.result) {
-        return detailOf(claim.record.result, hash, zReference);
-      }
-      if (attempt >= polls) {
-        return failed(
+    const [only] = fresh.ops;
+    if (!seen && fresh.ops.length === 1 && only?.kind === 'put') {
+      const applied: Applied = { hash, result: fresh.result, events: fresh.events };
+      try {
+        await store.execute(only, hash, deps.clock.now(), applied);
+      } catch (error) {
+        if (!(error instanceof WriteConflictError)) throw error;
+        // Another change of the entity since we read it, or another delivery of this item: plan again.
+        return await applySlowly(
+          command,
+          hash,
           zReference,
-          'INTERNAL_SERVER_ERROR',
-          'a delivery of this item is in progress; retry later',
+          envelope,
+          owner,
+          { ...deps, store },
+          batch,
+          sleep,
         );
       }
-      await sleep(POLL_MS);
+      batch.settled.push({ hash, applied });
+      return detailOf(fresh.result, hash, zReference);
     }
-
-    try {
-      const now = deps.clock.now();
-      for (const op of plan.ops) await store.execute(op, hash, now);
-      if (plan.events.length) {
-        await deps.publisher.publish(
-          plan.events.map((e) => ({
-            type: e.type,
-            detail: e.detail as Record<string, unknown> & { tenant: string },
-          })),
-        );
-      }
-    } catch (error) {
-      const conflict = error instanceof WriteConflictError;
-      await store.releaseReceipt(hash, owner, conflict ? 'replan' : 'keepPlan');
-      if (conflict) {
-        logger.warn('zuora event item conflicted with a concurrent change', { hash, type: command.type });
-        return failed(zReference, 'INTERNAL_SERVER_ERROR', 'a concurrent change of the same entity; retry');
-      }
-      throw error;
-    }
-    await store.completeReceipt(hash, owner, plan.result, expiry(deps)).catch((error) => {
-      // Our lease ran out and another delivery took over: it finishes the same plan, same result.
-      if (!(error instanceof WriteConflictError)) throw error;
-    });
-    return detailOf(plan.result, hash, zReference);
+    return await claimAndApply(fresh, command, hash, zReference, owner, { ...deps, store }, sleep);
   } catch (error) {
     logger.error('zuora event item failed', { error, hash, type: command.type });
     return failed(zReference, 'INTERNAL_SERVER_ERROR', 'the item could not be applied; retry later');
+  }
+}
+
+/** Plans from the table as it is now, then applies through a claim (after a lost race). */
+async function applySlowly(
+  command: ZuoraCommand,
+  hash: string,
+  zReference: string | null,
+  envelope: Envelope,
+  owner: string,
+  deps: ReceiveEventDeps,
+  batch: RequestBatch,
+  sleep: (ms: number) => Promise<void>,
+): Promise<ItemDetail> {
+  const state = await loadState(command, deps.store);
+  const written = appliedBy(hash, state);
+  if (written) {
+    // A concurrent delivery of this item wrote first: same result (and its events, once more).
+    batch.settled.push({ hash, applied: written });
+    return detailOf(written.result, hash, zReference);
+  }
+  const fresh = planCommand(command, state, {
+    hash,
+    now: deps.clock.now(),
+    ids: deps.ids,
+    tenant: deps.platformTenant,
+    emitter: envelope.emitter,
+  });
+  if (!fresh.result.success) return detailOf(fresh.result, hash, zReference);
+  return claimAndApply(fresh, command, hash, zReference, owner, deps, sleep);
+}
+
+/** The write-ahead protocol: claim with the plan, write, publish, store the first result. */
+async function claimAndApply(
+  fresh: Plan,
+  command: ZuoraCommand,
+  hash: string,
+  zReference: string | null,
+  owner: string,
+  deps: ReceiveEventDeps,
+  sleep: (ms: number) => Promise<void>,
+): Promise<ItemDetail> {
+  const { store } = deps;
+  // Polls by count, not by clock: the hub clock can be frozen or moved by the local runtime.
+  const polls = Math.ceil((deps.waitMs ?? 3_000) / POLL_MS);
+  let plan: Plan | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const claim = await store.claimReceipt(
+      hash,
+      owner,
+      deps.clock.now().getTime(),
+      deps.leaseMs ?? 30_000,
+      fresh,
+    );
+    if (claim.claimed) {
+      plan = claim.record.plan ?? fresh;
+      break;
+    }
+    if (claim.record?.status === 'done' && claim.record.result) {
+      return detailOf(claim.record.result, hash, zReference);
+    }
+    if (attempt >= polls) {
+      return failed(
+        zReference,
+        'INTERNAL_SERVER_ERROR',
+        'a delivery of this item is in progress; retry later',
+      );
+    }
+    await sleep(POLL_MS);
+  }
+
+  try {
+    const now = deps.clock.now();
+    for (const op of plan.ops) await store.execute(op, hash, now);
+    if (plan.events.length) {
+      await deps.publisher.publish(
+        plan.events.map((e) => ({
+          type: e.type,
+          detail: e.detail as Record<string, unknown> & { tenant: string },
+        })),
+      );
+    }
+  } catch (error) {
+    const conflict = error instanceof WriteConflictError;
+    await store.releaseReceipt(hash, owner, conflict ? 'replan' : 'keepPlan');
+    if (conflict) {
+      logger.warn('zuora event item conflicted with a concurrent change', { hash, type: command.type });
+      return failed(zReference, 'INTERNAL_SERVER_ERROR', 'a concurrent change of the same entity; retry');
+    }
+    throw error;
+  }
+  await store.completeReceipt(hash, owner, plan.result, expiry(deps)).catch((error) => {
+    // Our lease ran out and another delivery took over: it finishes the same plan, same result.
+    if (!(error instanceof WriteConflictError)) throw error;
+  });
+  return detailOf(plan.result, hash, zReference);
+}
+
+/**
+ * Finishes the items decided by a single write: publishes their events (one PutEvents per ten) and
+ * records their results (one batch write per 25). If that fails they answer 500: Zuora retries, and
+ * the retry finds the entities written by these hashes and finishes them with the first results.
+ */
+async function settle(batch: RequestBatch, details: ItemDetail[], owner: string, deps: ReceiveEventDeps) {
+  if (!batch.settled.length) return;
+  try {
+    const events = batch.settled.flatMap((s) => s.applied.events);
+    if (events.length) {
+      await deps.publisher.publish(
+        events.map((e) => ({
+          type: e.type,
+          detail: e.detail as Record<string, unknown> & { tenant: string },
+        })),
+      );
+    }
+    await deps.store.recordResults(
+      batch.settled.map((s) => ({ hash: s.hash, owner, result: s.applied.result, expiresAt: expiry(deps) })),
+    );
+  } catch (error) {
+    logger.error('zuora event results could not be recorded', { error, items: batch.settled.length });
+    const hashes = new Set(batch.settled.map((s) => s.hash));
+    for (const [i, d] of details.entries()) {
+      if (d?.calculedHash && hashes.has(d.calculedHash)) {
+        details[i] = failed(
+          d.zReference,
+          'INTERNAL_SERVER_ERROR',
+          'the item could not be recorded; retry later',
+        );
+      }
+    }
   }
 }
 

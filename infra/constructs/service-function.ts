@@ -2,13 +2,13 @@ import { Duration, type RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { tableDefinition } from '../../shared/db/table.ts';
+import { HANDLER } from '../bundle/esbuild.ts';
 import type { StageConfig } from '../config.ts';
 import {
   envName,
@@ -16,14 +16,15 @@ import {
   partnerSecret,
   type ResourceUse,
   type SecretName,
+  type Wiring,
 } from '../wiring-types.ts';
-import { esmBundling, repoPath } from './bundling.ts';
+import { functionCode } from './bundling.ts';
 
 /**
  * Findings every Switchboard function shares, each acknowledged with its reason (shared with the
  * signing-key provider's function).
  */
-export function acknowledgeFunctionFindings(fn: NodejsFunction, role: Role): void {
+export function acknowledgeFunctionFindings(fn: LambdaFunction, role: Role): void {
   Validations.of(role).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions',
@@ -59,6 +60,8 @@ export interface ServiceFunctionProps {
   /** Manifest name (`order-intake`). */
   name: string;
   spec: FunctionSpec;
+  /** The manifest (the bundle's route table is generated from it). */
+  wiring: Wiring;
   config: StageConfig;
   resources: ServiceResources;
   /** True when the function serves a route with `auth: 'jwt'`. */
@@ -67,13 +70,13 @@ export interface ServiceFunctionProps {
 }
 
 /**
- * One manifest function as a `NodejsFunction` (arm64, Node.js 22, ESM bundle, X-Ray, explicit log
- * group with retention, explicit memory and timeout). Each `ResourceUse` becomes its environment
+ * One manifest function (arm64, Node.js 22, the project's esbuild bundle, X-Ray, explicit log group
+ * with retention, explicit memory and timeout). Each `ResourceUse` becomes its environment
  * variable and its least-privilege grant on the same lines, so a function can never name a resource
  * it is not allowed to touch, nor hold a permission it has no variable for.
  */
 export class ServiceFunction extends Construct {
-  readonly fn: NodejsFunction;
+  readonly fn: LambdaFunction;
   readonly logGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
@@ -101,12 +104,10 @@ export class ServiceFunction extends Construct {
         ? Math.min(spec.reservedConcurrency, config.reservedConcurrency.cap)
         : undefined;
 
-    this.fn = new NodejsFunction(this, 'Function', {
+    this.fn = new LambdaFunction(this, 'Function', {
       description: `${name}: ${spec.description}`.slice(0, 256),
-      entry: repoPath(spec.entry),
-      handler: 'handler',
-      projectRoot: repoPath('.'),
-      depsLockFilePath: repoPath('package-lock.json'),
+      code: functionCode(this, { functionName: name, entry: spec.entry, wiring: props.wiring }),
+      handler: HANDLER,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: spec.memoryMb,
@@ -115,7 +116,6 @@ export class ServiceFunction extends Construct {
       logGroup: this.logGroup,
       role,
       ...(reserved !== undefined ? { reservedConcurrentExecutions: reserved } : {}),
-      bundling: esmBundling,
       environment: {
         ...spec.environment,
         STAGE: config.stage,
@@ -125,7 +125,8 @@ export class ServiceFunction extends Construct {
         // Issuer and audience are plain settings: the token function signs with them, the rest verify.
         AUTH_ISSUER: config.auth.issuer,
         AUTH_AUDIENCE: config.auth.audience,
-        // Stack traces point into the TypeScript sources (the bundle ships its source map).
+        // Stack traces point into the TypeScript sources: the asset holds a source map of names and
+        // positions only (no source text), read by Node when an error's stack is formatted.
         NODE_OPTIONS: '--enable-source-maps',
       },
     });

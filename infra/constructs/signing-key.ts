@@ -1,12 +1,19 @@
 import { CustomResource, Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  Architecture,
+  type CfnFunction,
+  Function as LambdaFunction,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { esmBundling, repoPath } from './bundling.ts';
+import { HANDLER } from '../bundle/esbuild.ts';
+import type { Wiring } from '../wiring-types.ts';
+import { functionCode } from './bundling.ts';
 import { acknowledgeFunctionFindings } from './service-function.ts';
 
 export interface SigningKeyProps {
@@ -16,6 +23,8 @@ export interface SigningKeyProps {
   keyVersion: string;
   logRetention: RetentionDays;
   removalPolicy: RemovalPolicy;
+  /** The manifest (build-time modules of the bundle come from it). */
+  wiring: Wiring;
 }
 
 /**
@@ -40,20 +49,26 @@ export class SigningKey extends Construct {
         resources: [logGroup.logGroupArn],
       }),
     );
-    const onEvent = new NodejsFunction(this, 'Handler', {
+    const onEvent = new LambdaFunction(this, 'Handler', {
       role,
       description: 'Generates the ES256 token signing key (custom resource)',
-      entry: repoPath('functions/signing-key-provider/handler.ts'),
-      handler: 'handler',
-      projectRoot: repoPath('.'),
-      depsLockFilePath: repoPath('package-lock.json'),
+      code: functionCode(this, {
+        functionName: 'signing-key-provider',
+        entry: 'functions/signing-key-provider/handler.ts',
+        wiring: props.wiring,
+      }),
+      handler: HANDLER,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: 256,
       timeout: Duration.seconds(30),
       tracing: Tracing.ACTIVE,
       logGroup,
-      bundling: esmBundling,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'signing-key-provider',
+        // Stack traces point into the TypeScript sources (see ServiceFunction).
+        NODE_OPTIONS: '--enable-source-maps',
+      },
     });
     acknowledgeFunctionFindings(onEvent, role);
     props.secret.grantRead(onEvent);

@@ -126,6 +126,7 @@ export class StatelessStack extends Stack {
       keyVersion: config.signingKeyVersion,
       logRetention: retention,
       removalPolicy,
+      wiring,
     });
 
     // Before the functions: the token and ops functions are told the console's origin.
@@ -145,6 +146,7 @@ export class StatelessStack extends Stack {
       this.functions[name] = new ServiceFunction(this, `Fn-${name}`, {
         name,
         spec,
+        wiring,
         config,
         verifiesTokens: tokenRoutes.has(name),
         removalPolicy,
@@ -222,7 +224,22 @@ export class StatelessStack extends Stack {
     new Monitoring(this, 'Monitoring', {
       stage: config.stage,
       alarmEmail: config.alarmEmail,
-      functions: Object.fromEntries(Object.entries(this.functions).map(([n, f]) => [n, f.fn])),
+      functions: Object.fromEntries(
+        Object.entries(this.functions).map(([n, f]) => [
+          n,
+          { fn: f.fn, timeoutSeconds: wiring.functions[n]!.timeoutSeconds },
+        ]),
+      ),
+      queues: Object.fromEntries(
+        Object.entries(wiring.queues).map(([n, spec]) => [
+          n,
+          {
+            queue: this.queues[n]!,
+            oldestMessageAlarmSeconds:
+              spec.oldestMessageAlarmSeconds ?? Math.max(900, spec.visibilityTimeoutSeconds * 2),
+          },
+        ]),
+      ),
       deadLetterQueues: {
         ...Object.fromEntries(Object.entries(queueDlqs).map(([n, q]) => [`queue ${n}`, q])),
         ...(ruleTargetDlq ? { 'rule targets': ruleTargetDlq } : {}),

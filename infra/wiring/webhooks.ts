@@ -141,6 +141,8 @@ export const webhooksWiring: WiringPart = {
       batchSize: 10,
       maxBatchingWindowSeconds: 0,
       maxConcurrency: 20,
+      // Retries wait up to SQS's 15-minute delay in this queue: age alone is no sign of trouble.
+      oldestMessageAlarmSeconds: 1800,
     },
   },
 

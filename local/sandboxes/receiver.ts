@@ -1,5 +1,5 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Sandbox, type SandboxContext, type SandboxResponse } from './kit.ts';
 
 /**

@@ -423,7 +423,11 @@ export class SaashopSandbox extends Sandbox<SaashopState> {
     // `eventId` is the event's identity ("unique event identifier"): a post repeated after a lost
     // answer or a crash is the same event, acknowledged again and recorded as a repeat.
     if (this.records.some((r) => r.kind === 'marketplaceEvent.posted' && r.eventId === event.eventId)) {
-      this.record('marketplaceEvent.repeated', { orderId, statusCode: event.statusCode, eventId: event.eventId });
+      this.record('marketplaceEvent.repeated', {
+        orderId,
+        statusCode: event.statusCode,
+        eventId: event.eventId,
+      });
       return { status: 201, body: { eventId: event.eventId } };
     }
     this.record('marketplaceEvent.posted', {

@@ -1,5 +1,6 @@
-import { CslEngine, DEMO_LIST_PATH } from '../../shared/screening/csl-engine.ts';
+import { CslEngine } from '../../shared/screening/csl-engine.ts';
 import { rawTokens } from '../../shared/screening/normalise.ts';
+import { DEMO_LIST_PATH } from '../screening/demo-list.ts';
 import { Sandbox, type SandboxContext, type SandboxRequest, type SandboxResponse } from './kit.ts';
 import { LOCAL_SCREENING_CREDENTIALS } from './screening-credentials.ts';
 

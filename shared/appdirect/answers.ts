@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * What a product answers AppDirect: synchronously in the notification response, or asynchronously

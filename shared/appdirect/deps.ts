@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MarketplaceClient } from '../clients/appdirect.ts';
 import { clientCredentialsSchema, readSecretJson } from '../clients/credentials.ts';
 import { ZuoraClient } from '../clients/zuora.ts';
@@ -17,6 +17,7 @@ import { PermanentError } from '../errors.ts';
 import { publisherFromEnv } from '../events/publisher.ts';
 import { ulidGenerator } from '../ids.ts';
 import { createScreeningProviderFromEnv } from '../screening/provider.ts';
+import { awsClient } from '../telemetry.ts';
 import {
   type AppDirectSecret,
   appDirectSecretSchema,
@@ -125,7 +126,7 @@ export function appDirectDepsFromEnv(): AppDirectDeps {
     clock,
   });
   const publisher = publisherFromEnv();
-  const sqs = new SQSClient({});
+  const sqs = awsClient(SQSClient, {});
   return {
     env,
     events,

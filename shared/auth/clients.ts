@@ -6,7 +6,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { grantTypes, scopes } from '../contracts/oauth.ts';
 import { isConditionFailed } from '../db/client.ts';
 import { key } from '../db/keys.ts';

@@ -1,6 +1,6 @@
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { z } from 'zod';
+import * as z from 'zod';
 import { envName, type SecretName } from '../../infra/wiring-types.ts';
+import { secretsProvider } from '../aws/secrets.ts';
 
 /**
  * Reads a JSON secret named in the manifest (env `SECRET_<NAME>_ARN`) through Powertools
@@ -10,7 +10,7 @@ import { envName, type SecretName } from '../../infra/wiring-types.ts';
 export async function readSecretJson<S extends z.ZodType>(name: SecretName, schema: S): Promise<z.infer<S>> {
   const arn = process.env[envName.secretArn(name)];
   if (!arn) throw new Error(`${envName.secretArn(name)} is not set: declare the secret use in infra/wiring`);
-  const value = await getSecret(arn, { transform: 'json', maxAge: 300 });
+  const value = await secretsProvider().get(arn, { transform: 'json', maxAge: 300 });
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new Error(`secret ${name} does not have the expected shape`);
   return parsed.data;

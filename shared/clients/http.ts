@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TransientError } from '../errors.ts';
 import { logger } from '../logger.ts';
+import { traced } from '../telemetry.ts';
 
 /**
  * Small typed HTTP client for partner APIs: per-attempt timeout, retries with full-jitter exponential
@@ -78,7 +79,12 @@ export class HttpClient {
    * status (the caller decides what a 4xx means); rejects with TransientError when every attempt
    * failed on the network, timed out, or was answered with a retryable status.
    */
-  async request<T = unknown>(path: string, options: HttpCallOptions): Promise<HttpResult<T>> {
+  request<T = unknown>(path: string, options: HttpCallOptions): Promise<HttpResult<T>> {
+    // One trace subsegment per partner operation (named by operation, never by URL: URLs can carry ids).
+    return traced(`partner ${options.operation}`, () => this.send<T>(path, options));
+  }
+
+  private async send<T>(path: string, options: HttpCallOptions): Promise<HttpResult<T>> {
     const attempts = options.attempts ?? this.config.defaultAttempts ?? 3;
     const retryOn = options.retryOn ?? defaultRetryOn;
     const timeoutMs = options.timeoutMs ?? this.config.defaultTimeoutMs ?? 10_000;

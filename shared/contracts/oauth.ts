@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `POST /oauth/token` body (form-encoded or JSON), RFC 6749 §4.3 and §4.4. */
 export const tokenRequestSchema = z

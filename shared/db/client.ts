@@ -1,13 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../errors.ts';
+import { awsClient } from '../telemetry.ts';
 
 /**
  * The DynamoDB document client. The endpoint comes from the SDK's standard configuration
  * (`AWS_ENDPOINT_URL_DYNAMODB` points it at dynalite locally), so no code differs between stages.
  */
 export function createDocumentClient(
-  client = new DynamoDBClient({ maxAttempts: 4 }),
+  client = awsClient(DynamoDBClient, { maxAttempts: 4 }),
 ): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },

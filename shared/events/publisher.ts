@@ -1,5 +1,6 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { TransientError } from '../errors.ts';
+import { awsClient } from '../telemetry.ts';
 import { EVENT_SOURCE, type EventDefinition, eventDefinition } from './catalog/index.ts';
 
 export interface HubEvent {
@@ -32,7 +33,7 @@ export function createPublisher(options: {
   definitionOf?: (type: string) => EventDefinition | undefined;
   sleep?: (ms: number) => Promise<void>;
 }): Publisher {
-  const client = options.client ?? new EventBridgeClient({ maxAttempts: 3 });
+  const client = options.client ?? awsClient(EventBridgeClient, { maxAttempts: 3 });
   const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   return {
     async publish(events) {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * What a scheduled function receives. EventBridge Scheduler passes exactly the schedule's `Input`

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError, zodDetails } from '../errors.ts';
 import type { HttpRequest } from './types.ts';
 

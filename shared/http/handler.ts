@@ -1,14 +1,13 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { JWK } from 'jose';
-import { wiring } from '../../infra/wiring.ts';
-import { type RouteSpec, routeKey } from '../../infra/wiring-types.ts';
+import { type RouteAuth, type RouteSpec, routeKey } from '../../infra/wiring-types.ts';
 import { type AccessClaims, createVerifier, TokenInvalidError, type Verifier } from '../auth/jwt.ts';
 import { systemClock } from '../clock.ts';
 import { authEnvSchema, parseEnv } from '../env.ts';
 import { AppError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.ts';
 import { logger } from '../logger.ts';
+import { annotate, instrumented } from '../telemetry.ts';
+import { routeTable } from './route-table.ts';
 import type { HttpRequest, HttpResponse, RouteHandler } from './types.ts';
 
 export interface RouteOptions {
@@ -17,13 +16,13 @@ export interface RouteOptions {
 }
 
 export interface HttpHandlerOptions {
-  /** Name of this function in the manifest; its routes (and their scopes) come from there. */
+  /** Name of this function in the manifest; its routes (and their scopes) come from there (`routeTable`). */
   functionName: string;
   routes: Record<string, RouteHandler | { handler: RouteHandler; options: RouteOptions }>;
   /** Override the verifier (tests); defaults to one built from `AUTH_PUBLIC_JWK`. */
   verifier?: Verifier;
   /** Route specs to serve instead of the manifest's (tests of the kernel only). */
-  specs?: RouteSpec[];
+  specs?: Array<RouteSpec | RouteAuth>;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -114,7 +113,7 @@ export function errorResponse(error: unknown, req: HttpRequest, options?: RouteO
 /** Reads `Authorization: Bearer …` and verifies it; 401 missing/invalid/expired, 403 missing scope. */
 export async function authenticate(
   req: HttpRequest,
-  route: RouteSpec,
+  route: RouteAuth,
   verifier: Verifier,
 ): Promise<AccessClaims> {
   const header = req.headers.authorization;
@@ -164,7 +163,7 @@ function verifierFromEnv(): Verifier {
  * error mapping (4xx keep their message; anything unexpected is a bare 500).
  */
 export function httpHandler(options: HttpHandlerOptions) {
-  const specs = options.specs ?? wiring.routes.filter((r) => r.function === options.functionName);
+  const specs = options.specs ?? routeTable(options.functionName);
   const declared = new Set(specs.map(routeKey));
   const implemented = new Set(Object.keys(options.routes));
   const missing = [...declared].filter((k) => !implemented.has(k));
@@ -192,23 +191,27 @@ export function httpHandler(options: HttpHandlerOptions) {
   ): Promise<APIGatewayProxyStructuredResultV2> => {
     const req = toRequest(event, context);
     logger.appendKeys({ correlation_id: req.correlationId, route: req.routeKey });
+    annotate({ route: req.routeKey, orderId: req.pathParameters.orderId });
     const entry = table.get(req.routeKey);
+    let result: APIGatewayProxyStructuredResultV2;
     try {
       if (!entry) throw new NotFoundError(`No route ${req.routeKey} in ${options.functionName}.`);
       if (entry.spec.auth === 'jwt') {
         req.principal = await authenticate(req, entry.spec, verifier!);
         logger.appendKeys({ tenant: req.principal.tenant, client_id: req.principal.sub });
+        annotate({ tenant: req.principal.tenant });
       }
       const res = await entry.handler(req);
-      return toResult(res, req.correlationId);
+      result = toResult(res, req.correlationId);
     } catch (error) {
-      return toResult(errorResponse(error, req, entry?.options), req.correlationId);
+      result = toResult(errorResponse(error, req, entry?.options), req.correlationId);
     } finally {
       logger.removeKeys(['correlation_id', 'route', 'tenant', 'client_id']);
     }
+    annotate({ statusCode: result.statusCode });
+    return result;
   };
 
-  // Never log the invocation event (whatever POWERTOOLS_LOGGER_LOG_EVENT says): its body is a string
-  // redaction cannot see into, carrying client secrets and customers' personal data.
-  return middy(base).use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }));
+  // Logger context (the event is never logged), tracer subsegment and metrics: shared/telemetry.ts.
+  return instrumented(base);
 }

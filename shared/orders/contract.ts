@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { findProduct } from './catalogue.ts';
 import { ISO_3166_COUNTRIES, ISO_4217_CURRENCIES } from './iso-codes.ts';
 

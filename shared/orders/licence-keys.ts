@@ -1,5 +1,6 @@
-import { importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
-import { z } from 'zod';
+import { createPrivateKey, sign } from 'node:crypto';
+import { importJWK, type JWK, jwtVerify } from 'jose';
+import * as z from 'zod';
 
 /**
  * Licence keys are compact JWS (EdDSA / Ed25519) whose payload carries the licence: products,
@@ -39,20 +40,29 @@ export const licenceClaimsSchema = z.object({
 });
 export type LicenceClaims = z.infer<typeof licenceClaimsSchema>;
 
+/**
+ * Signs a licence as a compact JWS with Node's own Ed25519 (no JOSE library in the provisioner's
+ * bundle); `verifyLicence` (jose, what a product would use) checks the result in the tests.
+ */
 export async function signLicence(
   claims: LicenceClaims,
   key: LicenceSigningKey,
   times: { issuedAt: Date; expiresAt: Date },
 ): Promise<string> {
-  const privateKey = await importJWK(key.privateJwk as JWK, LICENCE_ALG);
-  return new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: LICENCE_ALG, kid: key.keyId, typ: 'licence+jwt' })
-    .setIssuer(LICENCE_ISSUER)
-    .setSubject(claims.lid)
-    .setIssuedAt(Math.floor(times.issuedAt.getTime() / 1000))
-    .setNotBefore(Math.floor(times.issuedAt.getTime() / 1000))
-    .setExpirationTime(Math.floor(times.expiresAt.getTime() / 1000))
-    .sign(privateKey);
+  const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
+  const header = { alg: LICENCE_ALG, kid: key.keyId, typ: 'licence+jwt' };
+  const payload = {
+    ...claims,
+    iss: LICENCE_ISSUER,
+    sub: claims.lid,
+    iat: seconds(times.issuedAt),
+    nbf: seconds(times.issuedAt),
+    exp: seconds(times.expiresAt),
+  };
+  const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
+  const signingInput = `${encode(header)}.${encode(payload)}`;
+  const privateKey = createPrivateKey({ key: key.privateJwk, format: 'jwk' });
+  return `${signingInput}.${sign(null, Buffer.from(signingInput), privateKey).toString('base64url')}`;
 }
 
 /** Verifies a licence key with a public JWK (what the product does offline). */

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.ts';
 import type { Order, OrderRepository, StoredEvent } from '../db/entities/orders.ts';
 import type { Publisher } from '../events/publisher.ts';
 import { logger } from '../logger.ts';
+import { count, milliseconds } from '../telemetry.ts';
 import type { OrderStatus } from './contract.ts';
 
 /**
@@ -68,6 +69,7 @@ export async function failOrder(
   });
   if (!failed) return false;
   logger.warn('order failed', { orderId: order.orderId, stage });
+  count('OrdersFailed');
   await announce(failed, deps);
   return true;
 }
@@ -87,6 +89,8 @@ export async function fulfilIfComplete(order: Order, deps: LifecycleDeps): Promi
     now: deps.clock.now(),
   });
   if (!fulfilled) return false;
+  count('OrdersFulfilled');
+  milliseconds('OrderPipelineLatency', Date.parse(fulfilled.updatedAt) - Date.parse(fulfilled.createdAt));
   await announce(fulfilled, deps);
   return true;
 }

@@ -1,5 +1,6 @@
 import type { Order } from '../db/entities/orders.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import { count } from '../telemetry.ts';
 import { announce, type LifecycleDeps, orderEvent } from './lifecycle.ts';
 
 /**
@@ -29,6 +30,7 @@ export async function reviewOrder(
       'ORDER_NOT_IN_REVIEW',
     );
   }
+  count(to === 'ACCEPTED' ? 'OrdersAccepted' : 'OrdersRejected');
   await announce(moved, deps);
   return moved;
 }

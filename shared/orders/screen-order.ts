@@ -5,6 +5,7 @@ import {
   type ScreeningResult,
   ScreeningUnavailableError,
 } from '../screening/provider.ts';
+import { count } from '../telemetry.ts';
 import { announce, type LifecycleDeps, orderEvent } from './lifecycle.ts';
 
 /**
@@ -110,7 +111,10 @@ export async function screenOrder(
             now: deps.clock.now(),
           });
     const current = received ?? (await deps.orders.get(order.orderId)) ?? order;
-    if (received && received !== order) await announce(received, deps);
+    if (received && received !== order) {
+      count('OrdersReceived');
+      await announce(received, deps);
+    }
     return { kind: 'unavailable', order: current };
   }
 
@@ -146,6 +150,9 @@ export async function screenOrder(
     // Another worker (a concurrent duplicate, the retry consumer) screened it first: use its result.
     return { kind: 'screened', order: (await deps.orders.get(order.orderId)) ?? order };
   }
+  count(
+    to === 'REJECTED' ? 'OrdersRejected' : to === 'NEEDS_REVIEW' ? 'OrdersNeedsReview' : 'OrdersAccepted',
+  );
   await announce(moved, deps);
   return { kind: 'screened', order: moved };
 }

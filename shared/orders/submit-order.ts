@@ -106,7 +106,8 @@ export async function submitOrder(input: SubmitOrderInput, deps: SubmitOrderDeps
     orderId = channel.orderId;
   }
 
-  return resume(orderId, input, hash, deps);
+  // This request made the channel claim: no order can exist yet (the create is conditional anyway).
+  return resume(orderId, input, hash, deps, { fresh: channel === undefined });
 }
 
 async function resume(
@@ -114,9 +115,10 @@ async function resume(
   input: SubmitOrderInput,
   hash: string,
   deps: SubmitOrderDeps,
+  options: { fresh: boolean } = { fresh: false },
 ): Promise<FirstResponse> {
   const { tenant, order: body } = input;
-  let order = await deps.orders.get(orderId);
+  let order = options.fresh ? undefined : await deps.orders.get(orderId);
   if (order?.firstResponse) return order.firstResponse;
   if (!order) {
     const now = deps.clock.now().toISOString();

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Clock, systemClock } from '../clock.ts';
 import {
   compactScore,
@@ -470,9 +469,6 @@ function corroborate(party: ScreeningParty, facts: EntryFacts): string | undefin
   return undefined;
 }
 
-/** The project's demo list (fictional entries), the local default for `SCREENING_LIST_PATH`. */
-export const DEMO_LIST_PATH = fileURLToPath(new URL('../../local/screening/demo-list.json', import.meta.url));
-
 const thresholdEnv = z.coerce.number().gt(0).max(1).optional();
 
 /** Thresholds from `SCREENING_BLOCK_THRESHOLD` / `SCREENING_REVIEW_THRESHOLD` (0..1), else defaults. */
@@ -499,9 +495,18 @@ export function createCslProvider(load: () => CslEngine, clock: Clock = systemCl
   };
 }
 
-/** `csl` provider from `SCREENING_LIST_PATH` (file, directory or comma-separated files; default the demo list). */
+/**
+ * `csl` provider from `SCREENING_LIST_PATH` (file, directory or comma-separated files). The path is
+ * required: deployable code knows no default list (the demo list lives under `local/` and never
+ * ships), so a Lambda configured for `csl` without a packaged list fails at cold start.
+ */
 export function createCslProviderFromEnv(env: NodeJS.ProcessEnv = process.env): ScreeningProvider {
   const thresholds = thresholdsFromEnv(env);
-  const path = env.SCREENING_LIST_PATH?.trim() || DEMO_LIST_PATH;
+  const path = env.SCREENING_LIST_PATH?.trim();
+  if (!path) {
+    throw new Error(
+      'Invalid environment configuration: SCREENING_LIST_PATH is required for SCREENING_PROVIDER=csl',
+    );
+  }
   return createCslProvider(() => CslEngine.fromPaths(path, { thresholds }));
 }

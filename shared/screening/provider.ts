@@ -64,7 +64,7 @@ export interface ScreeningProvider {
 
 /**
  * Builds the provider named by `SCREENING_PROVIDER` (`csl` | `trade-gov`, default `trade-gov`).
- * `csl` reads `SCREENING_LIST_PATH` (default: the project's demo list) and optional threshold
+ * `csl` reads `SCREENING_LIST_PATH` (required) and optional threshold
  * variables; `trade-gov` reads `SCREENING_BASE_URL` and the `screening-credentials` secret
  * (`SECRET_SCREENING_CREDENTIALS_ARN`), fetched lazily on the first call.
  */

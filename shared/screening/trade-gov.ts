@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { readSecretJson } from '../clients/credentials.ts';
 import { HttpClient } from '../clients/http.ts';
 import { type Clock, systemClock } from '../clock.ts';

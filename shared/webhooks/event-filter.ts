@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Event type filters of a webhook endpoint: an exact type (`order.accepted`), a trailing wildcard

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { envName } from '../../infra/wiring-types.ts';
+import { secretsProvider } from '../aws/secrets.ts';
 
 /**
  * Application-level encryption of endpoint signing secrets (AES-256-GCM). The table is shared by
@@ -49,7 +49,7 @@ export function secretBoxFromEnv(): () => Promise<SecretBox> {
     const arn = process.env[envName.secretArn('webhook-secrets-key')];
     if (!arn)
       throw new Error('SECRET_WEBHOOK_SECRETS_KEY_ARN is not set: declare the secret use in infra/wiring');
-    const value = await getSecret(arn, { maxAge: 300 });
+    const value = await secretsProvider().get(arn, { maxAge: 300 });
     const material = typeof value === 'string' ? value : Buffer.from(value as Uint8Array).toString('base64');
     if (cached?.material !== material) cached = { material, box: secretBox(material) };
     return cached.box;

@@ -2,12 +2,18 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { localDynamoClient } from '../../local/dynamo.ts';
 import { startRuntime } from '../../local/runtime.ts';
+import { createDocumentClient, documentClient } from '../../shared/db/client.ts';
+import { recordFigure } from './table.ts';
 
 /**
  * Order pipeline through the local runtime with zero-latency sandboxes: orders/s from POST to
  * FULFILLED, p50/p99 of `POST /v1/orders` (includes synchronous screening) and of the whole
- * pipeline (order created → FULFILLED, from the order's own history on the hub clock).
+ * pipeline (order created → FULFILLED, from the order's own history on the hub clock). The limit it
+ * is compared with: what the store alone could carry, i.e. its own conditional writes/s in the same
+ * run divided by the DynamoDB requests one order makes (counted on the handlers' client).
  */
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 100);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 10);
@@ -36,6 +42,15 @@ export default async function (): Promise<void> {
     };
     await post(-1); // warm-up: cold starts of every function on the path
     await rt.drain(60_000);
+    // The runtime runs the handlers in this process: count their DynamoDB requests.
+    let requests = 0;
+    documentClient().middlewareStack.add(
+      (next) => async (args) => {
+        requests++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'ordersBenchRequests' },
+    );
 
     const started = performance.now();
     const results: Array<{ orderId: string; ms: number }> = [];
@@ -47,6 +62,8 @@ export default async function (): Promise<void> {
     );
     await rt.drain(300_000);
     const elapsed = (performance.now() - started) / 1000;
+    documentClient().middlewareStack.remove('ordersBenchRequests');
+    const requestsPerOrder = requests / ORDERS;
 
     const pipeline: number[] = [];
     let fulfilled = 0;
@@ -77,6 +94,46 @@ export default async function (): Promise<void> {
     console.log(
       `pipeline latency (created→FULFILLED): p50 ${pct(pipeline, 50)} ms, p99 ${pct(pipeline, 99)} ms`,
     );
+
+    // The store's own rate in this run: conditional puts straight to the runtime's DynamoDB.
+    const info = JSON.parse(readFileSync(join(dataDir, 'runtime.json'), 'utf8')) as {
+      dynamoEndpoint: string;
+      tableName: string;
+    };
+    const direct = createDocumentClient(localDynamoClient(info.dynamoEndpoint));
+    let puts = 0;
+    const putsStarted = Date.now();
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (Date.now() - putsStarted < 4_000) {
+          const n = puts++;
+          await direct.send(
+            new PutCommand({
+              TableName: info.tableName,
+              Item: { PK: `BENCH#${n}`, SK: 'BENCH', n, pad: 'x'.repeat(800) },
+              ConditionExpression: 'attribute_not_exists(PK)',
+            }),
+          );
+        }
+      }),
+    );
+    const storeRate = puts / ((Date.now() - putsStarted) / 1000);
+    console.log(
+      `DynamoDB requests per order: ${requestsPerOrder.toFixed(1)}; store alone: ${storeRate.toFixed(0)} conditional writes/s → ceiling ${(storeRate / requestsPerOrder).toFixed(1)} orders/s`,
+    );
+    recordFigure({
+      figure: `orders POST→FULFILLED (concurrency ${CONCURRENCY})`,
+      value: fulfilled / elapsed,
+      unit: 'orders/s',
+      peer: { label: 'store alone ÷ requests per order', value: storeRate / requestsPerOrder },
+      target: '≥ 30/s',
+    });
+    recordFigure({
+      figure: 'POST /v1/orders p50 (screening included)',
+      value: pct(postMs, 50),
+      unit: 'ms',
+      better: 'lower',
+    });
   } finally {
     await rt.stop();
     await rm(dataDir, { recursive: true, force: true });

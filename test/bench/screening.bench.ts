@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { CslEngine, type CslEntry } from '../../shared/screening/csl-engine.ts';
+import { recordFigure } from './table.ts';
 
 /**
  * Screening engine throughput: matches per second against a list of 10,000 generated entries
@@ -173,4 +174,20 @@ export default async function (): Promise<void> {
         .map(([k, [ok, n]]) => `${k} ${ok}/${n}${k === 'ordinary' ? ' clear' : ''}`)
         .join(', '),
   );
+  let hits = 0;
+  let asked = 0;
+  for (const k of ['exact', 'misspelt', 'reordered']) {
+    hits += found[k]?.[0] ?? 0;
+    asked += found[k]?.[1] ?? 0;
+  }
+  recordFigure({
+    figure: `screening matches (${ENTRIES} entries)`,
+    value: (QUERIES / totalMs) * 1000,
+    unit: 'matches/s',
+  });
+  recordFigure({
+    figure: 'screening recall (exact, misspelt, reordered)',
+    value: hits / asked,
+    unit: 'share found',
+  });
 }

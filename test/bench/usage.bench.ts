@@ -20,6 +20,7 @@ import { UsageRecordStore } from '../../shared/db/entities/usage-records.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
 import { startTestTable } from '../helpers/dynamo.ts';
 import { serveSandboxes } from '../helpers/sandbox-server.ts';
+import { recordFigure } from './table.ts';
 
 /**
  * Usage benchmark:
@@ -80,6 +81,8 @@ async function submissionThroughRuntime(): Promise<void> {
 
     const timestamp = new Date(systemClock.now().getTime() - 60_000).toISOString();
     let seq = 0;
+    const rates = new Map<number, number>();
+    let writesPerRecord = Number.NaN;
     for (const size of [100, 500]) {
       writes = 0;
       let accepted = 0;
@@ -115,8 +118,67 @@ async function submissionThroughRuntime(): Promise<void> {
         `POST /v1/usage batches of ${size}: ${accepted} records in ${seconds.toFixed(1)} s = ${(accepted / seconds).toFixed(0)} records/s ` +
           `(${requests} requests, 4 concurrent); DynamoDB writes per accepted record: ${(writes / accepted).toFixed(3)}`,
       );
+      rates.set(size, accepted / seconds);
+      writesPerRecord = writes / accepted;
     }
     documentClient().middlewareStack.remove('usageBenchWrites');
+
+    // The store's own limit in this run: the same conditional puts of the same items, straight to
+    // the runtime's DynamoDB (no HTTP, no handler), as many in flight as the API path had (4 × 32).
+    const direct = new UsageRecordStore(
+      createDocumentClient(localDynamoClient(info.dynamoEndpoint)),
+      info.tableName,
+    );
+    const nowSec = Math.floor(Date.now() / 1000);
+    let puts = 0;
+    const limitStarted = Date.now();
+    await Promise.all(
+      Array.from({ length: 128 }, async () => {
+        while (Date.now() - limitStarted < SECONDS_PER_BATCH_SIZE * 1000) {
+          const i = seq++;
+          const sub = subs[i % subs.length]!;
+          await direct.put(
+            {
+              tenant: 'platform',
+              id: `b-${i}`,
+              subscriptionNumber: sub,
+              chargeNumber: `C-${sub}`,
+              unit: 'Minutes',
+              quantity: String((i % 97) / 4),
+              timestamp,
+              acceptedAt: new Date().toISOString(),
+              expiresAt: nowSec + 400 * 86_400,
+            },
+            nowSec,
+          );
+          puts++;
+        }
+      }),
+    );
+    const limit = puts / ((Date.now() - limitStarted) / 1000);
+    console.log(
+      `store limit (direct conditional puts of the same items, 128 in flight): ${limit.toFixed(0)} writes/s`,
+    );
+    recordFigure({
+      figure: 'usage records accepted, batches of 500 (POST /v1/usage)',
+      value: rates.get(500)!,
+      unit: 'records/s',
+      peer: { label: 'store limit: direct conditional puts', value: limit },
+      target: '≥ 1,000/s and ratio ≥ 0.75',
+    });
+    recordFigure({
+      figure: 'usage records accepted, batches of 100',
+      value: rates.get(100)!,
+      unit: 'records/s',
+      peer: { label: 'store limit: direct conditional puts', value: limit },
+    });
+    recordFigure({
+      figure: 'DynamoDB writes per accepted usage record',
+      value: writesPerRecord,
+      unit: 'writes',
+      target: '1.0',
+      better: 'lower',
+    });
   } finally {
     await rt.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -218,6 +280,11 @@ async function billingRun(): Promise<void> {
     const started = Date.now();
     const run = await runBilling({ trigger: 'schedule' }, deps);
     const seconds = (Date.now() - started) / 1000;
+    recordFigure({
+      figure: `billing run, ${BILLING_RECORDS} records / ${subCount} subscriptions`,
+      value: BILLING_RECORDS / seconds,
+      unit: 'records/s',
+    });
     console.log(
       `billing run: ${BILLING_RECORDS} records, ${subCount} subscriptions → ${run.stats?.submissions} submissions, status ${run.status}, ${seconds.toFixed(1)} s` +
         (BILLING_RECORDS < 100_000

@@ -3,12 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { startRuntime } from '../../local/runtime.ts';
-import { generateSecret, signPayload } from '../../shared/webhooks/signing.ts';
+import { generateSecret, signPayload, webhookHeaders } from '../../shared/webhooks/signing.ts';
+import { recordFigure } from './table.ts';
 
 /**
  * Webhook section of `npm run bench`: signatures per second of our signer beside the
  * `standardwebhooks` library's signer (same payload, same run), then deliveries per second from
- * fan-out to verified receipt through the local runtime for 1, 10 and 100 endpoints.
+ * fan-out to verified receipt through the local runtime for 1, 10 and 100 endpoints: the events are
+ * published first (the fan-out queue held), then the queue is released and the clock runs until
+ * the receiver sandbox has verified every delivery. Peer: the same receiver fed signed POSTs
+ * directly (20 at a time), i.e. what the receiving side alone can take on this machine.
  */
 function rate(fn: () => void, ms: number): number {
   for (let i = 0; i < 2_000; i++) fn(); // warm-up
@@ -38,6 +42,12 @@ async function signatures(): Promise<void> {
   console.log(
     `signatures/s (payload ${payload.length} B): ours ${ours.toFixed(0)}, standardwebhooks ${theirs.toFixed(0)}, ratio ${(ours / theirs).toFixed(2)}×`,
   );
+  recordFigure({
+    figure: 'webhook signatures',
+    value: ours,
+    unit: 'signatures/s',
+    peer: { label: 'standardwebhooks signer', value: theirs },
+  });
 }
 
 async function deliveries(): Promise<void> {
@@ -57,10 +67,45 @@ async function deliveries(): Promise<void> {
       if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
       return text ? JSON.parse(text) : undefined;
     };
+    // Peer: what the receiver sandbox itself takes (signed POSTs sent straight to it, 20 in flight).
+    const peerSecret = generateSecret();
+    await json('DELETE', '/_sandbox/receiver/_records');
+    await json('PUT', '/_sandbox/receiver/bench-peer/_config', { secret: peerSecret });
+    const PEER_POSTS = 400;
+    let sent = 0;
+    const peerStarted = performance.now();
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (sent < PEER_POSTS) {
+          const n = sent++;
+          const body = JSON.stringify({
+            type: 'custom.peer.tick',
+            timestamp: new Date().toISOString(),
+            data: { n },
+          });
+          const headers = webhookHeaders({
+            msgId: `msg_peer${n}`,
+            timestampSeconds: Math.floor(Date.now() / 1000),
+            payload: body,
+            secrets: [peerSecret],
+          });
+          const res = await fetch(`${rt.url}/_sandbox/receiver/bench-peer`, {
+            method: 'POST',
+            headers: { ...headers, 'content-type': 'application/json' },
+            body,
+          });
+          await res.arrayBuffer();
+        }
+      }),
+    );
+    const peerRate = PEER_POSTS / ((performance.now() - peerStarted) / 1000);
+    console.log(`receiver sandbox alone (signed POSTs, 20 in flight): ${peerRate.toFixed(0)} verified/s`);
+
+    const fanoutQueue = rt.queues.get('webhook-fanout')!;
     for (const [endpoints, events] of [
-      [1, 60],
-      [10, 15],
-      [100, 3],
+      [1, Number(process.env.BENCH_WEBHOOK_EVENTS ?? 600)],
+      [10, 60],
+      [100, 6],
     ] as const) {
       const token = await rt.token('platform');
       const prefix = `custom.bench${endpoints}`;
@@ -74,19 +119,28 @@ async function deliveries(): Promise<void> {
           {
             url: `${rt.url}/_sandbox/receiver/${name}`,
             eventTypes: [`${prefix}.*`],
-            rateLimitPerSecond: 100,
+            rateLimitPerSecond: 1000,
           },
           token,
         );
         await json('PUT', `/_sandbox/receiver/${name}/_config`, { secret: ep.secret });
       }
       const expected = endpoints * events;
-      const start = performance.now();
+      // Publish with the fan-out queue held, so the clock below starts at fan-out.
+      await fanoutQueue.stop();
+      const publishStart = performance.now();
+      let published = 0;
       await Promise.all(
-        Array.from({ length: events }, (_, i) =>
-          json('POST', '/v1/webhooks/events', { type: `${prefix}.tick`, data: { i } }, token),
-        ),
+        Array.from({ length: 10 }, async () => {
+          while (published < events) {
+            const i = published++;
+            await json('POST', '/v1/webhooks/events', { type: `${prefix}.tick`, data: { i } }, token);
+          }
+        }),
       );
+      const publishRate = events / ((performance.now() - publishStart) / 1000);
+      const start = performance.now();
+      fanoutQueue.start();
       let got: Array<{ kind: string; verified: boolean }> = [];
       for (let round = 0; round < 20; round++) {
         await rt.drain(120_000);
@@ -99,8 +153,22 @@ async function deliveries(): Promise<void> {
       const seconds = (performance.now() - start) / 1000;
       const verified = got.filter((r) => r.verified).length;
       console.log(
-        `fan-out → receipt, ${String(endpoints).padStart(3)} endpoint(s) × ${events} events: ${got.length}/${expected} received (${verified} verified) in ${seconds.toFixed(2)} s = ${(got.length / seconds).toFixed(1)} deliveries/s`,
+        `fan-out → receipt, ${String(endpoints).padStart(3)} endpoint(s) × ${events} events: ${got.length}/${expected} received (${verified} verified) in ${seconds.toFixed(2)} s = ${(got.length / seconds).toFixed(1)} deliveries/s (events published at ${publishRate.toFixed(0)}/s beforehand)`,
       );
+      recordFigure({
+        figure: `webhook fan-out → verified receipt, ${endpoints} endpoint${endpoints > 1 ? 's' : ''}`,
+        value: verified / seconds,
+        unit: 'deliveries/s',
+        peer: { label: 'receiver alone (direct signed POSTs)', value: peerRate },
+        ...(endpoints === 1 ? { target: '≥ 200/s' } : {}),
+      });
+      if (endpoints === 1) {
+        recordFigure({
+          figure: 'custom events published (POST /v1/webhooks/events)',
+          value: publishRate,
+          unit: 'events/s',
+        });
+      }
     }
   } finally {
     await rt.stop();

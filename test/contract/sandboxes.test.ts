@@ -10,9 +10,9 @@ import { createSalesforceSandbox } from '../../local/sandboxes/salesforce.ts';
 import { createScreeningSandbox, LOCAL_SCREENING_CREDENTIALS } from '../../local/sandboxes/screening.ts';
 import { createZuoraSandbox, LOCAL_ZUORA_CREDENTIALS } from '../../local/sandboxes/zuora/index.ts';
 import { parseUsageCsv, ZUORA_USAGE_REQUIRED_COLUMNS } from '../../local/sandboxes/zuora/usage.ts';
+import { DEMO_LIST_PATH } from '../../local/screening/demo-list.ts';
 import { signRequest } from '../../shared/clients/appdirect-oauth1.ts';
 import { catalogue } from '../../shared/orders/catalogue.ts';
-import { DEMO_LIST_PATH } from '../../shared/screening/csl-engine.ts';
 import { readReferenceJson, referencePath } from '../helpers/reference.ts';
 import { sandboxContext, sandboxFetch } from '../helpers/sandbox-fetch.ts';
 

@@ -6,6 +6,7 @@ import { type SecretStore, signingKeyLifecycle } from '../../functions/signing-k
 import { signingKeySecretSchema } from '../../functions/token/schema.ts';
 import { createVerifier, signAccessToken } from '../../shared/auth/jwt.ts';
 import { systemClock } from '../../shared/clock.ts';
+import { testContext } from '../helpers/auth.ts';
 
 const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth-signing-key-AbCdEf';
 
@@ -153,10 +154,13 @@ describe('signing-key provider handler (real AWS SDK against a loopback Secrets 
         AWS_SECRET_ACCESS_KEY: 'test',
       });
       const { handler } = await import('../../functions/signing-key-provider/handler.ts');
-      const created = await handler(create());
+      const created = await handler(create(), testContext('signing-key-provider'));
       expect(calls).toEqual(['PutSecretValue']);
       expect(JSON.parse(secrets.get(SECRET)!).privateJwk.d).toBeTypeOf('string');
-      const updated = await handler(update('1', '1', created.PhysicalResourceId));
+      const updated = await handler(
+        update('1', '1', created.PhysicalResourceId),
+        testContext('signing-key-provider'),
+      );
       expect(calls).toEqual(['PutSecretValue', 'GetSecretValue']);
       expect(updated.Data).toEqual(created.Data);
     } finally {

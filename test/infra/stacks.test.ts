@@ -1,6 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadStageConfig, parseStageConfig, stageDefaults } from '../../infra/config.ts';
+import { CAPABILITY_WIDGETS } from '../../infra/constructs/monitoring.ts';
 import { FUNCTION_TAG } from '../../infra/constructs/service-function.ts';
 import { checkWiring } from '../../infra/stacks/stateless-stack.ts';
 import type { Wiring } from '../../infra/wiring-types.ts';
@@ -150,6 +151,34 @@ function invariants(label: string, load: () => Promise<{ stateful: Template; sta
           expect(logGroup?.Type, id).toBe('AWS::Logs::LogGroup');
           expect(logGroup?.Properties.RetentionInDays, id).toBeGreaterThan(0);
         }
+      }
+    });
+
+    it('tracing and metrics: every function traces actively, may write X-Ray segments, is named for Powertools', () => {
+      const resources = resourcesOf(stateless);
+      const policiesOfRole = (roleId: string) =>
+        ofType(stateless, 'AWS::IAM::Policy')
+          .filter(([, p]) => p.Properties.Roles.some((r: unknown) => refOf(r) === roleId))
+          .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+      // CDK's own handlers (the provider framework, the console's BucketDeployment) are not ours to trace.
+      const ours = ofType(stateless, 'AWS::Lambda::Function').filter(
+        ([id, fn]) =>
+          !String(fn.Properties.Description).includes('AWS CDK resource provider framework') &&
+          !id.startsWith('CustomCDKBucketDeployment'),
+      );
+      expect(ours.length).toBeGreaterThan(2);
+      for (const [id, fn] of ours) {
+        expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+        const xray = policiesOfRole(refOf(fn.Properties.Role)!).filter((s) =>
+          list(s.Action).includes('xray:PutTraceSegments'),
+        );
+        expect(xray, `${id} cannot send traces`).toHaveLength(1);
+        expect(list(xray[0]!.Action)).toContain('xray:PutTelemetryRecords');
+        const env = fn.Properties.Environment?.Variables ?? {};
+        const tag = (fn.Properties.Tags ?? []).find((t: { Key: string }) => t.Key === FUNCTION_TAG);
+        expect(env.POWERTOOLS_SERVICE_NAME, id).toBe(tag?.Value ?? 'signing-key-provider');
+        expect(env.NODE_OPTIONS, id).toContain('--enable-source-maps');
+        expect(resources[refOf(fn.Properties.Role)!]?.Type).toBe('AWS::IAM::Role');
       }
     });
 
@@ -334,14 +363,59 @@ describe('generated from the fixture manifest', () => {
     expect(ofType(dev.stateful, 'AWS::SecretsManager::Secret')).toHaveLength(3);
   });
 
-  it('DLQ depth and function errors are alarmed to the ops topic', () => {
-    const alarms = ofType(dev.stateless, 'AWS::CloudWatch::Alarm');
-    // 2 queue DLQs + rule-target DLQ + schedule DLQ + 4 functions
-    expect(alarms).toHaveLength(8);
+  it('DLQ depth, errors, throttles, duration near timeout, queue age and API 5xx are alarmed to the ops topic', () => {
+    const alarms = ofType(dev.stateless, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    // 4 DLQs (2 queues, rule targets, schedules) + 3 per function × 4 + 2 queue ages + API 5xx
+    expect(alarms).toHaveLength(4 + 12 + 2 + 1);
+    const [topicId] = ofType(dev.stateless, 'AWS::SNS::Topic')[0]!;
+    for (const a of alarms) {
+      expect(a.AlarmActions.map(refOf)).toEqual([topicId]);
+      expect(a.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+    }
+    // Labelled metrics render as `Metrics[0].MetricStat`; unlabelled ones at the top level.
+    const stat = (a: Json) =>
+      a.Metrics?.[0]?.MetricStat ?? { Metric: a, Stat: a.ExtendedStatistic ?? a.Statistic };
+    const byMetric = (name: string) => alarms.filter((a) => stat(a).Metric.MetricName === name);
+    expect(byMetric('ApproximateNumberOfMessagesVisible')).toHaveLength(4);
+    expect(byMetric('Errors')).toHaveLength(4);
+    expect(byMetric('Throttles').map((a) => a.Threshold)).toEqual([1, 1, 1, 1]);
+    // p99 duration at 80 % of each fixture function's timeout (10, 30, 20, 60 s).
+    const durations = byMetric('Duration');
+    expect(durations.map((a) => stat(a).Stat)).toEqual(['p99', 'p99', 'p99', 'p99']);
+    expect(durations.map((a) => a.Threshold).sort((x, y) => x - y)).toEqual([8000, 16000, 24000, 48000]);
+    // Queue age: the default (max(15 min, 2 × visibility)) and a manifest override.
+    const ages = byMetric('ApproximateAgeOfOldestMessage').map((a) => a.Threshold);
+    expect(ages.sort((x, y) => x - y)).toEqual([900, 1200]);
+    const api5xx = byMetric('5xx');
+    expect(api5xx).toHaveLength(1);
+    expect(stat(api5xx[0]!).Metric.Namespace).toBe('AWS/ApiGateway');
+    expect(stat(api5xx[0]!).Stat).toBe('Sum');
+    expect(api5xx[0]!.Threshold).toBe(1);
     dev.stateless.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: 'ops@example.com',
     });
+  });
+
+  it('the dashboard shows the alarmed signals and every capability metric, summed over the functions', () => {
+    const [[, dashboard]] = ofType(dev.stateless, 'AWS::CloudWatch::Dashboard') as [[string, Resource]];
+    // The body is a Fn::Join of JSON text around references: keep the text parts.
+    const parts = dashboard.Properties.DashboardBody['Fn::Join'][1] as unknown[];
+    const body = parts.filter((p): p is string => typeof p === 'string').join('');
+    for (const title of [
+      'Function throttles',
+      'Function duration p99',
+      'Oldest queued message',
+      'Dead-letter queue depth',
+    ]) {
+      expect(body).toContain(title);
+    }
+    for (const widget of CAPABILITY_WIDGETS) {
+      expect(body).toContain(widget.title);
+      for (const metric of widget.metrics) {
+        expect(body).toContain(`SEARCH('{Switchboard,service} MetricName=\\"${metric}\\"'`);
+      }
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { appDirectResultSchema } from '../../appdirect/answers.ts';
 import { key } from '../keys.ts';
 

@@ -5,7 +5,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CursorError, decodeCursor, encodeCursor, isConditionFailed } from '../client.ts';
 import { key } from '../keys.ts';
 import { claimKey, orderKey } from './orders.ts';

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import {
-  DeleteCommand,
+  BatchGetCommand,
+  BatchWriteCommand,
   type DynamoDBDocumentClient,
-  GetCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { encodeTime } from 'ulid';
-import { z } from 'zod';
+import * as z from 'zod';
+import { coalescer } from '../batching.ts';
 import { isConditionFailed } from '../client.ts';
 import { key, shardOf } from '../keys.ts';
 import { type MergeSource, mergedQuery } from '../merged-query.ts';
@@ -184,11 +185,64 @@ export interface LogQuery {
   cursor?: string;
 }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Deliveries and due items. Reads of deliveries and writes of due items made by concurrent work in
+ * one turn of the event loop (a batch of queue records) go out as one BatchGetItem / BatchWriteItem
+ * (`shared/db/batching.ts`); every caller still awaits its own outcome.
+ */
 export class WebhookDeliveryRepository {
+  private readonly load: (id: string) => Promise<Record<string, unknown> | undefined>;
+  private readonly writeDue: (request: { put: boolean; dueKey: string }) => Promise<undefined>;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.load = coalescer({ max: 100, run: (ids) => this.getMany(ids) });
+    this.writeDue = coalescer({ max: 25, run: (requests) => this.writeDueItems(requests) });
+  }
+
+  /** Strongly consistent BatchGetItem of deliveries (unprocessed keys asked again). */
+  private async getMany(ids: string[]): Promise<Array<Record<string, unknown> | undefined>> {
+    const found = new Map<string, Record<string, unknown>>();
+    let keys = [...new Set(ids)].map(deliveryKey);
+    for (let attempt = 0; keys.length; attempt++) {
+      const res = await this.doc.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      for (const item of res.Responses?.[this.tableName] ?? []) found.set(String(item.id), item);
+      keys = (res.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof keys;
+      if (keys.length) {
+        if (attempt >= 8) throw new Error('BatchGetItem kept returning unprocessed delivery keys');
+        await sleep(10 * 2 ** Math.min(attempt, 6));
+      }
+    }
+    return ids.map((id) => found.get(id));
+  }
+
+  /** Due items put or deleted in one BatchWriteItem (unconditional, so they can be batched). */
+  private async writeDueItems(requests: Array<{ put: boolean; dueKey: string }>): Promise<undefined[]> {
+    const byKey = new Map<string, { put: boolean; dueKey: string }>();
+    for (const r of requests) byKey.set(r.dueKey, r); // one write per key per batch (the last asked)
+    let writes: Array<Record<string, unknown>> = [...byKey.values()].map((r) => {
+      const id = deliveryIdOfDueKey(r.dueKey);
+      const Key = { PK: duePk(id), SK: r.dueKey };
+      return r.put
+        ? { PutRequest: { Item: { ...Key, entity: 'webhook-due', deliveryId: id } } }
+        : { DeleteRequest: { Key } };
+    });
+    for (let attempt = 0; writes.length; attempt++) {
+      const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: writes } }));
+      writes = (res.UnprocessedItems?.[this.tableName] ?? []) as typeof writes;
+      if (writes.length) {
+        if (attempt >= 8) throw new Error('BatchWriteItem kept returning unprocessed due items');
+        await sleep(10 * 2 ** Math.min(attempt, 6));
+      }
+    }
+    return requests.map(() => undefined);
+  }
 
   /**
    * Creates a pending delivery due at `dueAt` unless it exists. The due item is written first: a
@@ -216,10 +270,8 @@ export class WebhookDeliveryRepository {
   }
 
   async get(id: string): Promise<WebhookDelivery | undefined> {
-    const res = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: deliveryKey(id), ConsistentRead: true }),
-    );
-    return res.Item ? fromDeliveryItem(res.Item) : undefined;
+    const item = await this.load(id);
+    return item ? fromDeliveryItem(item) : undefined;
   }
 
   /**
@@ -329,22 +381,11 @@ export class WebhookDeliveryRepository {
   }
 
   async putDue(dueKey: string): Promise<void> {
-    const id = deliveryIdOfDueKey(dueKey);
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { PK: duePk(id), SK: dueKey, entity: 'webhook-due', deliveryId: id },
-      }),
-    );
+    await this.writeDue({ put: true, dueKey });
   }
 
   async deleteDue(dueKey: string): Promise<void> {
-    await this.doc.send(
-      new DeleteCommand({
-        TableName: this.tableName,
-        Key: { PK: duePk(deliveryIdOfDueKey(dueKey)), SK: dueKey },
-      }),
-    );
+    await this.writeDue({ put: false, dueKey });
   }
 
   /** Due items of one shard whose time has come, oldest first (the sweeper). */

@@ -1,12 +1,13 @@
 import {
+  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
-  GetCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
+import { coalescer, singleFlight } from '../batching.ts';
 import { CursorError, decodeCursor, encodeCursor, isConditionFailed } from '../client.ts';
 import { key } from '../keys.ts';
 import { mergedQuery } from '../merged-query.ts';
@@ -101,11 +102,40 @@ export type EndpointPatch = Partial<
   >
 >;
 
+/**
+ * Endpoints. Concurrent reads (the records of one batch mostly target the same few endpoints) are
+ * coalesced: gets into one BatchGetItem, identical listings into one query (`shared/db/batching.ts`).
+ */
 export class WebhookEndpointRepository {
+  private readonly load: (k: { tenant: string; id: string }) => Promise<Record<string, unknown> | undefined>;
+  private readonly listing = singleFlight<WebhookEndpoint[]>();
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.load = coalescer({ max: 100, run: (keys) => this.getMany(keys) });
+  }
+
+  private async getMany(
+    wanted: Array<{ tenant: string; id: string }>,
+  ): Promise<Array<Record<string, unknown> | undefined>> {
+    const id = (k: { PK: unknown; SK: unknown }) => `${String(k.PK)}|${String(k.SK)}`;
+    const found = new Map<string, Record<string, unknown>>();
+    let keys = [...new Map(wanted.map((w) => endpointKey(w.tenant, w.id)).map((k) => [id(k), k])).values()];
+    for (let attempt = 0; keys.length; attempt++) {
+      const res = await this.doc.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      for (const item of res.Responses?.[this.tableName] ?? []) found.set(id(item as never), item);
+      keys = (res.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof keys;
+      if (keys.length) {
+        if (attempt >= 8) throw new Error('BatchGetItem kept returning unprocessed endpoint keys');
+        await new Promise((r) => setTimeout(r, 10 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+    return wanted.map((w) => found.get(id(endpointKey(w.tenant, w.id))));
+  }
 
   async create(endpoint: WebhookEndpoint): Promise<void> {
     await this.doc.send(
@@ -118,10 +148,8 @@ export class WebhookEndpointRepository {
   }
 
   async get(tenant: string, id: string): Promise<WebhookEndpoint | undefined> {
-    const res = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: endpointKey(tenant, id), ConsistentRead: true }),
-    );
-    return res.Item ? fromEndpointItem(res.Item) : undefined;
+    const item = await this.load({ tenant, id });
+    return item ? fromEndpointItem(item) : undefined;
   }
 
   /** One page of a tenant's endpoints, oldest first. */
@@ -173,19 +201,23 @@ export class WebhookEndpointRepository {
 
   /** Every endpoint of a tenant (fan-out: a tenant has few endpoints). */
   async listAll(tenant: string): Promise<WebhookEndpoint[]> {
-    return this.queryAll({
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :ep)',
-      ExpressionAttributeValues: { ':pk': key('WHEP', tenant), ':ep': 'EP#' },
-    });
+    return this.listing(`tenant|${tenant}`, () =>
+      this.queryAll({
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :ep)',
+        ExpressionAttributeValues: { ':pk': key('WHEP', tenant), ':ep': 'EP#' },
+      }),
+    );
   }
 
   /** Every endpoint that receives all tenants' events (one GSI1 partition). */
   async listAllEvents(): Promise<WebhookEndpoint[]> {
-    return this.queryAll({
-      IndexName: 'GSI1',
-      KeyConditionExpression: 'GSI1PK = :pk',
-      ExpressionAttributeValues: { ':pk': ALL_EVENTS_PARTITION },
-    });
+    return this.listing('all-events', () =>
+      this.queryAll({
+        IndexName: 'GSI1',
+        KeyConditionExpression: 'GSI1PK = :pk',
+        ExpressionAttributeValues: { ':pk': ALL_EVENTS_PARTITION },
+      }),
+    );
   }
 
   private async queryAll(input: {

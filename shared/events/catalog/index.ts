@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { appDirectEvents } from './appdirect.ts';
 import { orderEvents } from './orders.ts';
 import { saashopEvents } from './saashop.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { orderChannelSchema, orderStatusSchema } from '../../orders/contract.ts';
 import type { EventDefinition } from './index.ts';
 

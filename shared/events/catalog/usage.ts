@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EventDefinition } from './index.ts';
 
 /** Usage events: what a billing run delivered to a biller, or why a submission failed. */

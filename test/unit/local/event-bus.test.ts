@@ -1,7 +1,7 @@
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import type { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RuleSpec } from '../../../infra/wiring-types.ts';
 import { LocalEventBus, PutEventsValidationError } from '../../../local/bus/event-bus.ts';
 import { LocalQueue } from '../../../local/bus/queue.ts';

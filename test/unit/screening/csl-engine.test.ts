@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_LIST_PATH } from '../../../local/screening/demo-list.ts';
 import {
   CslEngine,
   createCslProviderFromEnv,
   DEFAULT_THRESHOLDS,
-  DEMO_LIST_PATH,
   parseCslEntries,
 } from '../../../shared/screening/csl-engine.ts';
 import { createScreeningProviderFromEnv, type ScreeningParty } from '../../../shared/screening/provider.ts';
@@ -338,13 +338,20 @@ describe('createScreeningProviderFromEnv', () => {
     expect(result).toMatchObject({ provider: 'csl', outcome: 'blocked', listVersion: engine.listVersion });
   });
 
-  it('defaults the csl list to the demo list', async () => {
-    const result = await createCslProviderFromEnv({}).screen({ name: 'Vostok DUC', country: 'RU' });
+  it('requires SCREENING_LIST_PATH: deployable code has no default list (the demo list is local)', async () => {
+    expect(() => createCslProviderFromEnv({})).toThrow(/SCREENING_LIST_PATH is required/);
+    expect(() => createScreeningProviderFromEnv({ SCREENING_PROVIDER: 'csl' })).toThrow(
+      /SCREENING_LIST_PATH is required/,
+    );
+    const result = await createCslProviderFromEnv({ SCREENING_LIST_PATH: DEMO_LIST_PATH }).screen({
+      name: 'Vostok DUC',
+      country: 'RU',
+    });
     expect(result.outcome).toBe('blocked');
   });
 
   it('honours an aborted signal', async () => {
-    const provider = createCslProviderFromEnv({});
+    const provider = createCslProviderFromEnv({ SCREENING_LIST_PATH: DEMO_LIST_PATH });
     await expect(
       provider.screen({ name: 'x', country: 'US' }, { signal: AbortSignal.abort() }),
     ).rejects.toThrow();
@@ -356,7 +363,11 @@ describe('createScreeningProviderFromEnv', () => {
     );
     expect(() => createScreeningProviderFromEnv({})).toThrow(/SCREENING_BASE_URL/);
     expect(() =>
-      createScreeningProviderFromEnv({ SCREENING_PROVIDER: 'csl', SCREENING_BLOCK_THRESHOLD: 'high' }),
+      createScreeningProviderFromEnv({
+        SCREENING_PROVIDER: 'csl',
+        SCREENING_LIST_PATH: DEMO_LIST_PATH,
+        SCREENING_BLOCK_THRESHOLD: 'high',
+      }),
     ).toThrow(/SCREENING_BLOCK_THRESHOLD/);
   });
 });

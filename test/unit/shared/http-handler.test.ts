@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RouteSpec } from '../../../infra/wiring-types.ts';
 import { jsonBody } from '../../../shared/http/body.ts';
 import { httpHandler, toRequest } from '../../../shared/http/handler.ts';

@@ -1,6 +1,6 @@
 import type { PutEventsCommand, PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { TransientError } from '../../../shared/errors.ts';
 import type { EventDefinition } from '../../../shared/events/catalog/index.ts';
 import { createPublisher, UnknownEventTypeError } from '../../../shared/events/publisher.ts';

@@ -470,6 +470,29 @@ describe('zuora-event: POST /v1/zuora/events', () => {
       expect(product).toMatchObject({ capacity: 60, version: 3 });
     });
 
+    it('an item repeated within one payload applies once; both answer its first result', async () => {
+      const item = { zReference: 'dup', zaccount: 'R-D1', client: { name: 'Dup Org' } };
+      const other = { zReference: 'other', zaccount: 'R-D2', client: { name: 'Other Org' } };
+      const events = h.publisher.events.length;
+      const res = await h.send({
+        typeEvent: 'CLIENTISCREATED',
+        emitter: 'ZUORA',
+        timestamp: '2026-11-23T10:00:00Z',
+        payload: [item, other, item],
+      });
+      expect(res.status).toBe(200);
+      const [a, , c] = res.body.details;
+      expect(a).toMatchObject({ name: 'CREATED', success: true });
+      expect(c).toEqual(a);
+      expect((await h.store.getClient('R-D1'))?.version).toBe(1);
+      expect(await h.store.getReceipt(a.calculedHash)).toMatchObject({
+        status: 'done',
+        result: { name: 'CREATED' },
+      });
+      const created = h.publisher.events.slice(events).filter((e) => e.detail.accountNumber === 'R-D1');
+      expect(new Set(created.map((e) => e.detail.eventId)).size).toBe(1);
+    });
+
     it('a repeated Zuora-Notification-Id returns the first response', async () => {
       await seed('R-N1', 'R-N1-S');
       const first = await h.send(zlinkEvent(zlink('R-N1', 'R-N1-S', 'C1', 20)), {

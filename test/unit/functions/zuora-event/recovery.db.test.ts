@@ -40,6 +40,15 @@ const faulty = (inner: ZuoraStore): ZuoraStore =>
           return target.completeReceipt(...args);
         };
       }
+      if (prop === 'recordResults') {
+        return async (...args: Parameters<ZuoraStore['recordResults']>) => {
+          if (faults.crashBeforeResult > 0) {
+            faults.crashBeforeResult--;
+            throw new Error('process crashed');
+          }
+          return target.recordResults(...args);
+        };
+      }
       return Reflect.get(target, prop, receiver);
     },
   });
@@ -118,12 +127,25 @@ describe('zuora-event: failures, the seed mixed responses and crash recovery', (
   });
 
   it('a crash between claim and result: a redelivery after the lease completes it with the first result', async () => {
-    const request = body('CLIENTISCREATED', [clientItem('F-3')]);
+    // A plan of several writes (subscription, product, registry) goes through the claim.
+    expect((await h.send(body('CLIENTISCREATED', [clientItem('F-3')]))).status).toBe(200);
+    expect(
+      (await h.send(body('WORKSPACEISADDEDTOPCLIENT', [{ zaccount: 'F-3', zworkspace: 'w' }]))).status,
+    ).toBe(200);
+    const request = body('SUBSCRIPTIONISCREATED', [
+      {
+        zReference: 'title1',
+        zaccount: 'F-3',
+        zworkspace: 'w',
+        zsubscription: 'F-3-S',
+        products: [{ zcharge: 'C1', family: 'A', threshold: { newCapacity: 5, unit: 'Giga' } }],
+      },
+    ]);
     faults.crashBeforeResult = 1;
     const crashed = await h.send(request);
     expect(crashed.status).toBe(500);
-    const written = await h.store.getClient('F-3');
-    expect(written?.version).toBe(1);
+    const written = await h.store.getSubscription('F-3-S');
+    expect(written?.subscription.version).toBe(1);
     // While the lease runs, a duplicate waits, then answers 500 (Zuora retries later).
     const busy = await h.send(request);
     expect(busy.status).toBe(500);
@@ -131,11 +153,37 @@ describe('zuora-event: failures, the seed mixed responses and crash recovery', (
     h.clock.advance(31_000);
     const recovered = await h.send(request);
     expect(recovered.status).toBe(200);
-    expect(recovered.body.details[0]).toMatchObject({ name: 'CREATED', message: written?.clientId });
-    expect((await h.store.getClient('F-3'))?.version).toBe(1);
-    const created = h.publisher.events.filter((e) => e.detail.accountNumber === 'F-3');
+    expect(recovered.body.details[0]).toMatchObject({ name: 'CREATED' });
+    expect((await h.store.getSubscription('F-3-S'))?.subscription.version).toBe(1);
+    const created = h.publisher.events.filter((e) => e.detail.subscriptionNumber === 'F-3-S');
     // At least once: the event of the recovered plan is published again with the same eventId.
+    expect(created.length).toBeGreaterThanOrEqual(2);
     expect(new Set(created.map((e) => e.detail.eventId)).size).toBe(1);
+    expect((await h.send(request)).body.details).toEqual(recovered.body.details);
+  });
+
+  it('a one-write item that crashed before its result was stored: the redelivery answers the first result at once', async () => {
+    const request = body('CLIENTISCREATED', [clientItem('F-5')]);
+    faults.crashBeforeResult = 1;
+    const crashed = await h.send(request);
+    expect(crashed.status).toBe(500);
+    expect(crashed.body.details[0].name).toBe('INTERNAL_SERVER_ERROR');
+    const written = await h.store.getClient('F-5');
+    expect(written?.version).toBe(1);
+    expect(await h.store.getReceipt(crashed.body.details[0].calculedHash ?? 'none')).toBeUndefined();
+    // No lease to wait for: the entity this item wrote carries its result and events.
+    const recovered = await h.send(request);
+    expect(recovered.status).toBe(200);
+    expect(recovered.body.details[0]).toMatchObject({ name: 'CREATED', message: written?.clientId });
+    expect((await h.store.getClient('F-5'))?.version).toBe(1);
+    const receipt = await h.store.getReceipt(recovered.body.details[0].calculedHash);
+    expect(receipt).toMatchObject({ status: 'done', result: { name: 'CREATED' } });
+    const created = h.publisher.events.filter((e) => e.detail.accountNumber === 'F-5');
+    expect(created.length).toBeGreaterThanOrEqual(2); // announced again by the redelivery
+    expect(new Set(created.map((e) => e.detail.eventId)).size).toBe(1);
+    // Superseded later, a redelivery of the first item still answers its first result.
+    const changed = body('CLIENTISCREATED', [{ ...clientItem('F-5'), client: { name: 'Org 2' } }]);
+    expect((await h.send(changed)).body.details[0].name).toBe('MODIFIED');
     expect((await h.send(request)).body.details).toEqual(recovered.body.details);
   });
 

@@ -1,0 +1,14 @@
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { awsClient } from '../telemetry.ts';
+
+let provider: SecretsProvider | undefined;
+
+/**
+ * Powertools Parameters' Secrets Manager provider over a traced client (`awsClient`), one per
+ * execution environment, created on first use. Callers pass `maxAge` so values are cached.
+ */
+export function secretsProvider(): SecretsProvider {
+  provider ??= new SecretsProvider({ awsSdkV3Client: awsClient(SecretsManagerClient, {}) });
+  return provider;
+}
