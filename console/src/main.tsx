@@ -1045,6 +1045,88 @@ function Billing() {
   );
 }
 
+function Marketplace() {
+  const [status, setStatus] = useState('FAILED');
+  const [cursor, setCursor] = useState<string>();
+  const s = useApi(
+    `/v1/ops/channels/saashop/events?status=${status}&limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+  );
+  return (
+    <>
+      <h2>Marketplace events</h2>
+      <p class="muted">
+        SaaShop events that did not become orders. SaaShop was told ProvisioningFailed with the reason; the
+        buyer's raw data stays in the table.
+      </p>
+      <label style={{ width: '12rem' }}>
+        Status
+        <select
+          value={status}
+          onChange={(e) => {
+            setCursor(undefined);
+            setStatus(e.currentTarget.value);
+          }}
+        >
+          <option value="FAILED">Failed</option>
+          <option value="UNSUPPORTED">Unsupported</option>
+          <option value="PENDING">Pending</option>
+        </select>
+      </label>
+      <Loading s={s}>
+        {() => (
+          <>
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Updated</th>
+                  <th scope="col">Event</th>
+                  <th scope="col">SaaShop order</th>
+                  <th scope="col">Code</th>
+                  <th scope="col">Reason</th>
+                  <th scope="col">Attempts</th>
+                </tr>
+              </thead>
+              <tbody>
+                {s.data!.items.length === 0 && (
+                  <tr>
+                    <td colSpan={6} class="muted">
+                      No {status.toLowerCase()} events.
+                    </td>
+                  </tr>
+                )}
+                {s.data!.items.map((e: Json) => (
+                  <tr key={e.eventId}>
+                    <td>{fmt(e.updatedAt)}</td>
+                    <td>
+                      {e.eventTypeCode ?? '—'} <span class="muted">{e.eventId}</span>
+                    </td>
+                    <td>
+                      {e.hubOrderId ? (
+                        <a href={`#/orders/${e.hubOrderId}`}>{e.saashopOrderId}</a>
+                      ) : (
+                        (e.saashopOrderId ?? '—')
+                      )}
+                    </td>
+                    <td>{e.code ?? '—'}</td>
+                    <td>{e.reason ?? e.lastError ?? '—'}</td>
+                    <td>{e.attempts}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <Pager
+              cursor={s.data!.cursor}
+              atStart={!cursor}
+              onNext={() => setCursor(s.data!.cursor)}
+              onFirst={() => setCursor(undefined)}
+            />
+          </>
+        )}
+      </Loading>
+    </>
+  );
+}
+
 function Audit() {
   const [cursor, setCursor] = useState<string>();
   const s = useApi(`/v1/ops/audit?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
@@ -1102,6 +1184,7 @@ const PAGES = [
   ['review', 'Review queue'],
   ['webhooks', 'Webhooks'],
   ['dead-letters', 'Dead letters'],
+  ['marketplace', 'Marketplace events'],
   ['billing', 'Usage & billing'],
   ['audit', 'Audit'],
 ] as const;
@@ -1123,6 +1206,7 @@ function Shell({ who, onSignOut }: { who: Json; onSignOut: () => void }) {
   else if (section === 'webhooks') page = <Webhooks />;
   else if (section === 'dead-letters') page = <DeadLetters />;
   else if (section === 'billing') page = <Billing />;
+  else if (section === 'marketplace') page = <Marketplace />;
   else if (section === 'audit') page = <Audit />;
   else page = <Dashboard />;
   return (

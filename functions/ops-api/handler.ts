@@ -5,6 +5,7 @@ import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
 import { OpsAuditLog } from '../../shared/db/entities/ops-audit.ts';
 import { OrderRepository } from '../../shared/db/entities/orders.ts';
+import { SaashopEventRepository } from '../../shared/db/entities/saashop-events.ts';
 import { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
 import { UsageBillingStore } from '../../shared/db/entities/usage-billing.ts';
 import { UsageRecordStore } from '../../shared/db/entities/usage-records.ts';
@@ -58,6 +59,7 @@ export const handler = httpHandler({
     registry: new SubscriptionRegistry(doc, env.TABLE_NAME),
     records: new UsageRecordStore(doc, env.TABLE_NAME, usageShards(env)),
     audit: new OpsAuditLog(doc, env.TABLE_NAME),
+    saashopEvents: new SaashopEventRepository(doc, env.TABLE_NAME),
     deadLetterQueues: deadLetterQueuesSchema.parse(JSON.parse(env.DEAD_LETTER_QUEUES)),
     sqs,
     cloudwatch: awsClient(CloudWatchClient, { maxAttempts: 2 }),

@@ -11,6 +11,7 @@ import { reviewDecisionSchema } from '../../shared/orders/contract.ts';
 import { type SummarizeUsageDeps, summarizeUsage } from '../../shared/usage/summarize-usage.ts';
 import { type DashboardDeps, dashboard } from './dashboard.ts';
 import { listDeadLetters, peekDeadLetters, redriveDeadLetters } from './dead-letters.ts';
+import { listSaashopEvents, type OpsMarketplaceDeps } from './marketplace.ts';
 import { decideOrder, listOpsOrders, type OpsOrderDeps, orderTimeline } from './orders.ts';
 import {
   emptyBodySchema,
@@ -20,6 +21,7 @@ import {
   opsOrdersQuerySchema,
   opsPageQuerySchema,
   opsRunsQuerySchema,
+  opsSaashopEventsQuerySchema,
   opsUsageSummaryQuerySchema,
 } from './schema.ts';
 import { listRuns, type OpsUsageDeps, runOutcome, startRun } from './usage.ts';
@@ -36,6 +38,7 @@ export type OpsDeps = OpsOrderDeps &
     deliveries: OpsOrderDeps['deliveries'] & OpsWebhookDeps['deliveries'];
   } & DashboardDeps &
   OpsUsageDeps &
+  OpsMarketplaceDeps &
   SummarizeUsageDeps & {
     audit: Pick<OpsAuditLog, 'put' | 'complete' | 'list'>;
     clock: Clock;
@@ -156,6 +159,9 @@ export function opsRoutes(deps: OpsDeps): Record<string, RouteHandler> {
     ),
     'POST /v1/ops/orders/{orderId}/clear': decide('clear'),
     'POST /v1/ops/orders/{orderId}/reject': decide('reject'),
+    'GET /v1/ops/channels/saashop/events': read(async (req) =>
+      json(200, await listSaashopEvents(queryParams(req, opsSaashopEventsQuerySchema), deps)),
+    ),
     'GET /v1/ops/dead-letters': read(async () => json(200, { items: await listDeadLetters(deps) })),
     'GET /v1/ops/dead-letters/{queue}': read(async (req) =>
       json(200, await peekDeadLetters(param(req, 'queue'), deps)),

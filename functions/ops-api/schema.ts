@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { tenantSchema } from '../../shared/auth/clients.ts';
+import { saashopEventStatusSchema } from '../../shared/db/entities/saashop-events.ts';
 import { orderChannelSchema, orderStatusSchema } from '../../shared/orders/contract.ts';
 
 /** Query and body contracts of the operations API (`/v1/ops/…`). */
@@ -21,6 +22,11 @@ export const opsOrdersQuerySchema = z
   .strict();
 
 export const opsPageQuerySchema = z.object({ limit, cursor }).strict();
+
+/** Marketplace events that did not become orders: FAILED by default. */
+export const opsSaashopEventsQuerySchema = z
+  .object({ status: saashopEventStatusSchema.default('FAILED'), limit, cursor })
+  .strict();
 
 export const opsDeliveriesQuerySchema = z
   .object({

@@ -1,8 +1,9 @@
 import type { Clock } from '../../shared/clock.ts';
-import type { OrderRepository, StoredEvent } from '../../shared/db/entities/orders.ts';
+import type { Order, OrderRepository, StoredEvent } from '../../shared/db/entities/orders.ts';
 import type { Publisher } from '../../shared/events/publisher.ts';
 import { logger } from '../../shared/logger.ts';
 import { type OrderStatus, TERMINAL_STATUSES } from '../../shared/orders/contract.ts';
+import { orderEvent } from '../../shared/orders/lifecycle.ts';
 
 /**
  * Finds orders whose stage entry (GSI2: status + last activity) is older than `stuckAfterSeconds`
@@ -44,19 +45,10 @@ export interface ReconcileReport {
 function eventFor(
   status: OrderStatus,
   lastEvent: StoredEvent | undefined,
-  order: { tenant: string; orderId: string; channelOrderId: string },
+  order: Pick<Order, 'tenant' | 'orderId' | 'channelOrderId' | 'channel'>,
 ): StoredEvent | undefined {
-  if (status === 'SCREENING' && !lastEvent) {
-    return {
-      type: 'order.received',
-      detail: {
-        tenant: order.tenant,
-        orderId: order.orderId,
-        channelOrderId: order.channelOrderId,
-        status: 'RECEIVED',
-      },
-    };
-  }
+  // Built like every other order event, so it carries the channel a marketplace consumer matches on.
+  if (status === 'SCREENING' && !lastEvent) return orderEvent('order.received', order, 'RECEIVED');
   return lastEvent;
 }
 

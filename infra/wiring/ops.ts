@@ -5,6 +5,7 @@ import {
   opsOrdersQuerySchema,
   opsPageQuerySchema,
   opsRunsQuerySchema,
+  opsSaashopEventsQuerySchema,
   opsUsageSummaryQuerySchema,
 } from '../../functions/ops-api/schema.ts';
 import { reviewDecisionSchema } from '../../shared/orders/contract.ts';
@@ -110,6 +111,13 @@ export const opsWiring: WiringPart = {
         body: reviewDecisionSchema,
         contentTypes: json,
       },
+    ),
+    ops(
+      'GET',
+      '/channels/saashop/events',
+      'ops:read',
+      'SaaShop marketplace events that did not become orders (FAILED, UNSUPPORTED, PENDING), newest first',
+      { query: opsSaashopEventsQuerySchema },
     ),
     ops('GET', '/dead-letters', 'ops:read', 'Every dead-letter queue: depth, oldest message, last redrive'),
     ops(

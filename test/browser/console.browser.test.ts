@@ -167,6 +167,13 @@ describe.skipIf(!existsSync(CHROMIUM))('operator console in Chromium', () => {
       expect(r.body.status).toBe('NEEDS_REVIEW');
     }
 
+    // A SaaShop order for a product the catalogue does not sell: the poller stores it FAILED.
+    const failedSaashop = await call('POST', '/_sandbox/saashop/_orders', undefined, {
+      productCode: 'SB-QUANTUM',
+    });
+    expect(failedSaashop.status).toBe(201);
+    expect((await call('POST', '/_local/schedules/saashop-poller')).status).toBeLessThan(300);
+
     // A poison message in crm-sync's queue: it dead-letters after its receives.
     const sqs = await fetch(`${url}/_aws`, {
       method: 'POST',
@@ -269,6 +276,12 @@ describe.skipIf(!existsSync(CHROMIUM))('operator console in Chromium', () => {
     await expect
       .poll(async () => (await call('GET', '/_local/queues')).body['crm-sync'].deadLettered)
       .toBe(0);
+
+    // Marketplace events: the failed SaaShop order, with its reason.
+    await page.getByRole('link', { name: 'Marketplace events' }).click();
+    const failedRow = page.getByRole('row', { name: new RegExp(failedSaashop.body.orderId) });
+    await expect.poll(() => failedRow.innerText(), { timeout: 15_000 }).toContain('UNKNOWN_PRODUCT');
+    expect(await failedRow.innerText()).toContain('SB-QUANTUM');
 
     // Usage & billing: start a run and see it finish.
     await page.getByRole('link', { name: 'Usage & billing' }).click();

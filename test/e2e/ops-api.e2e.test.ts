@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wiring } from '../../infra/wiring.ts';
 import { api, startTestRuntime } from '../helpers/runtime.ts';
+import { pollNow, publishSaashopOrder } from '../helpers/saashop.ts';
 
 /**
  * The operations API and operator sign-in through the local runtime (real HTTP): every ops route
@@ -121,6 +122,31 @@ describe('operations API access', () => {
     expect(Date.parse(decision.at)).toBeGreaterThan(Date.now() - 600_000);
     const scripted = await api(rt, 'GET', '/v1/ops/me', { token: await rt.token('ops') });
     expect(scripted.body).toMatchObject({ actor: 'dev-ops', actorType: 'client' });
+  });
+
+  it('shows operators the SaaShop events that did not become orders, with their reason', async () => {
+    const { orderId, eventId } = await publishSaashopOrder(rt.url, { productCode: 'SB-QUANTUM' });
+    expect(await pollNow(rt.url)).toBeLessThan(300);
+    await rt.drain();
+    const page = await api(rt, 'GET', '/v1/ops/channels/saashop/events', { token: operatorToken });
+    expect(page.status).toBe(200);
+    const row = page.body.items.find((e: any) => e.eventId === eventId);
+    expect(row).toMatchObject({
+      channel: 'saashop',
+      status: 'FAILED',
+      code: 'UNKNOWN_PRODUCT',
+      saashopOrderId: orderId,
+    });
+    expect(row.reason).toContain('SB-QUANTUM');
+    // The buyer's data stays in the table: rows carry no raw event or order answer.
+    expect(JSON.stringify(page.body)).not.toContain('buyerCustomerParty');
+    const unsupported = await api(rt, 'GET', '/v1/ops/channels/saashop/events?status=UNSUPPORTED', {
+      token: operatorToken,
+    });
+    expect(unsupported.body.items.map((e: any) => e.eventId)).not.toContain(eventId);
+    const bad = await api(rt, 'GET', '/v1/ops/channels/saashop/events?status=LOST', { token: operatorToken });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details[0].field).toBe('status');
   });
 
   it('a review decision needs a reason (400, nothing changes)', async () => {

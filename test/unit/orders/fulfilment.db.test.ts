@@ -248,6 +248,41 @@ describe('order-reconciler', () => {
     expect(publisher.events.filter((e) => e.detail.orderId === orderId)).toHaveLength(0);
   });
 
+  it('screens again an order whose intake stopped mid-screening, as an event of its own channel', async () => {
+    const now = clock.now().toISOString();
+    const orderId = ulidGenerator.next('ord');
+    const body = validOrder();
+    await orders.create({
+      orderId,
+      tenant: 'saashop',
+      channel: 'saashop',
+      channelRef: { saashopOrderId: body.channelOrderId },
+      ...body,
+      requestHash: 'h',
+      status: 'SCREENING',
+      history: [{ at: now, status: 'SCREENING' }],
+      redrives: 0,
+      zuoraKeys: 0,
+      createdAt: now,
+      updatedAt: now,
+    });
+    clock.advance(601);
+    await reconcileOrders({ orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000, maxRedrives: 20 });
+    // A marketplace consumer's rule matches detail.channel: the synthesized event must carry it.
+    expect(publisher.events.filter((e) => e.detail.orderId === orderId)).toEqual([
+      {
+        type: 'order.received',
+        detail: {
+          tenant: 'saashop',
+          orderId,
+          channelOrderId: body.channelOrderId,
+          channel: 'saashop',
+          status: 'RECEIVED',
+        },
+      },
+    ]);
+  });
+
   it('stops re-driving an order after maxRedrives and reports it', async () => {
     const orderId = await provisionedOrder();
     const deps = { orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000, maxRedrives: 2 };

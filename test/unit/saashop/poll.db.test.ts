@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type PollDeps, type PollSettings, pollSaashop } from '../../../functions/saashop-poller/poll.ts';
 import { createSaashopSandbox, type SaashopSandbox } from '../../../local/sandboxes/saashop.ts';
+import { DEMO_LIST_PATH } from '../../../local/screening/demo-list.ts';
 import { SaashopClient } from '../../../shared/clients/saashop.ts';
 import { CursorError } from '../../../shared/db/client.ts';
 import { OrderRepository } from '../../../shared/db/entities/orders.ts';
@@ -28,7 +29,7 @@ let events: SaashopEventRepository;
 let orders: OrderRepository;
 let publisher: FakePublisher;
 let reports: SaashopReportRepository;
-const screening = createCslProviderFromEnv({});
+const screening = createCslProviderFromEnv({ SCREENING_LIST_PATH: DEMO_LIST_PATH });
 
 beforeAll(async () => {
   served = await serveSandboxes({ saashop: createSaashopSandbox }, { clock });
