@@ -25,14 +25,27 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
  * A child process that accepts `count` messages (a 60 s snapshot debounce, so only the journal can
  * hold them), prints each acknowledged id, and then waits to be killed.
  */
-function sender(persistPath: string, count: number): { child: ChildProcess; acked: Promise<string[]> } {
-  const script = join(dir, 'sender.mts');
+function sender(
+  persistPath: string,
+  count: number,
+  via: 'send' | 'putEvents' = 'send',
+): { child: ChildProcess; acked: Promise<string[]> } {
+  const script = join(dir, `sender-${via}.mts`);
   const queueUrl = pathToFileURL(join(repoRoot, 'local/bus/queue.ts')).href;
+  const busUrl = pathToFileURL(join(repoRoot, 'local/bus/event-bus.ts')).href;
+  const rule = { name: 'all-orders', description: 'test', pattern: { source: ['test'] }, queue: spec.name };
   writeFileSync(
     script,
     `import { LocalQueue } from ${JSON.stringify(queueUrl)};
+import { LocalEventBus } from ${JSON.stringify(busUrl)};
 const q = new LocalQueue({ spec: ${JSON.stringify(spec)}, persistPath: ${JSON.stringify(persistPath)}, persistDebounceMs: 60_000 });
-for (let i = 0; i < ${count}; i++) process.stdout.write('ack ' + q.send('message ' + i) + '\\n');
+const bus = new LocalEventBus({ name: 'hub', rules: [${JSON.stringify(rule)}], targets: () => q });
+for (let i = 0; i < ${count}; i++) {
+  const id = ${JSON.stringify(via)} === 'send'
+    ? q.send('message ' + i)
+    : bus.putEvents([{ EventBusName: 'hub', Source: 'test', DetailType: 't', Detail: JSON.stringify({ i }) }]).Entries[0].EventId;
+  process.stdout.write('ack ' + id + '\\n');
+}
 process.stdout.write('done\\n');
 setInterval(() => {}, 1000);
 `,
@@ -79,6 +92,24 @@ describe('queue durability across SIGKILL', () => {
     expect(readFileSync(`${persistPath}.journal`, 'utf8')).toBe('');
     const again = new LocalQueue({ spec, persistPath });
     expect(again.stats()).toMatchObject({ visible: 0, delayed: 0, inFlight: 0 });
+  }, 60_000);
+
+  it("PutEvents: every entry acknowledged before the kill reaches its rule's queue after a restart", async () => {
+    const persistPath = join(dir, 'bus', 'durable-queue.json');
+    const { child, acked } = sender(persistPath, 100, 'putEvents');
+    const ids = await acked;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    expect(ids).toHaveLength(100);
+    const q = new LocalQueue({ spec, persistPath });
+    const seen: string[] = [];
+    q.setConsumer(async (event) => {
+      seen.push(...event.Records.map((r) => (JSON.parse(r.body) as { id: string }).id));
+    });
+    await q.pump();
+    expect(seen.sort()).toEqual([...ids].sort());
+    await q.stop();
   }, 60_000);
 
   it('a torn last journal line (killed mid-write, never acknowledged) is skipped', () => {
