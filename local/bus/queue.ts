@@ -331,7 +331,8 @@ export class LocalQueue {
   purge(): void {
     this.messages = [];
     this.dead = [];
-    this.schedulePersist();
+    // At once: the journal still lists the purged sends, and a replay must not bring them back.
+    if (this.persistPath) this.flush();
   }
 
   /** Writes the snapshot now (atomic: temp file + rename). No-op without `persistPath`. */
