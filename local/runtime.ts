@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -9,7 +9,7 @@ import { wiring as defaultWiring } from '../infra/wiring.ts';
 import type { SecretName, Wiring } from '../infra/wiring-types.ts';
 import { ClientRepository } from '../shared/auth/clients.ts';
 import { OperatorRepository } from '../shared/auth/operators.ts';
-import { advanceClock, clockOffsetMs, nowMs, systemClock } from '../shared/clock.ts';
+import { advanceClock, clockOffsetMs, nowMs, restoreClockOffset, systemClock } from '../shared/clock.ts';
 import { createDocumentClient } from '../shared/db/client.ts';
 import { backfillIndexes, INDEX_LAYOUT_VERSION, indexLayoutVersion } from '../shared/db/index-backfill.ts';
 import {
@@ -37,6 +37,8 @@ import { ensureLocalSigningKey } from './signing-key.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway HTTP API payload limit
+/** How long `POST /_local/clock` waits for the work that became due before answering. */
+const CLOCK_SETTLE_MS = 2_000;
 
 export interface RuntimeOptions {
   /** 0 picks a free port. */
@@ -51,6 +53,8 @@ export interface RuntimeOptions {
   random?: () => number;
   /** Start queue pollers and the scheduler timers (default true; tests may pump by hand). */
   autoRun?: boolean;
+  /** Load every function before answering requests (`npm start` does; tests load lazily). */
+  warm?: boolean;
 }
 
 export interface Runtime {
@@ -92,6 +96,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const wiring = options.wiring ?? defaultWiring;
   const dataDir = resolve(options.dataDir ?? process.env.SWITCHBOARD_DATA_DIR ?? '.switchboard');
   mkdirSync(dataDir, { recursive: true });
+  // The simulated time continues where the last run left it (never jumps back after a restart).
+  const clockFile = join(dataDir, 'clock.json');
+  restorePersistedClock(clockFile);
   const log = (line: string) => {
     if (!options.quiet) process.stdout.write(`${line}\n`);
   };
@@ -275,8 +282,21 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
           message: 'advanceSeconds must be a non-negative number',
         });
       }
-      await runtime.advanceClock(seconds);
-      return reply(200, { now: systemClock.now().toISOString(), offsetSeconds: clockOffsetMs() / 1000 });
+      // The clock moves at once; what became due runs in the background. The answer waits for that
+      // work at most CLOCK_SETTLE_MS, so a consumer retrying against a faulty sandbox (a held
+      // "timeout" fault lasts the function's timeout) cannot hold the caller.
+      const settled = await Promise.race([
+        runtime.advanceClock(seconds).then(
+          () => true,
+          () => true,
+        ),
+        new Promise<false>((ok) => setTimeout(() => ok(false), CLOCK_SETTLE_MS).unref()),
+      ]);
+      return reply(200, {
+        now: systemClock.now().toISOString(),
+        offsetSeconds: clockOffsetMs() / 1000,
+        settled,
+      });
     }
     if (method === 'GET' && path === '/_local/clock')
       return reply(200, { now: systemClock.now().toISOString(), offsetSeconds: clockOffsetMs() / 1000 });
@@ -302,7 +322,21 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     return reply(404, { error: 'NOT_FOUND', message: `no local control ${method} ${path}` });
   }
 
+  // Until the dev clients, runtime.json and (with `warm`) every function are ready, the server
+  // answers 503 {"status":"starting"} — except the emulated AWS APIs, which start-up itself may use.
+  let ready = false;
+  const starting = Buffer.from(JSON.stringify({ status: 'starting' }));
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!ready && !(req.url ?? '').startsWith('/_aws')) {
+      req.resume();
+      res.writeHead(503, {
+        'content-type': 'application/json',
+        'retry-after': '1',
+        'content-length': String(starting.length),
+      });
+      res.end(starting);
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -377,6 +411,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     new OperatorRepository(createDocumentClient(low), LOCAL_TABLE),
     dataDir,
   );
+  if (options.warm) await lambdas.warm();
   writeFileSync(
     join(dataDir, 'runtime.json'),
     JSON.stringify(
@@ -390,6 +425,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     for (const q of queues.values()) q.start();
     scheduler.start();
   }
+  ready = true;
 
   let stopped = false;
   const runtime: Runtime = {
@@ -442,7 +478,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       }
     },
     async advanceClock(seconds) {
-      advanceClock(seconds * 1000);
+      persistClock(clockFile, advanceClock(seconds * 1000));
       await scheduler.tick();
       await Promise.all([...queues.values()].map((q) => q.pump()));
     },
@@ -521,4 +557,20 @@ function readJsonFile<T>(file: string): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** `clock.json` in the data folder: the hub clock offset, written atomically on every move. */
+function persistClock(file: string, offsetMs: number): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify({ offsetMs, simulatedNow: new Date(nowMs()).toISOString() }));
+  renameSync(temp, file);
+}
+
+function restorePersistedClock(file: string): void {
+  const saved = readJsonFile<{ offsetMs?: unknown; simulatedNow?: unknown }>(file);
+  if (!saved) return;
+  if (typeof saved.offsetMs === 'number') restoreClockOffset(saved.offsetMs);
+  // If the machine's clock was set back meanwhile, the offset alone would move time back.
+  const last = typeof saved.simulatedNow === 'string' ? Date.parse(saved.simulatedNow) : Number.NaN;
+  if (Number.isFinite(last) && last > nowMs()) restoreClockOffset(last - Date.now());
 }

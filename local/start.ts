@@ -8,7 +8,7 @@ import { startRuntime } from './runtime.ts';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
 const port = Number(process.env.PORT ?? 3000);
-const runtime = await startRuntime({ port, host: process.env.HOST ?? '127.0.0.1' });
+const runtime = await startRuntime({ port, host: process.env.HOST ?? '127.0.0.1', warm: true });
 
 const lines = [
   '',

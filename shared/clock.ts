@@ -15,6 +15,15 @@ export function advanceClock(ms: number): number {
   return offsetMs;
 }
 
+/**
+ * Local stage only: restores an offset persisted by an earlier run of the runtime. Never moves the
+ * clock back: the larger of the current and the restored offset wins.
+ */
+export function restoreClockOffset(ms: number): number {
+  if (Number.isFinite(ms) && ms > offsetMs) offsetMs = ms;
+  return offsetMs;
+}
+
 /** Current offset of the local clock, for the runtime's status output and tests. */
 export function clockOffsetMs(): number {
   return offsetMs;

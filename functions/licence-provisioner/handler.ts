@@ -11,6 +11,7 @@ import { publisherFromEnv } from '../../shared/events/publisher.ts';
 import { licenceSigningKeySchema } from '../../shared/orders/licence-keys.ts';
 import { awsClient } from '../../shared/telemetry.ts';
 import { issueLicence } from './issue-licence.ts';
+import { MailClaims } from './mail-claims.ts';
 import { createSesMailer } from './ses-mailer.ts';
 
 const env = parseEnv(tableEnvSchema.extend(busEnvSchema.shape).extend({ MAIL_FROM: z.string().min(3) }));
@@ -18,6 +19,7 @@ const deps = {
   orders: new OrderRepository(documentClient(), env.TABLE_NAME),
   signingKey: () => readSecretJson('licence-signing-key', licenceSigningKeySchema),
   mailer: createSesMailer(awsClient(SESv2Client, { maxAttempts: 3 }), env.MAIL_FROM),
+  mailClaims: new MailClaims(documentClient(), env.TABLE_NAME),
   publisher: publisherFromEnv(),
   clock: systemClock,
 };

@@ -1,25 +1,90 @@
 import type { Order, OrderRepository } from '../../shared/db/entities/orders.ts';
-import { PermanentError } from '../../shared/errors.ts';
+import { PermanentError, TransientError } from '../../shared/errors.ts';
 import { logger } from '../../shared/logger.ts';
 import { findProduct } from '../../shared/orders/catalogue.ts';
 import { type LicenceSigningKey, signLicence } from '../../shared/orders/licence-keys.ts';
 import { completeStep, failOrder, type LifecycleDeps, orderEvent } from '../../shared/orders/lifecycle.ts';
+import type { MailClaimStore, MailCopy } from './mail-claims.ts';
 
 /**
  * `order.billing.provisioned` → a signed licence key (EdDSA JWS carrying products, quantities, term
  * and customer), stored on the order BEFORE it is e-mailed (so a retry re-sends the same key, never
  * a second licence), then e-mailed to the Sell To contact and the partner, then the fulfilment join.
- * Each copy is recorded once sent; SES has no idempotency key, so only a crash between a send and
- * its record re-sends that one copy.
+ * Each copy is claimed in DynamoDB before SES is called and its SES MessageId recorded after
+ * (`mail-claims.ts`): a copy with a recorded message id is never sent again; a claim still under
+ * its lease makes a redelivery retry later; only after a crash between SES accepting a copy and the
+ * record, and only once the lease has expired, is that copy sent a second time (SES has no
+ * idempotency key) — the claim counts the attempts and a warning is logged.
  */
 export interface Mailer {
-  send(message: { to: string; subject: string; text: string }): Promise<void>;
+  /** Resolves with SES's MessageId. Throws an error marked with `mailNotSent` when SES refused it. */
+  send(message: { to: string; subject: string; text: string }): Promise<string | undefined | void>;
 }
+
+/** Outlasts one attempt (the function's 30 s timeout) and ends before the queue's 180 s redelivery. */
+export const MAIL_CLAIM_LEASE_MS = 90_000;
 
 export interface IssueLicenceDeps extends LifecycleDeps {
   orders: Pick<OrderRepository, 'get' | 'transition' | 'settle' | 'recordStep'>;
   signingKey: () => Promise<LicenceSigningKey>;
   mailer: Mailer;
+  mailClaims: MailClaimStore;
+  /** Default `MAIL_CLAIM_LEASE_MS`. */
+  mailClaimLeaseMs?: number;
+}
+
+const NOT_SENT = Symbol.for('switchboard.mailNotSent');
+
+/** Marks a mailer error as certainly not sent (SES answered with an error), so the claim is released. */
+export function mailNotSent<E extends Error>(error: E): E {
+  (error as unknown as Record<symbol, boolean>)[NOT_SENT] = true;
+  return error;
+}
+
+const isNotSent = (error: unknown) =>
+  typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[NOT_SENT] === true;
+
+/** Claim → send → record for one copy; see the interface comment for what is guaranteed. */
+async function sendCopy(
+  order: Order,
+  licence: NonNullable<Order['licence']>,
+  copy: MailCopy,
+  deps: IssueLicenceDeps,
+): Promise<void> {
+  const claim = await deps.mailClaims.claim(
+    order.orderId,
+    copy,
+    deps.clock.now(),
+    deps.mailClaimLeaseMs ?? MAIL_CLAIM_LEASE_MS,
+  );
+  if (claim.kind === 'sent') return;
+  if (claim.kind === 'held') {
+    throw new TransientError(
+      `licence e-mail (${copy}) of order ${order.orderId} is claimed by an attempt that has not recorded it; retry after ${claim.leaseUntil}`,
+    );
+  }
+  if (claim.attempt > 1) {
+    logger.warn('re-sending a licence e-mail after an expired claim; an earlier attempt may have sent it', {
+      orderId: order.orderId,
+      copy,
+      attempt: claim.attempt,
+    });
+  }
+  const to = copy === 'buyer' ? order.sellTo.contact.email : order.partner.contact.email;
+  let messageId: string | undefined | void;
+  try {
+    messageId = await deps.mailer.send({ to, ...licenceMail(order, licence, copy) });
+  } catch (error) {
+    if (isNotSent(error)) await deps.mailClaims.release(order.orderId, copy, claim.token);
+    throw error;
+  }
+  await deps.mailClaims.recordSent(
+    order.orderId,
+    copy,
+    claim.token,
+    messageId || `unknown:${claim.token}`,
+    deps.clock.now(),
+  );
 }
 
 const addMonths = (date: Date, months: number) => {
@@ -105,7 +170,7 @@ export async function issueLicence(
     if (!order.licenceEmailedAt) {
       const licence = order.licence;
       if (!order.licenceBuyerMailedAt) {
-        await deps.mailer.send({ to: order.sellTo.contact.email, ...licenceMail(order, licence, 'buyer') });
+        await sendCopy(order, licence, 'buyer', deps);
         await deps.orders.recordStep(
           order.orderId,
           'licenceBuyerMailedAt',
@@ -114,7 +179,7 @@ export async function issueLicence(
           deps.clock.now(),
         );
       }
-      await deps.mailer.send({ to: order.partner.contact.email, ...licenceMail(order, licence, 'partner') });
+      await sendCopy(order, licence, 'partner', deps);
       await deps.publisher.publish([orderEvent('order.licence.issued', order, 'BILLING_PROVISIONED')]);
     }
     await completeStep(

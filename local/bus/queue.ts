@@ -1,5 +1,15 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
@@ -29,7 +39,11 @@ export interface LocalQueueOptions {
   spec: QueueSpec & { name: string };
   /** Omit for a queue nobody consumes yet (messages wait until `setConsumer`). */
   consumer?: SqsConsumer;
-  /** Snapshot file: pending and dead-lettered messages survive a restart of the runtime. */
+  /**
+   * Snapshot file: pending and dead-lettered messages survive a restart of the runtime. Next to it,
+   * `<persistPath>.journal` receives every accepted send (and delete) synchronously before `send`
+   * returns, so a process killed before the debounced snapshot loses no acknowledged message.
+   */
   persistPath?: string;
   /** Whole-batch failure when the consumer takes longer (the function's timeout). Default 30 s. */
   invocationTimeoutMs?: number;
@@ -91,6 +105,13 @@ export interface QueueStats {
   failedBatches: number;
 }
 
+/** One line of the journal: an accepted message, or the delete of a processed one. */
+const journalEntrySchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('send'), message: storedMessageSchema, sequence: z.number().int().min(0) }),
+  z.object({ op: z.literal('delete'), messageId: z.string() }),
+]);
+type JournalEntry = z.infer<typeof journalEntrySchema>;
+
 const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -114,6 +135,8 @@ export class LocalQueue {
   private counters = { sent: 0, deleted: 0, receives: 0, failedBatches: 0 };
   private timer: NodeJS.Timeout | undefined;
   private persistTimer: NodeJS.Timeout | undefined;
+  /** Open (append) descriptor of the journal; truncated whenever a snapshot is written. */
+  private journalFd: number | undefined;
   /**
    * Set by `stop()`. Another queue's last consumer may still send here while the runtime stops; such
    * a change is written at once rather than on a timer, so nothing is lost and nothing is written
@@ -180,6 +203,8 @@ export class LocalQueue {
     }
     this.messages.push(message);
     this.counters.sent++;
+    // Durable (in the OS, so a SIGKILL cannot lose it) before the caller is told it was accepted.
+    this.journal({ op: 'send', message, sequence: this.sequence });
     this.schedulePersist();
     this.wake();
     return message.messageId;
@@ -206,6 +231,28 @@ export class LocalQueue {
     this.timer = undefined;
     while (this.batches.size > 0) await Promise.allSettled([...this.batches]);
     this.flush();
+  }
+
+  /** Closes the journal descriptor (after `stop`; a later change reopens it). */
+  private closeJournal(): void {
+    if (this.journalFd === undefined) return;
+    closeSync(this.journalFd);
+    this.journalFd = undefined;
+  }
+
+  private journalPath(): string | undefined {
+    return this.persistPath ? `${this.persistPath}.journal` : undefined;
+  }
+
+  /** Appends one entry to the journal with a synchronous write (no-op without `persistPath`). */
+  private journal(entry: JournalEntry): void {
+    const path = this.journalPath();
+    if (!path) return;
+    if (this.journalFd === undefined) {
+      mkdirSync(dirname(path), { recursive: true });
+      this.journalFd = openSync(path, 'a');
+    }
+    writeSync(this.journalFd, `${JSON.stringify(entry)}\n`);
   }
 
   /**
@@ -284,7 +331,8 @@ export class LocalQueue {
   purge(): void {
     this.messages = [];
     this.dead = [];
-    this.schedulePersist();
+    // At once: the journal still lists the purged sends, and a replay must not bring them back.
+    if (this.persistPath) this.flush();
   }
 
   /** Writes the snapshot now (atomic: temp file + rename). No-op without `persistPath`. */
@@ -303,10 +351,19 @@ export class LocalQueue {
     const temp = `${this.persistPath}.${process.pid}.tmp`;
     writeFileSync(temp, JSON.stringify(snapshot));
     renameSync(temp, this.persistPath);
+    // Compaction: everything journaled is now in the snapshot. A crash between the rename and the
+    // truncate only replays entries the snapshot already reflects (sends are keyed by message id).
+    if (this.journalFd !== undefined) {
+      ftruncateSync(this.journalFd, 0);
+      if (this.stopped) this.closeJournal();
+    }
   }
 
   private load(path: string): void {
-    if (!existsSync(path)) return;
+    if (!existsSync(path)) {
+      this.replayJournal();
+      return;
+    }
     let snapshot: z.infer<typeof snapshotSchema>;
     try {
       snapshot = snapshotSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
@@ -322,6 +379,40 @@ export class LocalQueue {
     this.messages = snapshot.messages.map(({ receiptHandle, ...m }) =>
       receiptHandle ? { ...m, visibleAt: Math.min(m.visibleAt, now) } : m,
     );
+    this.replayJournal();
+  }
+
+  /**
+   * Applies the journal written since the last snapshot: sends not in the snapshot come back,
+   * journaled deletes remove theirs. A torn last line (killed mid-write) was never acknowledged and
+   * is skipped. The result is written as a snapshot at once and the journal emptied.
+   */
+  private replayJournal(): void {
+    const path = this.journalPath();
+    if (!path || !existsSync(path)) return;
+    const known = new Set([...this.messages, ...this.dead].map((m) => m.messageId));
+    let replayed = 0;
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      let entry: JournalEntry;
+      try {
+        entry = journalEntrySchema.parse(JSON.parse(line));
+      } catch {
+        continue;
+      }
+      if (entry.op === 'send') {
+        if (known.has(entry.message.messageId)) continue;
+        known.add(entry.message.messageId);
+        const { receiptHandle: _, ...message } = entry.message;
+        this.messages.push(message);
+        this.sequence = Math.max(this.sequence, entry.sequence);
+      } else {
+        this.messages = this.messages.filter((m) => m.messageId !== entry.messageId);
+      }
+      replayed++;
+    }
+    if (replayed > 0) this.flush();
+    writeFileSync(path, '');
   }
 
   private schedulePersist(): void {
@@ -434,6 +525,7 @@ export class LocalQueue {
       this.messages = this.messages.filter((m) => m.receiptHandle !== record.receiptHandle);
       if (this.messages.length < before) {
         this.counters.deleted++;
+        this.journal({ op: 'delete', messageId: record.messageId });
         changed = true;
       }
     }

@@ -333,7 +333,7 @@ describe('LocalQueue persistence', () => {
     first.send('pending');
     first.send('delayed', { delaySeconds: 120 });
     await first.stop();
-    expect(readdirSync(join(path, '..'))).toEqual(['test-queue.json']); // no temp file left
+    expect(readdirSync(join(path, '..')).sort()).toEqual(['test-queue.json', 'test-queue.json.journal']); // no temp file left
 
     const r = recorder();
     const second = queue({ consumer: r.consumer, persistPath: path });

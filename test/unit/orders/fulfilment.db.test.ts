@@ -3,8 +3,15 @@ import { exportJWK } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SalesforceClient } from '../../../functions/crm-sync/salesforce-client.ts';
 import { crmCompositeRequest, syncCrm } from '../../../functions/crm-sync/sync-crm.ts';
-import { issueLicence, type Mailer } from '../../../functions/licence-provisioner/issue-licence.ts';
+import {
+  issueLicence,
+  MAIL_CLAIM_LEASE_MS,
+  type Mailer,
+  mailNotSent,
+} from '../../../functions/licence-provisioner/issue-licence.ts';
+import { type MailClaimStore, MailClaims } from '../../../functions/licence-provisioner/mail-claims.ts';
 import { reconcileOrders } from '../../../functions/order-reconciler/reconcile-orders.ts';
+import { createMailSandbox } from '../../../local/sandboxes/mail.ts';
 import {
   LOCAL_LICENCE_SIGNING_KEY,
   LOCAL_SALESFORCE_CREDENTIALS,
@@ -83,6 +90,7 @@ const licenceDeps = () => ({
   publisher,
   clock,
   mailer,
+  mailClaims: new MailClaims(table.doc, table.tableName),
   signingKey: async () => LOCAL_LICENCE_SIGNING_KEY,
 });
 
@@ -100,7 +108,7 @@ beforeEach(() => {
     async send(m) {
       if (this.failNext > 0) {
         this.failNext--;
-        throw new TransientError('SES throttled');
+        throw mailNotSent(new TransientError('SES throttled'));
       }
       mails.push(m);
     },
@@ -197,7 +205,7 @@ describe('licence-provisioner and the fulfilment join', () => {
       async send(m) {
         if (m.to === order.partner.contact.email && !mails.some((x) => x.to === 'failed-once')) {
           mails.push({ to: 'failed-once', subject: '', text: '' });
-          throw new TransientError('SES throttled');
+          throw mailNotSent(new TransientError('SES throttled'));
         }
         mails.push(m);
       },
@@ -312,5 +320,121 @@ describe('order-reconciler', () => {
     clock.advance(601);
     await reconcileOrders({ orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000, maxRedrives: 20 });
     expect(publisher.events.filter((e) => e.detail.orderId === orderId)).toHaveLength(0);
+  });
+});
+
+describe('licence e-mails across crashes (claim in DynamoDB, SES MessageId recorded)', () => {
+  /** Sends into the mail sandbox's outbox as the runtime's SES emulation does, answering a MessageId. */
+  function outbox() {
+    const mail = createMailSandbox(sandboxContext('mail', { clock }));
+    let n = 0;
+    const sesLike: Mailer = {
+      async send(m) {
+        const messageId = `local-${++n}`;
+        mail.record('email', { messageId, to: [m.to], subject: m.subject, text: m.text });
+        return messageId;
+      },
+    };
+    const sentTo = (to: string) =>
+      mail.records.filter((r) => r.kind === 'email' && (r.to as string[]).includes(to)).length;
+    return { sesLike, sentTo, total: () => mail.records.filter((r) => r.kind === 'email').length };
+  }
+  const crash = () => new Error('process killed');
+
+  it('crash between claim and send: redelivery waits for the lease, then sends each copy once', async () => {
+    const orderId = await provisionedOrder();
+    const order = (await orders.get(orderId))!;
+    const box = outbox();
+    const real = new MailClaims(table.doc, table.tableName);
+    let crashed = false;
+    const dying: MailClaimStore = {
+      claim: async (...args) => {
+        const claimed = await real.claim(...args);
+        if (!crashed) {
+          crashed = true;
+          throw crash();
+        }
+        return claimed;
+      },
+      recordSent: (...args) => real.recordSent(...args),
+      release: (...args) => real.release(...args),
+    };
+    const deps = { ...licenceDeps(), mailer: box.sesLike };
+    await expect(issueLicence({ orderId }, { ...deps, mailClaims: dying })).rejects.toThrow('process killed');
+    // Redelivered at once: the claim is still leased, nothing is sent.
+    await expect(issueLicence({ orderId }, deps)).rejects.toBeInstanceOf(TransientError);
+    expect(box.total()).toBe(0);
+    clock.advance(MAIL_CLAIM_LEASE_MS / 1000 + 1);
+    expect(await issueLicence({ orderId }, deps)).toBe('issued');
+    await issueLicence({ orderId }, deps); // one more redelivery: nothing new
+    expect(box.sentTo(order.sellTo.contact.email)).toBe(1);
+    expect(box.sentTo(order.partner.contact.email)).toBe(1);
+  });
+
+  it('crash after the MessageId is recorded but before the order is: the copy is not sent again', async () => {
+    const orderId = await provisionedOrder();
+    const order = (await orders.get(orderId))!;
+    const box = outbox();
+    let crashed = false;
+    const dyingOrders = {
+      get: orders.get.bind(orders),
+      transition: orders.transition.bind(orders),
+      settle: orders.settle.bind(orders),
+      recordStep: async (...args: Parameters<typeof orders.recordStep>) => {
+        if (args[1] === 'licenceBuyerMailedAt' && !crashed) {
+          crashed = true;
+          throw crash();
+        }
+        return orders.recordStep(...args);
+      },
+    };
+    const deps = { ...licenceDeps(), mailer: box.sesLike };
+    await expect(issueLicence({ orderId }, { ...deps, orders: dyingOrders })).rejects.toThrow(
+      'process killed',
+    );
+    expect(await issueLicence({ orderId }, deps)).toBe('issued');
+    expect(box.sentTo(order.sellTo.contact.email)).toBe(1);
+    expect(box.sentTo(order.partner.contact.email)).toBe(1);
+  });
+
+  it('crash between SES accepting and the record: no re-send under the lease; after it, one documented re-send', async () => {
+    const orderId = await provisionedOrder();
+    const order = (await orders.get(orderId))!;
+    const box = outbox();
+    const real = new MailClaims(table.doc, table.tableName);
+    let crashed = false;
+    const dying: MailClaimStore = {
+      claim: (...args) => real.claim(...args),
+      recordSent: async (...args) => {
+        if (!crashed) {
+          crashed = true;
+          throw crash();
+        }
+        return real.recordSent(...args);
+      },
+      release: (...args) => real.release(...args),
+    };
+    const deps = { ...licenceDeps(), mailer: box.sesLike };
+    await expect(issueLicence({ orderId }, { ...deps, mailClaims: dying })).rejects.toThrow('process killed');
+    expect(box.sentTo(order.sellTo.contact.email)).toBe(1);
+    // Redeliveries within the lease send nothing.
+    await expect(issueLicence({ orderId }, deps)).rejects.toBeInstanceOf(TransientError);
+    await expect(issueLicence({ orderId }, deps)).rejects.toBeInstanceOf(TransientError);
+    expect(box.total()).toBe(1);
+    // After the lease, SES offers no idempotency key: the buyer's copy goes once more (the README's
+    // stated limit), the partner's once, and nothing after that.
+    clock.advance(MAIL_CLAIM_LEASE_MS / 1000 + 1);
+    expect(await issueLicence({ orderId }, deps)).toBe('issued');
+    await issueLicence({ orderId }, deps); // one more redelivery: nothing new
+    expect(box.sentTo(order.sellTo.contact.email)).toBe(2);
+    expect(box.sentTo(order.partner.contact.email)).toBe(1);
+  });
+
+  it('an e-mail SES refused (answered with an error) releases its claim: the retry sends at once', async () => {
+    const orderId = await provisionedOrder();
+    mailer.failNext = 1;
+    await expect(issueLicence({ orderId }, licenceDeps())).rejects.toBeInstanceOf(TransientError);
+    expect(await issueLicence({ orderId }, licenceDeps())).toBe('issued');
+    expect(mails).toHaveLength(2);
   });
 });
