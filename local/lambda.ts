@@ -69,8 +69,19 @@ function installEnvProxy(): void {
   });
 }
 
+/**
+ * Imports a module in a fresh tsx namespace: the module and everything it imports are evaluated
+ * anew (Node's module cache is keyed by URL, and each namespace gives every URL a new query).
+ */
+async function freshImport(url: string): Promise<{ handler?: Handler }> {
+  const { tsImport } = await import('tsx/esm/api');
+  return tsImport(url, import.meta.url);
+}
+
 export class LocalLambdas {
   private readonly modules = new Map<string, Promise<Handler>>();
+  /** Functions reloaded by `npm run dev`: their next load is a fresh module graph. */
+  private readonly reloaded = new Set<string>();
   private inFlight = 0;
   readonly stats = { invocations: 0, errors: 0, timeouts: 0, coldStarts: 0 };
 
@@ -93,7 +104,8 @@ export class LocalLambdas {
       const spec = this.functions[name];
       if (!spec) throw new Error(`function ${name} is not in the manifest`);
       this.stats.coldStarts++;
-      mod = this.withEnv(name, () => import(pathToFileURL(resolve(this.root, spec.entry)).href)).then(
+      const url = pathToFileURL(resolve(this.root, spec.entry)).href;
+      mod = this.withEnv(name, () => (this.reloaded.has(name) ? freshImport(url) : import(url))).then(
         (m: { handler?: Handler }) => {
           if (typeof m.handler !== 'function') throw new Error(`${spec.entry} does not export a handler`);
           return m.handler;
@@ -103,6 +115,21 @@ export class LocalLambdas {
       this.modules.set(name, mod);
     }
     return mod;
+  }
+
+  /**
+   * `npm run dev`: forgets the loaded modules of `names`, so their next invocation is a cold start
+   * from a fresh module graph (the handler and every module it imports, read again from disk).
+   * Invocations already running finish on the old code. Returns once the new modules have loaded;
+   * a module that fails to load rejects here and is tried again on the next invocation.
+   */
+  async reload(names: string[]): Promise<void> {
+    for (const name of names) {
+      if (!this.functions[name]) throw new Error(`function ${name} is not in the manifest`);
+      this.reloaded.add(name);
+      this.modules.delete(name);
+    }
+    await Promise.all(names.map((n) => this.load(n)));
   }
 
   /** Loads every function once, so a broken module fails the start rather than the first request. */

@@ -9,6 +9,10 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
 const port = Number(process.env.PORT ?? 3000);
 const runtime = await startRuntime({ port, host: process.env.HOST ?? '127.0.0.1', warm: true });
+// `npm run dev` (local/dev.ts) registers its file watcher here before importing this file.
+await (globalThis as { [k: symbol]: ((r: typeof runtime) => Promise<void>) | undefined })[
+  Symbol.for('switchboard.afterStart')
+]?.(runtime);
 
 const lines = [
   '',

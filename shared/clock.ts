@@ -6,13 +6,19 @@ export interface Clock {
   now(): Date;
 }
 
-let offsetMs = 0;
+/**
+ * The offset lives on `globalThis`, not in this module: `npm run dev` reloads a function's modules
+ * (a fresh copy of this one among them), and every copy must keep reading the same clock.
+ */
+const OFFSET = Symbol.for('switchboard.clockOffsetMs');
+const holder = globalThis as { [OFFSET]?: number };
+holder[OFFSET] ??= 0;
 
 /** Local stage only: shifts `systemClock` forward by `ms` (cumulative). */
 export function advanceClock(ms: number): number {
   if (!Number.isFinite(ms) || ms < 0) throw new RangeError('clock can only move forward');
-  offsetMs += ms;
-  return offsetMs;
+  holder[OFFSET] = (holder[OFFSET] ?? 0) + ms;
+  return holder[OFFSET];
 }
 
 /**
@@ -20,17 +26,17 @@ export function advanceClock(ms: number): number {
  * clock back: the larger of the current and the restored offset wins.
  */
 export function restoreClockOffset(ms: number): number {
-  if (Number.isFinite(ms) && ms > offsetMs) offsetMs = ms;
-  return offsetMs;
+  if (Number.isFinite(ms) && ms > (holder[OFFSET] ?? 0)) holder[OFFSET] = ms;
+  return holder[OFFSET] ?? 0;
 }
 
 /** Current offset of the local clock, for the runtime's status output and tests. */
 export function clockOffsetMs(): number {
-  return offsetMs;
+  return holder[OFFSET] ?? 0;
 }
 
 export function nowMs(): number {
-  return Date.now() + offsetMs;
+  return Date.now() + (holder[OFFSET] ?? 0);
 }
 
 export const systemClock: Clock = { now: () => new Date(nowMs()) };
