@@ -226,7 +226,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   ): Promise<HttpResult> {
     const match = matchRoute(routes, req.method ?? 'GET', path);
     if (match.kind === 'not-found') return gatewayAnswer.notFound();
-    if (body.length > MAX_BODY_BYTES) return gatewayAnswer.tooLarge();
+    if (match.kind === 'bad-parameter') return gatewayAnswer.badPathParameter(match.name);
     const event = buildEvent({
       route: match.route,
       pathParameters: match.pathParameters,
@@ -307,7 +307,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size <= MAX_BODY_BYTES + 1) chunks.push(c);
+      // Past the limit nothing more is kept; `size` still counts every byte so the request is refused.
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
     });
     req.on('end', async () => {
       const started = Date.now();
@@ -317,7 +318,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       const method = req.method ?? 'GET';
       let result: HttpResult;
       try {
-        if (path.startsWith('/_aws')) {
+        if (size > MAX_BODY_BYTES) {
+          // Like API Gateway: refused before routing, so no handler, sandbox or control runs.
+          result = gatewayAnswer.tooLarge();
+        } else if (path.startsWith('/_aws')) {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
           const r = await handleAwsRequest(
