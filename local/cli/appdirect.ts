@@ -9,6 +9,7 @@ import { type Clock, systemClock } from '../../shared/clock.ts';
 import { AppDirectAccountStore } from '../../shared/db/entities/appdirect-accounts.ts';
 import { MarketplaceStore } from '../../shared/db/entities/appdirect-marketplaces.ts';
 import { parseArgs, withTable } from './common.ts';
+import { parseCli, runCli } from './kit.ts';
 
 const USAGE = `usage:
   npm run appdirect -- marketplaces list
@@ -98,24 +99,34 @@ export async function runAppDirectCli(
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const argv = process.argv.slice(2);
-  const table = parseArgs(argv).flags.table ?? process.env.TABLE_NAME;
-  withTable(
-    (doc, name) =>
-      runAppDirectCli(argv, {
-        marketplaces: new MarketplaceStore(doc, name),
-        accounts: new AppDirectAccountStore(doc, name),
-        clock: systemClock,
-        out: (l) => process.stdout.write(`${l}\n`),
-        err: (l) => process.stderr.write(`${l}\n`),
-      }),
-    table,
-  ).then(
-    (code) => {
-      process.exitCode = code;
+  const { values } = parseCli({
+    name: 'npm run appdirect --',
+    usage: USAGE,
+    options: {
+      table: { type: 'string' },
+      'base-url': { type: 'string' },
+      'partner-email': { type: 'string' },
+      'partner-name': { type: 'string' },
+      tenant: { type: 'string' },
+      currency: { type: 'string' },
+      'fetch-auth': { type: 'string' },
+      'unsigned-notifications': { type: 'boolean' },
+      stage: { type: 'string' },
     },
-    (error: unknown) => {
-      process.stderr.write(`appdirect: ${(error as Error).message}\n`);
-      process.exitCode = 1;
-    },
+    allowPositionals: true,
+  });
+  const table = values.table ?? process.env.TABLE_NAME;
+  runCli('npm run appdirect --', () =>
+    withTable(
+      (doc, name) =>
+        runAppDirectCli(argv, {
+          marketplaces: new MarketplaceStore(doc, name),
+          accounts: new AppDirectAccountStore(doc, name),
+          clock: systemClock,
+          out: (l) => process.stdout.write(`${l}\n`),
+          err: (l) => process.stderr.write(`${l}\n`),
+        }),
+      table,
+    ),
   );
 }

@@ -2,6 +2,7 @@ import '../quiet-warnings.ts';
 import { type Clock, systemClock } from '../../shared/clock.ts';
 import { billerSchema, SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
 import { parseArgs, withTable } from './common.ts';
+import { parseCli, runCli } from './kit.ts';
 
 const USAGE = `usage:
   npm run usage -- register <subscriptionNumber> --account <accountNumber> --tenant <tenant>[,<tenant>…]
@@ -83,23 +84,29 @@ export async function runUsageCli(
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const argv = process.argv.slice(2);
-  const table = parseArgs(argv).flags.table ?? process.env.TABLE_NAME;
-  withTable(
-    (doc, name) =>
-      runUsageCli(argv, {
-        registry: new SubscriptionRegistry(doc, name),
-        clock: systemClock,
-        out: (l) => process.stdout.write(`${l}\n`),
-        err: (l) => process.stderr.write(`${l}\n`),
-      }),
-    table,
-  ).then(
-    (code) => {
-      process.exitCode = code;
+  const { values } = parseCli({
+    name: 'npm run usage --',
+    usage: USAGE,
+    options: {
+      table: { type: 'string' },
+      account: { type: 'string' },
+      tenant: { type: 'string' },
+      charge: { type: 'string', multiple: true },
+      biller: { type: 'string' },
     },
-    (error: unknown) => {
-      process.stderr.write(`usage: ${(error as Error).message}\n`);
-      process.exitCode = 1;
-    },
+    allowPositionals: true,
+  });
+  const table = values.table ?? process.env.TABLE_NAME;
+  runCli('npm run usage --', () =>
+    withTable(
+      (doc, name) =>
+        runUsageCli(argv, {
+          registry: new SubscriptionRegistry(doc, name),
+          clock: systemClock,
+          out: (l) => process.stdout.write(`${l}\n`),
+          err: (l) => process.stderr.write(`${l}\n`),
+        }),
+      table,
+    ),
   );
 }

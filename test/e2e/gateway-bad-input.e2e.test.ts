@@ -49,7 +49,7 @@ describe('gateway: malformed percent-escape in a path parameter', () => {
   it('GET /v1/orders/%ZZ is a 400 naming orderId (not a 500)', async () => {
     const res = await fetch(`${runtime.url}/v1/orders/%ZZ`);
     expect(res.status).toBe(400);
-    const body = await res.json();
+    const body = (await res.json()) as { error?: string; message: string; details?: unknown };
     expect(body.error).toBe('VALIDATION_FAILED');
     expect(body.message).toContain('orderId');
     expect(body.details).toEqual([expect.objectContaining({ field: 'path.orderId' })]);
@@ -77,7 +77,7 @@ describe('gateway: malformed percent-escape in a path parameter', () => {
               ? {}
               : { body: '{}', headers: { 'content-type': 'application/json' } }),
           });
-          const body = await res.json();
+          const body = (await res.json()) as { error?: string; message: string; details?: unknown };
           expect(res.status, `${route.method} ${route.path} ${bad}`).toBe(400);
           expect(body.message).toContain(name);
         },
@@ -120,7 +120,7 @@ describe('gateway: body over 10 MB', () => {
             body: Buffer.alloc(MAX + extra, 0x20),
           });
           expect(res.status, `${route.method} ${route.path}`).toBe(413);
-          expect((await res.json()).message).toMatch(/too large/i);
+          expect(((await res.json()) as { message: string }).message).toMatch(/too large/i);
         },
       ),
       { seed: SEED, numRuns: 4 },
