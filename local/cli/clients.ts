@@ -2,8 +2,9 @@ import '../quiet-warnings.ts';
 import { parseArgs } from 'node:util';
 import { ClientRepository } from '../../shared/auth/clients.ts';
 import { systemClock } from '../../shared/clock.ts';
+import { updateDevClientFile } from '../dev-clients.ts';
 import { CLIENTS_USAGE, runClientsCli } from './clients-core.ts';
-import { fetchDevToken, readDevClients, runningRuntime, withTable } from './common.ts';
+import { dataDir, fetchDevToken, readDevClients, runningRuntime, withTable } from './common.ts';
 import { parseCli, runCli } from './kit.ts';
 
 /**
@@ -26,7 +27,13 @@ async function main(argv: string[]): Promise<number> {
     err: (line: string) => process.stderr.write(`${line}\n`),
   };
   return withTable(
-    (doc, table) => runClientsCli(argv, { ...io, clients: new ClientRepository(doc, table) }),
+    (doc, table) =>
+      runClientsCli(argv, {
+        ...io,
+        clients: new ClientRepository(doc, table),
+        // Locally, a rotated dev client's new secret goes to dev-clients.json too (not in AWS).
+        ...(awsTable ? {} : { rotated: (id, change) => void updateDevClientFile(dataDir(), id, change) }),
+      }),
     awsTable,
   );
 }
