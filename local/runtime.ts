@@ -37,6 +37,8 @@ import { ensureLocalSigningKey } from './signing-key.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway HTTP API payload limit
+/** Replaced by the runtime's own base URL in JSON request bodies (see handleApi). */
+export const LOCAL_URL_PLACEHOLDER = '{{localUrl}}';
 
 export interface RuntimeOptions {
   /** 0 picks a free port. */
@@ -227,6 +229,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const match = matchRoute(routes, req.method ?? 'GET', path);
     if (match.kind === 'not-found') return gatewayAnswer.notFound();
     if (match.kind === 'bad-parameter') return gatewayAnswer.badPathParameter(match.name);
+    // Local only: `{{localUrl}}` in a JSON body is this runtime's own URL, so samples such as
+    // events/api/webhooks-endpoints/local-receiver.json work whatever port the suite runs on.
+    const resolved =
+      body.includes(LOCAL_URL_PLACEHOLDER) && /json/i.test(req.headers['content-type'] ?? '')
+        ? Buffer.from(body.toString('utf8').replaceAll(LOCAL_URL_PLACEHOLDER, url))
+        : body;
     const event = buildEvent({
       route: match.route,
       pathParameters: match.pathParameters,
@@ -234,7 +242,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       path,
       rawQueryString: query,
       rawHeaders: req.rawHeaders,
-      body,
+      body: resolved,
       sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
       now: systemClock.now(),
     });

@@ -129,3 +129,25 @@ describe('gateway: body over 10 MB', () => {
     expect(await countItems()).toBe(before);
   }, 120_000);
 });
+
+describe('local-receiver sample', () => {
+  it('registers a receiver on this runtime whatever its port ({{localUrl}} is resolved)', async () => {
+    expect(runtime.port).not.toBe(3000);
+    const sample = readFileSync(
+      join(import.meta.dirname, '../../events/api/webhooks-endpoints/local-receiver.json'),
+      'utf8',
+    );
+    expect(sample).toContain('{{localUrl}}');
+    const res = await fetch(`${runtime.url}/v1/webhooks/endpoints`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${await runtime.token('platform')}`,
+        'content-type': 'application/json',
+      },
+      body: sample,
+    });
+    const body = (await res.json()) as { url: string };
+    expect(res.status).toBe(201);
+    expect(body.url).toBe(`${runtime.url}/_sandbox/receiver/demo`);
+  }, 60_000);
+});
