@@ -1,7 +1,8 @@
 import '../quiet-warnings.ts';
+import { parseArgs } from 'node:util';
 import { type Clock, systemClock } from '../../shared/clock.ts';
 import { billerSchema, SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
-import { parseArgs, withTable } from './common.ts';
+import { withTable } from './common.ts';
 import { parseCli, runCli } from './kit.ts';
 
 const USAGE = `usage:
@@ -11,6 +12,14 @@ const USAGE = `usage:
   npm run usage -- show <subscriptionNumber>
 Target: --table/TABLE_NAME in AWS, else the running local suite, else the local store directly.`;
 
+const USAGE_OPTIONS = {
+  table: { type: 'string' },
+  account: { type: 'string' },
+  tenant: { type: 'string' },
+  charge: { type: 'string', multiple: true },
+  biller: { type: 'string' },
+} as const;
+
 /**
  * The usage CLI core: registers subscriptions and charges for demos (until channels create them),
  * sets a subscription's biller, shows what the registry holds. Returns the exit code.
@@ -19,10 +28,13 @@ export async function runUsageCli(
   argv: string[],
   io: { registry: SubscriptionRegistry; clock: Clock; out: (l: string) => void; err: (l: string) => void },
 ): Promise<number> {
-  const { positional, flags } = parseArgs(argv);
-  const charges = argv.flatMap((a, i) =>
-    a === '--charge' && argv[i + 1] ? [argv[i + 1]!] : a.startsWith('--charge=') ? [a.slice(9)] : [],
-  );
+  const { positionals: positional, values: flags } = parseArgs({
+    args: argv,
+    options: USAGE_OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
+  const charges = flags.charge ?? [];
   const [command, subscription, value] = positional;
   if (!command || !subscription || !/^[^#\s]{1,100}$/.test(subscription)) {
     io.err(USAGE);
@@ -87,13 +99,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseCli({
     name: 'npm run usage --',
     usage: USAGE,
-    options: {
-      table: { type: 'string' },
-      account: { type: 'string' },
-      tenant: { type: 'string' },
-      charge: { type: 'string', multiple: true },
-      biller: { type: 'string' },
-    },
+    options: USAGE_OPTIONS,
     allowPositionals: true,
   });
   const table = values.table ?? process.env.TABLE_NAME;
