@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { parseCli, progress, runCli, usage } from '../local/cli/kit.ts';
 
 /**
  * Builds the operator console (Preact + esbuild) into memory: `index.html`, `app.js`, `app.css`.
@@ -64,7 +65,20 @@ export async function writeConsole(outDir: string, config: { apiUrl: string }): 
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const out = process.argv[2] ?? join(here, 'dist');
-  const written = await writeConsole(out, { apiUrl: process.argv[3] ?? '' });
-  process.stdout.write(`console built into ${out}: ${written.join(', ')}\n`);
+  const { positionals } = parseCli({
+    name: 'npm run console:build --',
+    usage: `usage: npm run console:build -- [<outDir> [<apiUrl>]]
+  Bundles the operator console into <outDir> (default console/dist) with config.json {apiUrl}
+  (default '' = same origin).`,
+    options: {},
+    allowPositionals: true,
+  });
+  runCli('npm run console:build --', async () => {
+    if (positionals.length > 2) usage(`unexpected argument ${positionals[2]}`);
+    const out = positionals[0] ?? join(here, 'dist');
+    const step = progress('bundling the console');
+    const written = await writeConsole(out, { apiUrl: positionals[1] ?? '' });
+    step.done();
+    process.stdout.write(`console built into ${out}: ${written.join(', ')}\n`);
+  });
 }

@@ -58,6 +58,7 @@ export function compileRoutes(routes: RouteSpec[]): LocalRoute[] {
 
 export type RouteMatch =
   | { kind: 'match'; route: LocalRoute; pathParameters: Record<string, string> }
+  | { kind: 'bad-parameter'; route: LocalRoute; name: string; raw: string }
   | { kind: 'not-found' };
 
 export function matchRoute(routes: LocalRoute[], method: string, path: string): RouteMatch {
@@ -66,9 +67,15 @@ export function matchRoute(routes: LocalRoute[], method: string, path: string): 
     const m = route.regex.exec(path);
     if (!m) continue;
     const pathParameters: Record<string, string> = {};
-    route.params.forEach((name, i) => {
-      pathParameters[name] = decodeURIComponent(m[i + 1]!);
-    });
+    for (const [i, name] of route.params.entries()) {
+      const raw = m[i + 1]!;
+      try {
+        pathParameters[name] = decodeURIComponent(raw);
+      } catch {
+        // A malformed percent-escape (`%ZZ`, a lone `%`, invalid UTF-8) is the caller's mistake.
+        return { kind: 'bad-parameter', route, name, raw };
+      }
+    }
     return { kind: 'match', route, pathParameters };
   }
   return { kind: 'not-found' };
@@ -198,6 +205,19 @@ export const gatewayAnswer = {
   internal: (): HttpResult => plain(500, 'Internal Server Error'),
   timeout: (): HttpResult => plain(503, 'Service Unavailable'),
   tooLarge: (): HttpResult => plain(413, 'Request Entity Too Large'),
+  /** A path parameter that is not valid percent-encoding, in the handlers' `{error, message, details}` shape. */
+  badPathParameter: (name: string): HttpResult => ({
+    status: 400,
+    headers: { 'content-type': 'application/json' },
+    cookies: [],
+    body: Buffer.from(
+      JSON.stringify({
+        error: 'VALIDATION_FAILED',
+        message: `The path parameter ${name} is not valid percent-encoding.`,
+        details: [{ field: `path.${name}`, message: 'malformed percent-escape' }],
+      }),
+    ),
+  }),
 };
 
 function plain(status: number, message: string): HttpResult {

@@ -187,3 +187,28 @@ export async function ensureDevOperator(
   renameSync(tmp, file);
   return entry;
 }
+
+/**
+ * Keeps `<dataDir>/dev-clients.json` in step after `npm run clients -- rotate` on a dev client, so the
+ * banner, `send` and `clients token` use the live secret. A client not in the file is left alone.
+ * Returns whether the file changed.
+ */
+export function updateDevClientFile(
+  dataDir: string,
+  clientId: string,
+  change: { clientSecret?: string; username?: string; password?: string },
+): boolean {
+  const file = join(dataDir, 'dev-clients.json');
+  if (!existsSync(file)) return false;
+  const entries = JSON.parse(readFileSync(file, 'utf8')) as Array<Record<string, unknown>>;
+  const entry = entries.find((e) => e.kind !== 'operator' && e.clientId === clientId);
+  if (!entry) return false;
+  if (change.clientSecret) entry.clientSecret = change.clientSecret;
+  if (change.password && (!change.username || entry.username === change.username))
+    entry.password = change.password;
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(entries, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  return true;
+}

@@ -39,6 +39,8 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway HTTP API payload limit
 /** How long `POST /_local/clock` waits for the work that became due before answering. */
 const CLOCK_SETTLE_MS = 2_000;
+/** Replaced by the runtime's own base URL in JSON request bodies (see handleApi). */
+export const LOCAL_URL_PLACEHOLDER = '{{localUrl}}';
 
 export interface RuntimeOptions {
   /** 0 picks a free port. */
@@ -233,7 +235,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   ): Promise<HttpResult> {
     const match = matchRoute(routes, req.method ?? 'GET', path);
     if (match.kind === 'not-found') return gatewayAnswer.notFound();
-    if (body.length > MAX_BODY_BYTES) return gatewayAnswer.tooLarge();
+    if (match.kind === 'bad-parameter') return gatewayAnswer.badPathParameter(match.name);
+    // Local only: `{{localUrl}}` in a JSON body is this runtime's own URL, so samples such as
+    // events/api/webhooks-endpoints/local-receiver.json work whatever port the suite runs on.
+    const resolved =
+      body.includes(LOCAL_URL_PLACEHOLDER) && /json/i.test(req.headers['content-type'] ?? '')
+        ? Buffer.from(body.toString('utf8').replaceAll(LOCAL_URL_PLACEHOLDER, url))
+        : body;
     const event = buildEvent({
       route: match.route,
       pathParameters: match.pathParameters,
@@ -241,7 +249,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       path,
       rawQueryString: query,
       rawHeaders: req.rawHeaders,
-      body,
+      body: resolved,
       sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
       now: systemClock.now(),
     });
@@ -341,7 +349,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size <= MAX_BODY_BYTES + 1) chunks.push(c);
+      // Past the limit nothing more is kept; `size` still counts every byte so the request is refused.
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
     });
     req.on('end', async () => {
       const started = Date.now();
@@ -351,7 +360,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       const method = req.method ?? 'GET';
       let result: HttpResult;
       try {
-        if (path.startsWith('/_aws')) {
+        if (size > MAX_BODY_BYTES) {
+          // Like API Gateway: refused before routing, so no handler, sandbox or control runs.
+          result = gatewayAnswer.tooLarge();
+        } else if (path.startsWith('/_aws')) {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
           const r = await handleAwsRequest(

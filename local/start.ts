@@ -1,4 +1,5 @@
 import './quiet-warnings.ts';
+import { parseCli } from './cli/kit.ts';
 import { startRuntime } from './runtime.ts';
 
 /**
@@ -7,8 +8,25 @@ import { startRuntime } from './runtime.ts';
  */
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
-const port = Number(process.env.PORT ?? 3000);
-const runtime = await startRuntime({ port, host: process.env.HOST ?? '127.0.0.1', warm: true });
+const { values } = parseCli({
+  name: 'npm start --',
+  usage: `usage: npm start [-- --port <n>] [--host <address>] [--data <dir>]
+  Runs the whole suite locally over HTTP (default port: PORT or 3000; host: HOST or 127.0.0.1;
+  data folder: .switchboard). Ctrl-C stops it cleanly.`,
+  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } },
+});
+const portText = values.port ?? process.env.PORT ?? '3000';
+if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+  process.stderr.write(`npm start --: --port must be a port number, got ${portText} (see --help)\n`);
+  process.exit(2);
+}
+const port = Number(portText);
+const runtime = await startRuntime({
+  port,
+  host: values.host ?? process.env.HOST ?? '127.0.0.1',
+  warm: true,
+  ...(values.data ? { dataDir: values.data } : {}),
+});
 // `npm run dev` (local/dev.ts) registers its file watcher here before importing this file.
 await (globalThis as { [k: symbol]: ((r: typeof runtime) => Promise<void>) | undefined })[
   Symbol.for('switchboard.afterStart')

@@ -1,4 +1,5 @@
 import '../quiet-warnings.ts';
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import {
   baseUrlProblem,
@@ -8,7 +9,8 @@ import {
 import { type Clock, systemClock } from '../../shared/clock.ts';
 import { AppDirectAccountStore } from '../../shared/db/entities/appdirect-accounts.ts';
 import { MarketplaceStore } from '../../shared/db/entities/appdirect-marketplaces.ts';
-import { parseArgs, withTable } from './common.ts';
+import { withTable } from './common.ts';
+import { parseCli, runCli } from './kit.ts';
 
 const USAGE = `usage:
   npm run appdirect -- marketplaces list
@@ -19,6 +21,18 @@ const USAGE = `usage:
   npm run appdirect -- account <accountIdentifier>
 Credentials go to the appdirect-credentials secret under marketplaces.<id> ({consumerKey, consumerSecret, clientId?, clientSecret?}).
 Target: --table/TABLE_NAME in AWS, else the running local suite, else the local store directly.`;
+
+const APPDIRECT_OPTIONS = {
+  table: { type: 'string' },
+  'base-url': { type: 'string' },
+  'partner-email': { type: 'string' },
+  'partner-name': { type: 'string' },
+  tenant: { type: 'string' },
+  currency: { type: 'string' },
+  'fetch-auth': { type: 'string' },
+  'unsigned-notifications': { type: 'boolean' },
+  stage: { type: 'string' },
+} as const;
 
 /**
  * The AppDirect CLI core: registers the marketplaces served beyond the stage's home marketplace (the
@@ -34,7 +48,12 @@ export async function runAppDirectCli(
     err: (l: string) => void;
   },
 ): Promise<number> {
-  const { positional, flags } = parseArgs(argv);
+  const { positionals: positional, values: flags } = parseArgs({
+    args: argv,
+    options: APPDIRECT_OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
   const [area, command, id] = positional;
   if (area === 'account' && command) {
     const account = await io.accounts.get(command);
@@ -98,24 +117,24 @@ export async function runAppDirectCli(
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const argv = process.argv.slice(2);
-  const table = parseArgs(argv).flags.table ?? process.env.TABLE_NAME;
-  withTable(
-    (doc, name) =>
-      runAppDirectCli(argv, {
-        marketplaces: new MarketplaceStore(doc, name),
-        accounts: new AppDirectAccountStore(doc, name),
-        clock: systemClock,
-        out: (l) => process.stdout.write(`${l}\n`),
-        err: (l) => process.stderr.write(`${l}\n`),
-      }),
-    table,
-  ).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`appdirect: ${(error as Error).message}\n`);
-      process.exitCode = 1;
-    },
+  const { values } = parseCli({
+    name: 'npm run appdirect --',
+    usage: USAGE,
+    options: APPDIRECT_OPTIONS,
+    allowPositionals: true,
+  });
+  const table = values.table ?? process.env.TABLE_NAME;
+  runCli('npm run appdirect --', () =>
+    withTable(
+      (doc, name) =>
+        runAppDirectCli(argv, {
+          marketplaces: new MarketplaceStore(doc, name),
+          accounts: new AppDirectAccountStore(doc, name),
+          clock: systemClock,
+          out: (l) => process.stdout.write(`${l}\n`),
+          err: (l) => process.stderr.write(`${l}\n`),
+        }),
+      table,
+    ),
   );
 }

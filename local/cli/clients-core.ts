@@ -33,6 +33,8 @@ export interface ClientsCliDeps {
   clock: Clock;
   out(line: string): void;
   err(line: string): void;
+  /** After a rotation (the local CLI keeps `dev-clients.json` in step with it). */
+  rotated?(clientId: string, change: { clientSecret?: string; username?: string; password?: string }): void;
 }
 
 /** Space- or comma-separated lists, possibly given as repeated options. */
@@ -144,6 +146,7 @@ export async function runClientsCli(argv: string[], deps: ClientsCliDeps): Promi
           deps.err(`No user ${values.username} on client ${clientId}.`);
           return 1;
         }
+        deps.rotated?.(clientId, { username: values.username, password });
         deps.out(`client_id:     ${clientId}`);
         deps.out(`username:      ${values.username}`);
         deps.out(`password:      ${password}`);
@@ -155,6 +158,7 @@ export async function runClientsCli(argv: string[], deps: ClientsCliDeps): Promi
         deps.err(`No client ${clientId}.`);
         return 1;
       }
+      deps.rotated?.(clientId, { clientSecret: secret });
       deps.out(`client_id:     ${clientId}`);
       deps.out(`client_secret: ${secret}`);
       deps.out('The previous secret no longer works. Store this one now: it cannot be shown again.');

@@ -2,8 +2,10 @@ import '../quiet-warnings.ts';
 import { parseArgs } from 'node:util';
 import { ClientRepository } from '../../shared/auth/clients.ts';
 import { systemClock } from '../../shared/clock.ts';
-import { runClientsCli } from './clients-core.ts';
-import { fetchDevToken, readDevClients, runningRuntime, withTable } from './common.ts';
+import { updateDevClientFile } from '../dev-clients.ts';
+import { CLIENTS_USAGE, runClientsCli } from './clients-core.ts';
+import { dataDir, fetchDevToken, readDevClients, runningRuntime, withTable } from './common.ts';
+import { parseCli, runCli } from './kit.ts';
 
 /**
  * `npm run clients -- add | list | remove | rotate | token`. Target: `--table`/TABLE_NAME in AWS (default
@@ -25,7 +27,13 @@ async function main(argv: string[]): Promise<number> {
     err: (line: string) => process.stderr.write(`${line}\n`),
   };
   return withTable(
-    (doc, table) => runClientsCli(argv, { ...io, clients: new ClientRepository(doc, table) }),
+    (doc, table) =>
+      runClientsCli(argv, {
+        ...io,
+        clients: new ClientRepository(doc, table),
+        // Locally, a rotated dev client's new secret goes to dev-clients.json too (not in AWS).
+        ...(awsTable ? {} : { rotated: (id, change) => void updateDevClientFile(dataDir(), id, change) }),
+      }),
     awsTable,
   );
 }
@@ -48,12 +56,19 @@ async function printToken(who: string | undefined, scope: string | undefined): P
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
+parseCli({
+  name: 'npm run clients --',
+  usage: `${CLIENTS_USAGE}
+  npm run -s clients -- token <kind|tenant> [scope]   an access token of a dev client of the running suite`,
+  options: {
+    tenant: { type: 'string' },
+    scopes: { type: 'string', multiple: true },
+    grant: { type: 'string', multiple: true },
+    username: { type: 'string' },
+    name: { type: 'string' },
+    'client-id': { type: 'string' },
+    table: { type: 'string' },
   },
-  (error: unknown) => {
-    process.stderr.write(`clients: ${(error as Error).message}\n`);
-    process.exitCode = 1;
-  },
-);
+  allowPositionals: true,
+});
+runCli('npm run clients --', () => main(process.argv.slice(2)));

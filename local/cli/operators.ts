@@ -1,5 +1,4 @@
 import '../quiet-warnings.ts';
-import { parseArgs } from 'node:util';
 import { hashSecret } from '../../shared/auth/hash.ts';
 import { buildOperator, OperatorRepository } from '../../shared/auth/operators.ts';
 import { systemClock } from '../../shared/clock.ts';
@@ -7,6 +6,7 @@ import { opsScopes } from '../../shared/contracts/oauth.ts';
 import { backfillIndexes } from '../../shared/db/index-backfill.ts';
 import { zodDetails } from '../../shared/errors.ts';
 import { withTable } from './common.ts';
+import { parseCli, runCli } from './kit.ts';
 
 /**
  * `npm run operators -- add | list | disable | enable | reset-password | backfill-indexes`: the people
@@ -22,11 +22,15 @@ const USAGE = `Usage: npm run operators -- <command> [--table <name>]
 Scopes: ${opsScopes.join(' ')} (default: all)`;
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { table: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' } },
-  });
+  const { values, positionals } = parseCli(
+    {
+      name: 'npm run operators --',
+      usage: USAGE,
+      allowPositionals: true,
+      options: { table: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' } },
+    },
+    argv,
+  );
   const [command, username] = positionals;
   const out = (line: string) => process.stdout.write(`${line}\n`);
   return withTable(async (doc, table) => {
@@ -108,12 +112,4 @@ async function main(argv: string[]): Promise<number> {
   }, values.table ?? process.env.TABLE_NAME);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`operators: ${(error as Error).message}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli('npm run operators --', () => main(process.argv.slice(2)));

@@ -1,7 +1,9 @@
 import '../quiet-warnings.ts';
+import { parseArgs } from 'node:util';
 import { type Clock, systemClock } from '../../shared/clock.ts';
 import { billerSchema, SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
-import { parseArgs, withTable } from './common.ts';
+import { withTable } from './common.ts';
+import { parseCli, runCli } from './kit.ts';
 
 const USAGE = `usage:
   npm run usage -- register <subscriptionNumber> --account <accountNumber> --tenant <tenant>[,<tenant>…]
@@ -9,6 +11,14 @@ const USAGE = `usage:
   npm run usage -- biller <subscriptionNumber> zuora|appdirect
   npm run usage -- show <subscriptionNumber>
 Target: --table/TABLE_NAME in AWS, else the running local suite, else the local store directly.`;
+
+const USAGE_OPTIONS = {
+  table: { type: 'string' },
+  account: { type: 'string' },
+  tenant: { type: 'string' },
+  charge: { type: 'string', multiple: true },
+  biller: { type: 'string' },
+} as const;
 
 /**
  * The usage CLI core: registers subscriptions and charges for demos (until channels create them),
@@ -18,10 +28,13 @@ export async function runUsageCli(
   argv: string[],
   io: { registry: SubscriptionRegistry; clock: Clock; out: (l: string) => void; err: (l: string) => void },
 ): Promise<number> {
-  const { positional, flags } = parseArgs(argv);
-  const charges = argv.flatMap((a, i) =>
-    a === '--charge' && argv[i + 1] ? [argv[i + 1]!] : a.startsWith('--charge=') ? [a.slice(9)] : [],
-  );
+  const { positionals: positional, values: flags } = parseArgs({
+    args: argv,
+    options: USAGE_OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
+  const charges = flags.charge ?? [];
   const [command, subscription, value] = positional;
   if (!command || !subscription || !/^[^#\s]{1,100}$/.test(subscription)) {
     io.err(USAGE);
@@ -83,23 +96,23 @@ export async function runUsageCli(
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const argv = process.argv.slice(2);
-  const table = parseArgs(argv).flags.table ?? process.env.TABLE_NAME;
-  withTable(
-    (doc, name) =>
-      runUsageCli(argv, {
-        registry: new SubscriptionRegistry(doc, name),
-        clock: systemClock,
-        out: (l) => process.stdout.write(`${l}\n`),
-        err: (l) => process.stderr.write(`${l}\n`),
-      }),
-    table,
-  ).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`usage: ${(error as Error).message}\n`);
-      process.exitCode = 1;
-    },
+  const { values } = parseCli({
+    name: 'npm run usage --',
+    usage: USAGE,
+    options: USAGE_OPTIONS,
+    allowPositionals: true,
+  });
+  const table = values.table ?? process.env.TABLE_NAME;
+  runCli('npm run usage --', () =>
+    withTable(
+      (doc, name) =>
+        runUsageCli(argv, {
+          registry: new SubscriptionRegistry(doc, name),
+          clock: systemClock,
+          out: (l) => process.stdout.write(`${l}\n`),
+          err: (l) => process.stderr.write(`${l}\n`),
+        }),
+      table,
+    ),
   );
 }

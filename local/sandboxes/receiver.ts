@@ -77,9 +77,15 @@ export function createReceiverSandbox(ctx: SandboxContext): Sandbox<ReceiverStat
         },
       };
     }
-    sandbox.state.receivers[req.params.name!] = { ...parsed.data, failed: 0 };
+    // A PUT without a secret keeps the one already set (changing failStatus must not stop verification).
+    const previousSecret = sandbox.state.receivers[req.params.name!]?.secret;
+    const config: ReceiverConfig = { ...(previousSecret ? { secret: previousSecret } : {}), ...parsed.data };
+    sandbox.state.receivers[req.params.name!] = { ...config, failed: 0 };
     sandbox.changed();
-    return { status: 200, body: { name: req.params.name, ...redactConfig(parsed.data) } };
+    return {
+      status: 200,
+      body: { name: req.params.name, ...redactConfig(config) },
+    };
   });
 
   sandbox.route('GET', '/:name/_config', (req) => {

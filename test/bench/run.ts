@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseCli } from '../../local/cli/kit.ts';
 import { type BenchFigure, fmt } from './table.ts';
 
 /**
@@ -16,10 +17,17 @@ import { type BenchFigure, fmt } from './table.ts';
  * can be compared. Figures are printed, never asserted.
  */
 const here = dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
+const { values: flags, positionals: args } = parseCli({
+  name: 'npm run bench --',
+  usage: `usage: npm run bench -- [<section>…]
+  Runs every test/bench/*.bench.ts in its own process (or only those whose name contains a <section>)
+  and prints a table of figures. Progress goes to stderr.`,
+  options: { section: { type: 'string' } },
+  allowPositionals: true,
+});
 
-if (args[0] === '--section') {
-  const section = (await import(pathToFileURL(args[1]!).href)) as { default: () => Promise<void> };
+if (flags.section) {
+  const section = (await import(pathToFileURL(flags.section).href)) as { default: () => Promise<void> };
   await section.default();
   process.exit(0);
 }
@@ -34,8 +42,10 @@ const figuresDir = join(tmpdir(), `switchboard-bench-${process.pid}`);
 mkdirSync(figuresDir, { recursive: true });
 let failed = 0;
 const table: Array<BenchFigure & { section: string; ratio?: number }> = [];
-for (const file of files) {
+for (const [i, file] of files.entries()) {
   const section = file.replace('.bench.ts', '');
+  // Each section runs synchronously in a child process, so progress is one line per section.
+  process.stderr.write(`bench: section ${i + 1}/${files.length} (${section})…\n`);
   console.log(`\n## ${section}`);
   const figuresFile = join(figuresDir, `${section}.jsonl`);
   const run = spawnSync(

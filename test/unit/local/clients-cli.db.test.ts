@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runClientsCli } from '../../../local/cli/clients-core.ts';
-import { ensureDevClients } from '../../../local/dev-clients.ts';
+import { ensureDevClients, updateDevClientFile } from '../../../local/dev-clients.ts';
 import { ClientRepository } from '../../../shared/auth/clients.ts';
 import { verifySecret } from '../../../shared/auth/hash.ts';
 import { startTestTable, type TestTable } from '../../helpers/dynamo.ts';
@@ -114,6 +114,36 @@ describe('npm run clients (core)', () => {
     expect((await cli('add', '--bogus')).code).toBe(2);
     expect((await cli('rotate', 'nobody-at-all')).code).toBe(1);
     expect((await repo.list()).length).toBe(before);
+  });
+
+  it('rotate on a dev client keeps dev-clients.json in step (banner, send and clients token use it)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-dev-rotate-'));
+    try {
+      const seeded = await ensureDevClients(repo, dataDir);
+      const arrow = seeded.find((c) => c.kind === 'distributor')!;
+      const code = await runClientsCli(['rotate', arrow.clientId], {
+        clients: repo,
+        clock: { now: () => new Date('2026-11-01T12:00:00Z') },
+        out: () => {},
+        err: () => {},
+        rotated: (id, change) => updateDevClientFile(dataDir, id, change),
+      });
+      expect(code).toBe(0);
+      const file = JSON.parse(readFileSync(join(dataDir, 'dev-clients.json'), 'utf8')) as Array<{
+        clientId: string;
+        clientSecret: string;
+      }>;
+      const now = file.find((c) => c.clientId === arrow.clientId)!.clientSecret;
+      expect(now).not.toBe(arrow.clientSecret);
+      const stored = await repo.get(arrow.clientId);
+      expect(await verifySecret(now, stored!.secretHash)).toBe(true);
+      expect(statSync(join(dataDir, 'dev-clients.json')).mode & 0o777).toBe(0o600);
+      // The next start keeps the rotated secret rather than re-creating the client.
+      const restarted = await ensureDevClients(repo, dataDir);
+      expect(restarted.find((c) => c.kind === 'distributor')!.clientSecret).toBe(now);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   describe('ensureDevClients', () => {

@@ -66,4 +66,17 @@ describe('receiver sandbox', () => {
     ]);
     expect((await s.handle(request('PUT', '/erp/_config', '{"failStatus": 99}')))?.status).toBe(400);
   });
+
+  it('a PUT of _config without a secret keeps the one already set (deliveries still verify)', async () => {
+    const s = sandbox(now);
+    await s.handle(request('PUT', '/erp/_config', JSON.stringify({ secret })));
+    const again = await s.handle(
+      request('PUT', '/erp/_config', JSON.stringify({ failStatus: 503, failTimes: 1 })),
+    );
+    expect(again?.body).toMatchObject({ hasSecret: true, failStatus: 503 });
+    expect((await s.handle(request('GET', '/erp/_config', '')))?.body).toMatchObject({ hasSecret: true });
+    expect((await s.handle(request('POST', '/erp', payload, headers)))?.status).toBe(503);
+    expect((await s.handle(request('POST', '/erp', payload, headers)))?.status).toBe(200);
+    expect(s.records.map((r) => r.verified)).toEqual([true, true]);
+  });
 });
