@@ -49,6 +49,8 @@ export const historyEntrySchema = z.object({
   reason: z.string().optional(),
 });
 
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+
 export const screeningRecordSchema = z.object({
   outcome: z.enum(['clear', 'review', 'blocked']),
   provider: z.string(),
@@ -146,7 +148,20 @@ export const orderSchema = z.object({
   /** The buyer's copy went out (so a retry after the partner's copy failed does not re-send it). */
   licenceBuyerMailedAt: z.string().optional(),
   licenceEmailedAt: z.string().optional(),
-  error: z.object({ stage: z.string(), reason: z.string() }).optional(),
+  /**
+   * Why the order failed: `code` (stable) and `reason` (a fixed sentence) are what channels see;
+   * `detail` (the partner's text, redacted) is for operators only. Orders failed before codes existed
+   * carry `reason` only.
+   */
+  error: z
+    .object({
+      stage: z.string(),
+      reason: z.string(),
+      code: z.string().optional(),
+      partnerCode: z.string().optional(),
+      detail: z.string().optional(),
+    })
+    .optional(),
   firstResponse: firstResponseSchema.optional(),
   /**
    * Licence seats assigned by the marketplace (AppDirect USER_ASSIGNMENT), by marketplace user id;

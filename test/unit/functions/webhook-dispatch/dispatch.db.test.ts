@@ -438,7 +438,7 @@ describe('custom events, delivery log and replay', () => {
       query: { endpointId: a.body.id, limit: '2', cursor },
     });
     expect(own.status).toBe(200);
-    const foreign = [
+    const foreign: Array<{ tenant: string; query: Record<string, string> }> = [
       { tenant: 'cur-a', query: { endpointId: b.body.id, limit: '2', cursor } },
       { tenant: 'cur-a', query: { limit: '2', cursor } },
       { tenant: 'cur-c', query: { endpointId: c.body.id, limit: '2', cursor } },
