@@ -1,4 +1,4 @@
-import type { HistoryEntry, Order } from '../db/entities/orders.ts';
+import type { HistoryEntry, Order, StoredEvent } from '../db/entities/orders.ts';
 import { PermanentError } from '../errors.ts';
 import { redactText } from '../redact.ts';
 
@@ -98,4 +98,21 @@ export function channelHistoryEntry(entry: HistoryEntry, order: Pick<Order, 'err
     out = e ? failureReason({ ...e, message: e.reason }) : 'ORDER_FAILED';
   }
   return { ...entry, reason: out };
+}
+
+/**
+ * A stored order event as channels may see it. Events recorded before this rule (re-published by the
+ * reconciler) can carry screening evidence or partner text in `reason`; they are rewritten like the
+ * history. Events already in the channel form are returned unchanged.
+ */
+export function channelEvent(event: StoredEvent, order: Pick<Order, 'error'>): StoredEvent {
+  const status = event.detail.status;
+  if (typeof event.detail.reason !== 'string' || typeof status !== 'string') return event;
+  if (status === 'ERROR' && typeof event.detail.code === 'string') return event;
+  const entry = channelHistoryEntry(
+    { at: '', status: status as HistoryEntry['status'], reason: event.detail.reason },
+    order,
+  );
+  const code = status === 'ERROR' && order.error ? channelError(order.error).code : undefined;
+  return { ...event, detail: { ...event.detail, ...(code ? { code } : {}), reason: entry.reason } };
 }

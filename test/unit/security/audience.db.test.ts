@@ -5,6 +5,7 @@ import { OrderRepository } from '../../../shared/db/entities/orders.ts';
 import { orderEventDetailSchema } from '../../../shared/events/catalog/orders.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
 import { orderEvent } from '../../../shared/orders/lifecycle.ts';
+import { channelEvent } from '../../../shared/orders/public-reason.ts';
 import { type SubmitOrderDeps, submitOrder } from '../../../shared/orders/submit-order.ts';
 import { isSensitiveKey, REDACTED, redact, redactText } from '../../../shared/redact.ts';
 import { billingRunView } from '../../../shared/usage/billing-runs.ts';
@@ -97,6 +98,28 @@ describe('partner error text never reaches a channel', () => {
     expect(text).not.toContain('WorkEmail');
     const ops = await orderTimeline(orderId, { orders, deliveries: noDeliveries as never });
     expect(JSON.stringify(ops)).toContain('WorkEmail');
+  });
+
+  it('an event stored before the rule is rewritten before the reconciler re-publishes it', () => {
+    const ids = { tenant: 'arrow', orderId: 'ord_1', channelOrderId: 'PO-1', channel: 'api' as const };
+    const review = channelEvent(
+      orderEvent(
+        'order.needs-review',
+        ids,
+        'NEEDS_REVIEW',
+        'possible restricted-party match: Demo List entry demo-1 (score 0.97)',
+      ),
+      {},
+    );
+    expect(JSON.stringify(review)).not.toMatch(/demo-1|0\.97|Demo List/);
+    const failed = channelEvent(
+      orderEvent('order.failed', ids, 'ERROR', "Salesforce refused the upsert: FIELD_INVALID: 'Jane Doe'"),
+      { error: { stage: 'crm', reason: "Salesforce refused the upsert: FIELD_INVALID: 'Jane Doe'" } },
+    );
+    expect(failed.detail).toMatchObject({ code: 'CRM_FAILED', status: 'ERROR' });
+    expect(JSON.stringify(failed)).not.toContain('Jane');
+    const fresh = orderEvent('order.accepted', ids, 'ACCEPTED');
+    expect(channelEvent(fresh, {})).toEqual(fresh);
   });
 
   it('partner text kept for operators is reduced: e-mails, quoted values and phone numbers go', () => {
