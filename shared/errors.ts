@@ -107,10 +107,17 @@ export class TransientError extends Error {
 /** A failure that retrying will not fix (validation refused by a partner, unknown product...). */
 export class PermanentError extends Error {
   readonly code: string;
-  constructor(message: string, code = 'PERMANENT_FAILURE', options: { cause?: unknown } = {}) {
+  /** The partner's own error code (Zuora's reason code, Salesforce's `errorCode`), when it gave one. */
+  readonly partnerCode: string | undefined;
+  constructor(
+    message: string,
+    code = 'PERMANENT_FAILURE',
+    options: { cause?: unknown; partnerCode?: string } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = 'PermanentError';
     this.code = code;
+    this.partnerCode = options.partnerCode;
   }
 }
 

@@ -4,7 +4,7 @@
  * Keys are matched case-insensitively on their normalised form (`clientSecret`, `client_secret`).
  */
 const SENSITIVE_KEY =
-  /(secret|password|passwd|token|authorization|cookie|apikey|signature|privatekey|jwk|credential|email|e_mail|phone|mobile|fax|firstname|lastname|fullname|^name$|contactname|street|address|postcode|postalcode|zip|city|iban|taxid|vatnumber|licencekey|licensekey)/i;
+  /(secret|password|passwd|token|authorization|cookie|apikey|signature|privatekey|jwk|credential|email|e_mail|phone|mobile|fax|firstname|lastname|fullname|^name$|contactname|username|^login$|street|address|^line\d*$|^addr\d*$|postcode|postalcode|zip|city|iban|taxid|vatnumber|licencekey|licensekey)/i;
 
 export const REDACTED = '[REDACTED]';
 
@@ -29,4 +29,15 @@ export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()):
     out[k] = isSensitiveKey(k) && v !== undefined && v !== null ? REDACTED : redact(v, depth + 1, seen);
   }
   return out;
+}
+
+/**
+ * Free text from a partner (an error message) with what could be a field value taken out: e-mail
+ * addresses, quoted values and phone numbers become `[REDACTED]`. For operators' views and logs.
+ */
+export function redactText(text: string): string {
+  return text
+    .replace(/[^\s@'"<>()]+@[^\s@'"<>()]+\.[^\s@'"<>()]+/g, REDACTED)
+    .replace(/'[^']*'|"[^"]*"|‘[^’]*’|“[^”]*”/g, REDACTED)
+    .replace(/\+\d[\d\s().-]{6,}\d|\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b/g, REDACTED);
 }

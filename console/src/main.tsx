@@ -587,7 +587,11 @@ function OrderDetail({ id }: { id: string }) {
                 <>
                   <dt>Error</dt>
                   <dd>
-                    {o.error.stage}: {o.error.reason}
+                    {o.error.stage}:{' '}
+                    {o.error.code
+                      ? `${o.error.code}${o.error.partnerCode ? ` (${o.error.partnerCode})` : ''} — `
+                      : ''}
+                    {o.error.detail ?? o.error.reason}
                   </dd>
                 </>
               )}

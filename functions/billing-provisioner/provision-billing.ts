@@ -4,6 +4,7 @@ import { PermanentError, TransientError } from '../../shared/errors.ts';
 import { logger } from '../../shared/logger.ts';
 import { catalogue } from '../../shared/orders/catalogue.ts';
 import { announce, failOrder, type LifecycleDeps, orderEvent } from '../../shared/orders/lifecycle.ts';
+import { orderFailure } from '../../shared/orders/public-reason.ts';
 import { type ZuoraOrdersPort, ZuoraRetryableRefusal } from './zuora-orders.ts';
 
 /**
@@ -116,7 +117,7 @@ export async function provisionBilling(
     // Our credentials being refused is a configuration fault, not this order's: retry (then DLQ and
     // reconciler) until it is fixed, rather than failing every order.
     if (error.code === 'ZUORA_AUTH') throw new TransientError(error.message, { cause: error });
-    await failOrder(order, 'billing', error.message, deps);
+    await failOrder(order, 'billing', orderFailure('billing', error), deps);
     return 'failed';
   }
 }

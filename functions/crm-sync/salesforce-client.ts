@@ -58,7 +58,10 @@ export function throwForErrors(operation: string, errors: SalesforceError[]): ne
   if (errors.some((e) => RETRYABLE_CODES.has(e.errorCode ?? ''))) {
     throw new TransientError(`Salesforce ${operation} failed, retryable (${text})`);
   }
-  throw new PermanentError(`Salesforce refused the ${operation}: ${text}`, 'SALESFORCE_REFUSED');
+  const partnerCode = errors.find((e) => e.errorCode)?.errorCode;
+  throw new PermanentError(`Salesforce refused the ${operation}: ${text}`, 'SALESFORCE_REFUSED', {
+    ...(partnerCode ? { partnerCode } : {}),
+  });
 }
 
 interface SalesforceSession {

@@ -3,6 +3,7 @@ import { PermanentError, TransientError } from '../../shared/errors.ts';
 import { logger } from '../../shared/logger.ts';
 import { findProduct } from '../../shared/orders/catalogue.ts';
 import { completeStep, failOrder, type LifecycleDeps, orderEvent } from '../../shared/orders/lifecycle.ts';
+import { orderFailure } from '../../shared/orders/public-reason.ts';
 import {
   type CompositeSubrequest,
   type CompositeSubresponse,
@@ -136,7 +137,7 @@ export async function syncCrm(
     // Our credentials being refused is a configuration fault, not this order's: retry (then DLQ and
     // reconciler) until it is fixed, rather than failing every order.
     if (error.code === 'SALESFORCE_AUTH') throw new TransientError(error.message, { cause: error });
-    await failOrder(order, 'crm', error.message, deps);
+    await failOrder(order, 'crm', orderFailure('crm', error), deps);
     return 'failed';
   }
 }

@@ -4,6 +4,7 @@ import { logger } from '../../shared/logger.ts';
 import { findProduct } from '../../shared/orders/catalogue.ts';
 import { type LicenceSigningKey, signLicence } from '../../shared/orders/licence-keys.ts';
 import { completeStep, failOrder, type LifecycleDeps, orderEvent } from '../../shared/orders/lifecycle.ts';
+import { orderFailure } from '../../shared/orders/public-reason.ts';
 import type { MailClaimStore, MailCopy } from './mail-claims.ts';
 
 /**
@@ -191,7 +192,7 @@ export async function issueLicence(
     return 'issued';
   } catch (error) {
     if (!(error instanceof PermanentError)) throw error;
-    await failOrder(subject, 'licence', error.message, deps);
+    await failOrder(subject, 'licence', orderFailure('licence', error), deps);
     return 'failed';
   }
 }

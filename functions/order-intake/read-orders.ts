@@ -1,8 +1,13 @@
 import type { Order, OrderRepository } from '../../shared/db/entities/orders.ts';
 import { NotFoundError } from '../../shared/errors.ts';
 import type { OrderStatus } from '../../shared/orders/contract.ts';
+import { channelError, channelHistoryEntry } from '../../shared/orders/public-reason.ts';
 
-/** What a channel sees of its order: status, history and the ids created downstream (no secrets). */
+/**
+ * What a channel sees of its order: status, history and the ids created downstream (no secrets).
+ * Outcomes only: the screening outcome without its evidence (list, entry, score — operators see those
+ * in the ops API), failures as a code and a fixed sentence, never a partner's text.
+ */
 export function orderView(order: Order) {
   return {
     orderId: order.orderId,
@@ -11,7 +16,7 @@ export function orderView(order: Order) {
     orderType: order.orderType,
     currency: order.currency,
     status: order.status,
-    history: order.history,
+    history: order.history.map((h) => channelHistoryEntry(h, order)),
     lines: order.lines,
     ...(order.screening
       ? {
@@ -19,7 +24,6 @@ export function orderView(order: Order) {
             outcome: order.screening.outcome,
             provider: order.screening.provider,
             screenedAt: order.screening.screenedAt,
-            evidence: order.screening.evidence,
           },
         }
       : {}),
@@ -51,7 +55,7 @@ export function orderView(order: Order) {
             .sort((a, b) => (a.assignedAt < b.assignedAt ? -1 : 1)),
         }
       : {}),
-    ...(order.error ? { error: order.error } : {}),
+    ...(order.error ? { error: channelError(order.error) } : {}),
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,
   };

@@ -4,6 +4,7 @@ import type { Publisher } from '../../shared/events/publisher.ts';
 import { logger } from '../../shared/logger.ts';
 import { type OrderStatus, TERMINAL_STATUSES } from '../../shared/orders/contract.ts';
 import { orderEvent } from '../../shared/orders/lifecycle.ts';
+import { channelEvent } from '../../shared/orders/public-reason.ts';
 
 /**
  * Finds orders whose stage entry (GSI2: status + last activity) is older than `stuckAfterSeconds`
@@ -45,11 +46,12 @@ export interface ReconcileReport {
 function eventFor(
   status: OrderStatus,
   lastEvent: StoredEvent | undefined,
-  order: Pick<Order, 'tenant' | 'orderId' | 'channelOrderId' | 'channel'>,
+  order: Pick<Order, 'tenant' | 'orderId' | 'channelOrderId' | 'channel' | 'error'>,
 ): StoredEvent | undefined {
   // Built like every other order event, so it carries the channel a marketplace consumer matches on.
   if (status === 'SCREENING' && !lastEvent) return orderEvent('order.received', order, 'RECEIVED');
-  return lastEvent;
+  // An event stored before channels saw outcomes only loses its evidence or partner text.
+  return lastEvent ? channelEvent(lastEvent, order) : undefined;
 }
 
 export async function reconcileOrders(deps: ReconcileDeps): Promise<ReconcileReport> {

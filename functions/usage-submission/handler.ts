@@ -1,7 +1,7 @@
 import { queryParams } from '../../shared/http/body.ts';
 import { httpHandler } from '../../shared/http/handler.ts';
 import { type AuthedRequest, json } from '../../shared/http/types.ts';
-import { getBillingRun, startBillingRun } from '../../shared/usage/billing-runs.ts';
+import { billingRunView, getBillingRun, startBillingRun } from '../../shared/usage/billing-runs.ts';
 import { summarizeUsage } from '../../shared/usage/summarize-usage.ts';
 import { submissionDepsFromEnv } from './deps.ts';
 import { readStartRunRequest, readUsageRequest } from './read-usage-request.ts';
@@ -23,9 +23,9 @@ export const handler = httpHandler({
       ),
     'POST /v1/usage/billing-runs': async (req) => {
       readStartRunRequest(req);
-      return json(202, await startBillingRun({ requestedBy: tenantOf(req) }, deps));
+      return json(202, billingRunView(await startBillingRun({ requestedBy: tenantOf(req) }, deps)));
     },
     'GET /v1/usage/billing-runs/{id}': async (req) =>
-      json(200, await getBillingRun(req.pathParameters.id ?? '', deps)),
+      json(200, billingRunView(await getBillingRun(req.pathParameters.id ?? '', deps))),
   },
 });

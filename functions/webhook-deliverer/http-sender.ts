@@ -4,12 +4,16 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { traced } from '../../shared/telemetry.ts';
 import { blockedReason } from '../../shared/webhooks/ssrf.ts';
+import { urlProblem } from '../../shared/webhooks/url-policy.ts';
 
 /**
  * Sends one webhook request with `node:http`/`node:https`: 15 s for the whole exchange, redirects not
  * followed (a 3xx is an answer like any other), the first 4 KB of the body kept, and the SSRF guard
  * applied to the address DNS returned, inside the socket's `lookup`, so DNS rebinding between a check
- * and the connection is impossible. Literal IP hosts (which skip `lookup`) are checked up front.
+ * and the connection is impossible. Literal IP hosts (which skip `lookup`) are checked up front, and
+ * the whole registration policy (`urlProblem`: scheme, host, never the local runtime's `/_local` or
+ * `/_aws`) is applied again before every attempt, so an endpoint stored before a rule existed cannot
+ * use it. Plain `http` (local stage only) must resolve to loopback.
  */
 export interface SendRequest {
   url: string;
@@ -51,31 +55,46 @@ export function createSender(options: {
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const now = options.now ?? Date.now;
 
-  const lookup: LookupFunction = (hostname, lookupOptions, callback) => {
-    resolver(hostname).then(
-      (all) => {
-        const family = lookupOptions.family === 4 || lookupOptions.family === 6 ? lookupOptions.family : 0;
-        const addresses = all.filter((a) => !family || a.family === family);
-        const bad = addresses.map((a) => [a, blockedReason(a.address, policy)] as const).find(([, r]) => r);
-        if (bad) {
-          callback(
-            new BlockedAddressError(
-              `${hostname} resolves to a ${bad[1]} address, which webhooks may not call`,
-            ),
-            '',
-            0,
-          );
-        } else if (addresses.length === 0) {
-          callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
-        } else if (lookupOptions.all) {
-          (callback as unknown as (e: null, a: typeof addresses) => void)(null, addresses);
-        } else {
-          callback(null, addresses[0]!.address, addresses[0]!.family);
-        }
-      },
-      (error: NodeJS.ErrnoException) => callback(error, '', 0),
-    );
-  };
+  const lookupFor =
+    (scheme: 'http:' | 'https:'): LookupFunction =>
+    (hostname, lookupOptions, callback) => {
+      resolver(hostname).then(
+        (all) => {
+          const family = lookupOptions.family === 4 || lookupOptions.family === 6 ? lookupOptions.family : 0;
+          const addresses = all.filter((a) => !family || a.family === family);
+          const bad = addresses.map((a) => [a, blockedReason(a.address, policy)] as const).find(([, r]) => r);
+          const publicOverHttp =
+            scheme === 'http:' &&
+            addresses.find(
+              (a) => !blockedReason(a.address, { allowLoopback: false })?.startsWith('loopback'),
+            );
+          if (publicOverHttp) {
+            callback(
+              new BlockedAddressError(
+                `${hostname} is not a loopback host; plain http is allowed only to loopback`,
+              ),
+              '',
+              0,
+            );
+          } else if (bad) {
+            callback(
+              new BlockedAddressError(
+                `${hostname} resolves to a ${bad[1]} address, which webhooks may not call`,
+              ),
+              '',
+              0,
+            );
+          } else if (addresses.length === 0) {
+            callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+          } else if (lookupOptions.all) {
+            (callback as unknown as (e: null, a: typeof addresses) => void)(null, addresses);
+          } else {
+            callback(null, addresses[0]!.address, addresses[0]!.family);
+          }
+        },
+        (error: NodeJS.ErrnoException) => callback(error, '', 0),
+      );
+    };
 
   const agents = {
     'http:': new http.Agent({ keepAlive: true, maxSockets: 50 }),
@@ -100,6 +119,8 @@ export function createSender(options: {
       if (scheme !== 'https:' && !(policy.allowLoopback && scheme === 'http:')) {
         return done({ kind: 'blocked', error: `${url.protocol} is not allowed; use https` });
       }
+      const problem = urlProblem(req.url, { stage: options.stage, connectTimeCheck: true });
+      if (problem) return done({ kind: 'blocked', error: `the URL ${problem}` });
       const host = url.hostname.replace(/^\[|\]$/g, '');
       if (isIP(host)) {
         const reason = blockedReason(host, policy);
@@ -113,7 +134,7 @@ export function createSender(options: {
           method: 'POST',
           headers: { ...req.headers, 'content-length': String(Buffer.byteLength(req.body)) },
           agent: agents[scheme],
-          lookup,
+          lookup: lookupFor(scheme),
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -141,7 +141,14 @@ export const ordersWiring: WiringPart = {
       auth: 'jwt',
       scopes: ['orders:read'],
       summary: 'An order: status, history and the ids created downstream',
-      responses: { 200: { description: 'The order' }, ...errors, 404: { description: 'No such order' } },
+      responses: {
+        200: {
+          description:
+            'The order as its channel sees it: outcomes only (screening outcome without evidence; a failure as a stable code, the partner code and a fixed sentence, never partner text)',
+        },
+        ...errors,
+        404: { description: 'No such order' },
+      },
     },
     {
       method: 'POST',

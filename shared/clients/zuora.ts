@@ -90,5 +90,8 @@ export function classifyReasons(operation: string, reasons: ZuoraReason[] | unde
   const message = list.map((r) => `${r.code ?? '?'}: ${r.message ?? 'unknown error'}`).join('; ');
   const retryable = list.some((r) => RETRYABLE_SUFFIXES.has(Number(r.code) % 100));
   if (retryable) throw new ZuoraRetryableRefusal(`Zuora ${operation} failed, retryable (${message})`);
-  throw new PermanentError(`Zuora refused the ${operation}: ${message}`, 'ZUORA_REFUSED');
+  const partnerCode = list.find((r) => r.code !== undefined)?.code;
+  throw new PermanentError(`Zuora refused the ${operation}: ${message}`, 'ZUORA_REFUSED', {
+    ...(partnerCode !== undefined ? { partnerCode: String(partnerCode) } : {}),
+  });
 }

@@ -14,14 +14,16 @@ import { endpointIndexKeys, fromEndpointItem } from './entities/webhook-endpoint
 /**
  * Index layout migrations. Version 2 (operations console) keys orders by status, channel and search
  * text, shards the reconciler's stage partitions, keys webhook deliveries by status, type and order,
- * lists every webhook endpoint, and lists billing runs and each run's submissions.
+ * lists every webhook endpoint, and lists billing runs and each run's submissions. Version 3 shards
+ * each tenant's order partition (GSI1PK `TENANT#<tenant>#ORDERS#<s>`), so an order stored under the
+ * single `TENANT#<tenant>#ORDERS` key is rewritten to its shard (the order plan recomputes every key).
  * Items written before it lack those keys: `backfillIndexes` rewrites them once per table (locally
  * at start; in AWS with `npm run operators -- backfill-indexes --table <name>` after the stateful
  * stack has the indexes). It scans the table, which is why it is a one-off migration and never a
  * request path; it is safe to run again and alongside live traffic (each rewrite is conditional on
  * the status it read, and retried on a race).
  */
-export const INDEX_LAYOUT_VERSION = 2;
+export const INDEX_LAYOUT_VERSION = 3;
 const markerKey = { PK: 'META', SK: 'INDEX-LAYOUT' };
 
 /** The layout version a table's items were last backfilled to (1 when never). */

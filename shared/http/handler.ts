@@ -98,7 +98,7 @@ export function errorResponse(error: unknown, req: HttpRequest, options?: RouteO
     const custom = options?.formatError?.(error, req);
     if (custom) return { ...custom, headers: { ...error.headers, ...(custom.headers ?? {}) } };
     if (error.status >= 500) logger.error('request failed', { error, code: error.code });
-    else logger.info('request refused', { status: error.status, code: error.code, message: error.message });
+    else logger.info('request refused', { status: error.status, code: error.code, reason: error.message });
     return { statusCode: error.status, body: error.toBody(), headers: error.headers };
   }
   logger.error('unexpected error', { error });

@@ -4,6 +4,7 @@ import type { Publisher } from '../events/publisher.ts';
 import { logger } from '../logger.ts';
 import { count, milliseconds } from '../telemetry.ts';
 import type { OrderStatus } from './contract.ts';
+import { failureReason, type OrderFailure } from './public-reason.ts';
 
 /**
  * Order lifecycle steps shared by every order function: the event each status announces, publishing
@@ -27,6 +28,7 @@ export function orderEvent(
   order: Pick<Order, 'tenant' | 'orderId' | 'channelOrderId'> & Partial<Pick<Order, 'channel'>>,
   status: OrderStatus,
   reason?: string,
+  code?: string,
 ): StoredEvent {
   return {
     type,
@@ -36,6 +38,7 @@ export function orderEvent(
       channelOrderId: order.channelOrderId,
       channel: order.channel ?? 'api',
       status,
+      ...(code ? { code } : {}),
       ...(reason ? { reason } : {}),
     },
   };
@@ -52,19 +55,32 @@ export async function announce(order: Order, deps: Pick<LifecycleDeps, 'orders' 
   await deps.orders.settle(order);
 }
 
-/** Moves an in-flight order to ERROR with `reason` and publishes `order.failed`; false if it had left. */
+/**
+ * Moves an in-flight order to ERROR and publishes `order.failed`; false if it had left. History and
+ * event carry the failure's code and fixed sentence; its detail (partner text, redacted) is stored
+ * for operators only.
+ */
 export async function failOrder(
   order: Pick<Order, 'tenant' | 'orderId' | 'channelOrderId'> & Partial<Pick<Order, 'channel'>>,
   stage: string,
-  reason: string,
+  failure: OrderFailure,
   deps: LifecycleDeps,
 ): Promise<boolean> {
+  const reason = failureReason(failure);
   const failed = await deps.orders.transition(order.orderId, {
     from: IN_FLIGHT,
     to: 'ERROR',
     reason,
-    set: { error: { stage, reason } },
-    event: orderEvent('order.failed', order, 'ERROR', reason),
+    set: {
+      error: {
+        stage,
+        code: failure.code,
+        ...(failure.partnerCode ? { partnerCode: failure.partnerCode } : {}),
+        reason: failure.message,
+        ...(failure.detail ? { detail: failure.detail } : {}),
+      },
+    },
+    event: orderEvent('order.failed', order, 'ERROR', reason, failure.code),
     now: deps.clock.now(),
   });
   if (!failed) return false;

@@ -7,6 +7,7 @@ import {
 } from '../screening/provider.ts';
 import { count } from '../telemetry.ts';
 import { announce, type LifecycleDeps, orderEvent } from './lifecycle.ts';
+import { SCREENING_BLOCKED_REASON, SCREENING_REVIEW_REASON } from './public-reason.ts';
 
 /**
  * Screens an order's Sell To party and applies the outcome: blocked → REJECTED, review →
@@ -127,6 +128,13 @@ export async function screenOrder(
       : to === 'NEEDS_REVIEW'
         ? `possible restricted-party match${best ? `: ${best.list} entry ${best.entryId} (score ${best.score.toFixed(2)})` : ''}`
         : undefined;
+  // The history keeps the evidence for operators; the event (channels, webhooks) carries the outcome.
+  const publicReason =
+    to === 'REJECTED'
+      ? SCREENING_BLOCKED_REASON
+      : to === 'NEEDS_REVIEW'
+        ? SCREENING_REVIEW_REASON
+        : undefined;
   const type =
     to === 'REJECTED' ? 'order.rejected' : to === 'NEEDS_REVIEW' ? 'order.needs-review' : 'order.accepted';
   const moved = await deps.orders.transition(order.orderId, {
@@ -142,7 +150,7 @@ export async function screenOrder(
         ...(result.listVersion ? { listVersion: result.listVersion } : {}),
       },
     },
-    event: orderEvent(type, order, to, reason),
+    event: orderEvent(type, order, to, publicReason),
     ...(options.recordFirstResponse ? { firstResponse: submissionResponse(order, to) as FirstResponse } : {}),
     now: deps.clock.now(),
   });

@@ -43,3 +43,9 @@ export async function getBillingRun(id: string, deps: Pick<BillingRunDeps, 'runs
   if (!run) throw new NotFoundError(`No billing run ${id}.`);
   return run;
 }
+
+/** A run as its caller sees it: the stored item without internal bookkeeping (`expiresAt`, the TTL). */
+export function billingRunView(run: BillingRun): Omit<BillingRun, 'expiresAt'> {
+  const { expiresAt: _ttl, ...view } = run;
+  return view;
+}

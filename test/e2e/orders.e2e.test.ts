@@ -132,7 +132,10 @@ describe('order pipeline e2e', () => {
     await settle([orderId], 2);
     const view = await getOrder(orderId);
     expect(view.status).toBe('REJECTED');
-    expect(view.screening.evidence.length).toBeGreaterThan(0);
+    // The channel sees the outcome; the evidence (list, entry, score) is the operators' (#13).
+    expect(view.screening.outcome).toBe('blocked');
+    expect(view.screening.evidence).toBeUndefined();
+    expect(JSON.stringify(view.history)).not.toMatch(/score|entry/);
     expect(rt.sandbox('zuora').records.filter((r) => JSON.stringify(r).includes(orderId))).toHaveLength(0);
     // A retry gets the same refusal.
     expect((await post(body)).body).toEqual(res.body);

@@ -27,7 +27,7 @@ import { type MergeSource, mergedQuery } from '../merged-query.ts';
  *
  * Items (`<s>` = the order's shard, 0..ORDER_SHARDS-1, from its id):
  *   PK `ORDER#<orderId>`                       SK `ORDER`   the order
- *     GSI1PK `TENANT#<tenant>#ORDERS`          GSI1SK `<status>#<orderId>`   a tenant's orders by status
+ *     GSI1PK `TENANT#<tenant>#ORDERS#<s>`      GSI1SK `<status>#<orderId>`   a tenant's orders by status
  *     GSI2PK `ORDER-STAGE#<status>#<s>`        GSI2SK `<activityAt>#<orderId>` (reconciler; sparse:
  *                                              removed once a terminal order's event is published)
  *     GSI3PK `ORDERS#<channel>#<s>`            GSI3SK `<status>#<orderId>`   every order by status
@@ -48,6 +48,8 @@ export const historyEntrySchema = z.object({
   status: storedStatusSchema,
   reason: z.string().optional(),
 });
+
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
 export const screeningRecordSchema = z.object({
   outcome: z.enum(['clear', 'review', 'blocked']),
@@ -146,7 +148,20 @@ export const orderSchema = z.object({
   /** The buyer's copy went out (so a retry after the partner's copy failed does not re-send it). */
   licenceBuyerMailedAt: z.string().optional(),
   licenceEmailedAt: z.string().optional(),
-  error: z.object({ stage: z.string(), reason: z.string() }).optional(),
+  /**
+   * Why the order failed: `code` (stable) and `reason` (a fixed sentence) are what channels see;
+   * `detail` (the partner's text, redacted) is for operators only. Orders failed before codes existed
+   * carry `reason` only.
+   */
+  error: z
+    .object({
+      stage: z.string(),
+      reason: z.string(),
+      code: z.string().optional(),
+      partnerCode: z.string().optional(),
+      detail: z.string().optional(),
+    })
+    .optional(),
   firstResponse: firstResponseSchema.optional(),
   /**
    * Licence seats assigned by the marketplace (AppDirect USER_ASSIGNMENT), by marketplace user id;
@@ -170,7 +185,8 @@ const shards = Array.from({ length: ORDER_SHARDS }, (_, i) => i);
 const CHANNELS = orderChannelSchema.options;
 
 export const orderKey = (orderId: string) => ({ PK: key('ORDER', orderId), SK: 'ORDER' });
-export const tenantOrdersPk = (tenant: string) => key('TENANT', tenant, 'ORDERS');
+/** A tenant's orders, write-sharded like the global partitions: one distributor's burst is not one hot key. */
+export const tenantOrdersPk = (tenant: string, s: number) => key('TENANT', tenant, 'ORDERS', s);
 export const stagePk = (status: OrderStatus, orderId: string) => key('ORDER-STAGE', status, shard(orderId));
 export const stageSk = (activityAt: string, orderId: string) => `${activityAt}#${orderId}`;
 const statusSk = (status: OrderStatus, orderId: string) => `${status}#${orderId}`;
@@ -197,7 +213,7 @@ export function orderIndexKeys(
 ) {
   const s = shard(order.orderId);
   return {
-    GSI1PK: tenantOrdersPk(order.tenant),
+    GSI1PK: tenantOrdersPk(order.tenant, s),
     GSI1SK: statusSk(order.status, order.orderId),
     GSI3PK: channelPk(order.channel, s),
     GSI3SK: statusSk(order.status, order.orderId),
@@ -540,8 +556,9 @@ export class OrderRepository {
   }
 
   /**
-   * Orders of a tenant, oldest first, optionally of one status (one key prefix, never a filter);
-   * opaque cursor bound to the tenant and the filter.
+   * Orders of a tenant, oldest first, optionally of one status: a key prefix on every shard of the
+   * tenant's partition (never a filter), merged in id order, so pages are full and in order; opaque
+   * cursor bound to the tenant and the filter.
    */
   async listByTenant(
     tenant: string,
@@ -550,11 +567,9 @@ export class OrderRepository {
     const page = await mergedQuery({
       doc: this.doc,
       tableName: this.tableName,
-      sources: (options.status ? [options.status] : orderStatusSchema.options).map((status) => ({
-        index: 'GSI1' as const,
-        pk: tenantOrdersPk(tenant),
-        prefix: `${status}#`,
-      })),
+      sources: (options.status ? [options.status] : orderStatusSchema.options).flatMap((status) =>
+        shards.map((s) => ({ index: 'GSI1' as const, pk: tenantOrdersPk(tenant, s), prefix: `${status}#` })),
+      ),
       descending: false,
       limit: options.limit,
       parse: fromItem,
@@ -593,11 +608,13 @@ export class OrderRepository {
       if (f.channel) residual.push((o) => o.channel === f.channel);
       if (f.tenant) residual.push((o) => o.tenant === f.tenant);
     } else if (f.tenant) {
-      sources = (f.status ? [f.status] : orderStatusSchema.options).map((status) => ({
-        index: 'GSI1' as const,
-        pk: tenantOrdersPk(f.tenant!),
-        prefix: `${status}#`,
-      }));
+      sources = (f.status ? [f.status] : orderStatusSchema.options).flatMap((status) =>
+        shards.map((s) => ({
+          index: 'GSI1' as const,
+          pk: tenantOrdersPk(f.tenant!, s),
+          prefix: `${status}#`,
+        })),
+      );
       if (f.channel) residual.push((o) => o.channel === f.channel);
     } else if (f.status) {
       sources = channels.flatMap((c) =>

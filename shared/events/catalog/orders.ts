@@ -14,6 +14,12 @@ export const orderEventDetailSchema = z.object({
   /** Which channel the order came through; marketplace connectors' rules match on it. */
   channel: orderChannelSchema.optional(),
   status: orderStatusSchema,
+  /** Failures: a stable code (`ZUORA_REJECTED`, `SALESFORCE_REJECTED`, `UNKNOWN_PRODUCT`, …). */
+  code: z.string().optional(),
+  /**
+   * Channel-facing: an outcome, never evidence (no screening list, entry or score) and never a
+   * partner's text (a code and a fixed sentence instead). Operators read the evidence in the ops API.
+   */
   reason: z.string().optional(),
 });
 export type OrderEventDetail = z.infer<typeof orderEventDetailSchema>;

@@ -146,8 +146,17 @@ describe('crm-sync', () => {
     expect(await syncCrm({ orderId }, { ...crmDeps(), salesforce: broken })).toBe('failed');
     const order = await orders.get(orderId);
     expect(order?.status).toBe('ERROR');
-    expect(order?.error?.reason).toContain('REQUIRED_FIELD_MISSING');
-    expect(order?.error?.reason).toContain('StageName');
+    expect(order?.error).toMatchObject({
+      stage: 'crm',
+      code: 'SALESFORCE_REJECTED',
+      partnerCode: 'REQUIRED_FIELD_MISSING',
+    });
+    expect(order?.error?.reason).not.toContain('StageName');
+    expect(order?.error?.detail).toContain('StageName');
+    expect(String(publisher.events.at(-1)?.detail.reason)).toMatch(
+      /^SALESFORCE_REJECTED \(REQUIRED_FIELD_MISSING\): /,
+    );
+    expect(String(publisher.events.at(-1)?.detail.reason)).not.toContain('StageName');
     // allOrNone rolled the contact back.
     expect(salesforceObjects(sf, 'Contact')).toHaveLength(0);
     expect(publisher.types()).toEqual(['order.failed']);

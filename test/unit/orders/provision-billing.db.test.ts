@@ -210,22 +210,38 @@ describe('provisionBilling', () => {
     }
     expect(await provisionBilling({ orderId }, { ...deps, zuora: locked })).toBe('failed');
     expect(new Set(keys).size).toBe(MAX_ZUORA_KEYS);
-    expect((await orders.get(orderId))?.error?.reason).toContain(`${MAX_ZUORA_KEYS} times`);
+    expect((await orders.get(orderId))?.error).toMatchObject({ code: 'ZUORA_REJECTED' });
+    expect((await orders.get(orderId))?.error?.detail).toContain(`${MAX_ZUORA_KEYS} times`);
   });
 
-  it('fails the order with Zuora’s message on a permanent refusal, and publishes order.failed', async () => {
+  it('fails the order on a permanent refusal: channels get a code and a fixed sentence, operators the (redacted) text', async () => {
     const orderId = await acceptedOrder();
     const refusing: ZuoraOrdersPort = {
       createOrder: async () =>
-        classifyReasons('order', [{ code: 53100320, message: 'Invalid value for billCycleDay' }]),
+        classifyReasons('order', [
+          {
+            code: 53100320,
+            message: "Invalid value for billCycleDay; WorkEmail 'jane.doe@example.com' rejected",
+          },
+        ]),
       subscriptionCharges: async () => [],
     };
     expect(await provisionBilling({ orderId }, { ...deps, zuora: refusing })).toBe('failed');
     const order = await orders.get(orderId);
     expect(order?.status).toBe('ERROR');
-    expect(order?.error?.reason).toContain('Invalid value for billCycleDay');
-    expect(publisher.events[0]).toMatchObject({ type: 'order.failed', detail: { orderId, status: 'ERROR' } });
-    expect(publisher.events[0]?.detail.reason).toContain('53100320');
+    expect(order?.error).toMatchObject({ stage: 'billing', code: 'ZUORA_REJECTED', partnerCode: '53100320' });
+    expect(order?.error?.reason).not.toContain('billCycleDay');
+    expect(order?.error?.detail).toContain('Invalid value for billCycleDay');
+    expect(order?.error?.detail).not.toContain('jane.doe');
+    expect(publisher.events[0]).toMatchObject({
+      type: 'order.failed',
+      detail: { orderId, status: 'ERROR', code: 'ZUORA_REJECTED' },
+    });
+    const reason = String(publisher.events[0]?.detail.reason);
+    expect(reason).toContain('ZUORA_REJECTED (53100320)');
+    expect(reason).not.toContain('billCycleDay');
+    expect(reason).not.toContain('jane.doe');
+    expect(JSON.stringify(order?.history)).not.toContain('billCycleDay');
   });
 
   it('treats refused Zuora credentials as transient (configuration), never failing the order', async () => {

@@ -416,6 +416,49 @@ describe('custom events, delivery log and replay', () => {
     });
   });
 
+  it('refuses a delivery-log cursor minted for another endpoint or tenant: 400 INVALID_CURSOR', async () => {
+    const a = await call('POST', '/v1/webhooks/endpoints', { tenant: 'cur-a', body: validEndpoint });
+    const b = await call('POST', '/v1/webhooks/endpoints', { tenant: 'cur-a', body: validEndpoint });
+    const c = await call('POST', '/v1/webhooks/endpoints', { tenant: 'cur-c', body: validEndpoint });
+    const base = Date.now() - 500_000;
+    for (let i = 0; i < 4; i++) {
+      await storeDelivery('cur-a', a.body.id, 'failed', base + i * 1000);
+      await storeDelivery('cur-a', b.body.id, 'failed', base + i * 1000 + 100);
+      await storeDelivery('cur-c', c.body.id, 'failed', base + i * 1000 + 200);
+    }
+    const first = await call('GET', '/v1/webhooks/deliveries', {
+      tenant: 'cur-a',
+      query: { endpointId: a.body.id, limit: '2' },
+    });
+    expect(first.status).toBe(200);
+    const cursor: string = first.body.cursor;
+    expect(cursor).toBeTruthy();
+    const own = await call('GET', '/v1/webhooks/deliveries', {
+      tenant: 'cur-a',
+      query: { endpointId: a.body.id, limit: '2', cursor },
+    });
+    expect(own.status).toBe(200);
+    const foreign: Array<{ tenant: string; query: Record<string, string> }> = [
+      { tenant: 'cur-a', query: { endpointId: b.body.id, limit: '2', cursor } },
+      { tenant: 'cur-a', query: { limit: '2', cursor } },
+      { tenant: 'cur-c', query: { endpointId: c.body.id, limit: '2', cursor } },
+      { tenant: 'cur-c', query: { limit: '2', cursor } },
+    ];
+    for (const f of foreign) {
+      const res = await call('GET', '/v1/webhooks/deliveries', f);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('INVALID_CURSOR');
+    }
+    const before = await deliveries.list({ tenant: 'cur-a', endpointId: b.body.id, limit: 10 });
+    const replay = await call('POST', `/v1/webhooks/endpoints/${b.body.id}/replay`, {
+      tenant: 'cur-a',
+      body: { since: new Date(base - 1000).toISOString(), cursor },
+    });
+    expect(replay.status).toBe(400);
+    const after = await deliveries.list({ tenant: 'cur-a', endpointId: b.body.id, limit: 10 });
+    expect(after.items.map((d) => d.status)).toEqual(before.items.map((d) => d.status));
+  });
+
   it('replays one delivery, and every failed delivery of an endpoint since a time', async () => {
     const ep = await call('POST', '/v1/webhooks/endpoints', { tenant: 'replay', body: validEndpoint });
     const old = await storeDelivery('replay', ep.body.id, 'failed', Date.now() - 3 * 86_400_000);

@@ -92,6 +92,41 @@ describe('webhook URL policy at registration', () => {
   });
 });
 
+describe('local-stage loopback reaches sandboxes and receivers only (#13)', () => {
+  it.each([
+    'http://127.0.0.1:3000/_local/schedules/usage-billing-daily',
+    'http://localhost:3000/_local/clock',
+    'http://127.0.0.1:3000/_aws',
+    'http://127.0.0.1:3000/_AWS/secrets',
+    'http://127.0.0.1:3000//_local/schedules/x',
+    'http://127.0.0.1:3000/%5Flocal/schedules/x',
+    'http://127.0.0.1:3000/%255Flocal/schedules/x',
+    'http://127.0.0.1:3000/_sandbox/../_local/schedules/x',
+    'http://[::1]:3000/_local/queues/x/redrive',
+  ])('refuses %s', (url) => {
+    expect(urlProblem(url, { stage: 'local' })).toContain('local runtime');
+  });
+
+  it('refuses plain http to a host that is not loopback, locally', () => {
+    expect(urlProblem('http://hooks.partner.example/x', { stage: 'local' })).toContain('loopback');
+    expect(urlProblem('http://93.184.216.34/x', { stage: 'local' })).toContain('loopback');
+    expect(urlProblem('https://hooks.partner.example/x', { stage: 'local' })).toBeUndefined();
+    expect(urlProblem('http://localhost:3000/_sandbox/receiver/a', { stage: 'local' })).toBeUndefined();
+    expect(urlProblem('http://[::1]:3000/_sandbox/receiver/a', { stage: 'local' })).toBeUndefined();
+  });
+
+  it.each([
+    'https://localhost./hook',
+    'https://localhost../hook',
+    'https://api.localhost./hook',
+    'https://metadata.google.internal/x',
+    'https://printer.local/x',
+    'https://intranet./x',
+  ])('refuses %s outside the local stage', (url) => {
+    expect(urlProblem(url, { stage: 'prod' })).toContain('public host');
+  });
+});
+
 describe('sender: address checked at connect time', () => {
   let server: Server;
   let port: number;
@@ -152,6 +187,33 @@ describe('sender: address checked at connect time', () => {
     });
     const result = await send({ url: `http://receiver.test:${port}/ok`, ...body });
     expect(result).toMatchObject({ kind: 'response', statusCode: 204 });
+  });
+
+  it('never delivers to the local runtime’s controls, even for an endpoint stored before the rule', async () => {
+    const before = hits.length;
+    const send = createSender({ stage: 'local' });
+    for (const path of ['/_local/schedules/usage-billing-daily', '/%5Faws/x', '//_local/clock']) {
+      const result = await send({ url: `http://127.0.0.1:${port}${path}`, ...body });
+      expect(result.kind).toBe('blocked');
+    }
+    const viaName = createSender({
+      stage: 'local',
+      resolver: async () => [{ address: '127.0.0.1', family: 4 }],
+    });
+    expect((await viaName({ url: `http://receiver.test:${port}/_local/clock`, ...body })).kind).toBe(
+      'blocked',
+    );
+    expect(hits.length).toBe(before);
+  });
+
+  it('locally refuses plain http to a name that resolves to a public address, before connecting', async () => {
+    const send = createSender({
+      stage: 'local',
+      resolver: async () => [{ address: '93.184.216.34', family: 4 }],
+    });
+    const result = await send({ url: 'http://hooks.partner.example/x', ...body });
+    expect(result.kind).toBe('blocked');
+    expect(result.error).toContain('loopback');
   });
 
   it('does not follow redirects and keeps only the first 4 KB of a body', async () => {
