@@ -1,37 +1,59 @@
 import type { Clock } from '../../shared/clock.ts';
+import { coalescer } from '../../shared/db/batching.ts';
 import type {
   WebhookEndpoint,
   WebhookEndpointRepository,
 } from '../../shared/db/entities/webhook-endpoints.ts';
 
 /**
- * How long fan-out trusts its copy of a tenant's endpoints and of the all-events partition. A
- * change (create, update, enable/disable, rotate, delete) is honoured by fan-out within this time;
- * a disabled-looking endpoint is re-read before its delivery is recorded as skipped, so re-enabling
- * is honoured at once.
+ * Hard limit on how long fan-out trusts its copy of a listing even when the version says nothing
+ * changed (covers a crash between an endpoint write and its version bump).
  */
-export const ENDPOINT_CACHE_TTL_MS = 5_000;
+export const ENDPOINT_CACHE_MAX_AGE_MS = 60_000;
 
+type Source = Pick<WebhookEndpointRepository, 'listAll' | 'listAllEvents' | 'versions'>;
 type Listings = Pick<WebhookEndpointRepository, 'listAll' | 'listAllEvents'>;
 
+interface Entry {
+  at: number;
+  version: number;
+  value: Promise<WebhookEndpoint[]>;
+}
+
 /**
- * A short in-memory TTL cache of the endpoint listings fan-out reads per event, kept for the life
- * of the Lambda container: a burst of events of one tenant costs one query per listing per TTL
- * instead of two per event. Concurrent misses share one query (the repository's single flight).
+ * The endpoint listings fan-out reads per event (the tenant's endpoints and the all-events
+ * partition), cached in the Lambda container and checked against the endpoints version items
+ * (bumped after every create, update — enable/disable, rotate — and delete): per event, ONE small
+ * consistent BatchGetItem (two tiny items, shared by the events of one batch in the same tick)
+ * instead of two queries returning every endpoint. A change is honoured by the next event published
+ * after it; a listing is reloaded at the latest after `ENDPOINT_CACHE_MAX_AGE_MS`.
  */
 export function cachedEndpointListings(
-  inner: Listings,
+  source: Source,
   clock: Clock,
-  ttlMs = ENDPOINT_CACHE_TTL_MS,
+  maxAgeMs = ENDPOINT_CACHE_MAX_AGE_MS,
 ): Listings & { clear(): void } {
-  const entries = new Map<string, { at: number; value: Promise<WebhookEndpoint[]> }>();
-  const read = (key: string, load: () => Promise<WebhookEndpoint[]>) => {
+  const entries = new Map<string, Entry>();
+  // Events of one batch asking in the same tick share one read of the versions ('' = all-events).
+  const versions = coalescer<string, number>({
+    max: 99,
+    run: async (asks) => {
+      const v = await source.versions(asks.filter((t) => t !== ''));
+      return asks.map((t) => (t === '' ? v.allEvents : (v.tenants.get(t) ?? -1)));
+    },
+  });
+  const read = async (
+    key: string,
+    version: number,
+    load: () => Promise<WebhookEndpoint[]>,
+  ): Promise<WebhookEndpoint[]> => {
     const now = clock.now().getTime();
     const hit = entries.get(key);
-    // A clock moved backwards (never in AWS) also counts as expired.
-    if (hit && now - hit.at < ttlMs && now >= hit.at) return hit.value;
+    if (hit && version >= 0 && hit.version === version && now >= hit.at && now - hit.at < maxAgeMs) {
+      return hit.value;
+    }
     const value = load();
-    entries.set(key, { at: now, value });
+    entries.set(key, { at: now, version, value });
     // A failed read is not cached.
     value.catch(() => {
       if (entries.get(key)?.value === value) entries.delete(key);
@@ -40,8 +62,13 @@ export function cachedEndpointListings(
     return value;
   };
   return {
-    listAll: (tenant) => read(`tenant|${tenant}`, () => inner.listAll(tenant)),
-    listAllEvents: () => read('all-events', () => inner.listAllEvents()),
+    async listAll(tenant) {
+      return read(`tenant|${tenant}`, await versions(tenant), () => source.listAll(tenant));
+    },
+    async listAllEvents() {
+      // Asked in the same tick as the tenant's: both versions come from one BatchGetItem.
+      return read('all-events', await versions(''), () => source.listAllEvents());
+    },
     clear: () => entries.clear(),
   };
 }
