@@ -734,6 +734,7 @@ function Webhooks() {
             <option value="pending">pending</option>
             <option value="succeeded">succeeded</option>
             <option value="cancelled">cancelled</option>
+            <option value="skipped">skipped</option>
           </select>
         </label>
         <label>

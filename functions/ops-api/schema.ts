@@ -31,7 +31,7 @@ export const opsSaashopEventsQuerySchema = z
 export const opsDeliveriesQuerySchema = z
   .object({
     tenant: tenantSchema.optional(),
-    status: z.enum(['pending', 'succeeded', 'failed', 'cancelled']).optional(),
+    status: z.enum(['pending', 'succeeded', 'failed', 'cancelled', 'skipped']).optional(),
     type: z.string().max(128).optional(),
     endpointId: z
       .string()

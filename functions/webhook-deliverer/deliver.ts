@@ -56,6 +56,7 @@ export type DeliverOutcome =
   | 'throttled'
   | 'lost-claim'
   | 'cancelled'
+  | 'skipped'
   | 'succeeded'
   | 'retry-scheduled'
   | 'failed';
@@ -128,10 +129,14 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
     return 'lost-claim';
   }
   if (endpoint?.status !== 'enabled') {
+    // Never tried, and the endpoint is disabled (fan-out saw it enabled a moment before, through its
+    // short cache): the same as an event published while disabled, `skipped`, so re-enabling with
+    // replaySkipped delivers it. A deleted endpoint, or one disabled mid-retries, cancels it.
+    const skipped = endpoint !== undefined && d.attemptCount === 0;
     await deps.deliveries.transition(
       d.id,
       {
-        status: 'cancelled',
+        status: skipped ? 'skipped' : 'cancelled',
         updatedAt: now.toISOString(),
         completedAt: now.toISOString(),
         lastError: endpoint ? 'endpoint disabled' : 'endpoint deleted',
@@ -140,7 +145,7 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
       ['nextAttemptAt', 'dueKey', 'claimId'],
     );
     await deps.deliveries.deleteDue(msg.dueKey);
-    return 'cancelled';
+    return skipped ? 'skipped' : 'cancelled';
   }
 
   const secrets = signingSecrets(endpoint, now).map((sealed) => box!.open(sealed));

@@ -6,7 +6,7 @@ import type {
 } from '../../shared/db/entities/webhook-deliveries.ts';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors.ts';
 import type { DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
-import { rearmDelivery } from '../../shared/webhooks/replay.ts';
+import { REPLAYABLE_STATUSES, rearmDelivery, replayEndpointPage } from '../../shared/webhooks/replay.ts';
 import { type Caller, type EndpointDeps, requireEndpoint } from './endpoints.ts';
 import { REPLAY_PAGE } from './schema.ts';
 
@@ -80,7 +80,10 @@ export async function replayDelivery(id: string, caller: Caller, deps: DeliveryD
   return summary({ ...d, status: 'pending' });
 }
 
-/** Replays the failed and cancelled deliveries of an endpoint since a time, a page at a time. */
+/**
+ * Replays the failed, cancelled and skipped deliveries of an endpoint since a time, a page at a
+ * time, oldest first (the partner receives them in event order).
+ */
 export async function replayEndpoint(
   endpointId: string,
   input: { since: string; cursor?: string },
@@ -88,17 +91,40 @@ export async function replayEndpoint(
   deps: DeliveryDeps,
 ) {
   await requireEnabled(endpointId, caller, deps);
-  const page = await deps.deliveries.list({
-    tenant: caller.tenant,
-    endpointId,
-    statuses: ['failed', 'cancelled'],
-    since: new Date(input.since),
-    limit: REPLAY_PAGE,
-    ...(input.cursor ? { cursor: input.cursor } : {}),
-  });
+  return replayEndpointPage(
+    {
+      tenant: caller.tenant,
+      endpointId,
+      statuses: REPLAYABLE_STATUSES,
+      since: new Date(input.since),
+      limit: REPLAY_PAGE,
+      ...(input.cursor ? { cursor: input.cursor } : {}),
+    },
+    deps,
+  );
+}
+
+/** Most pages re-enabling with `replaySkipped` re-arms in one request (the rest: POST …/replay). */
+export const REPLAY_SKIPPED_MAX_PAGES = 10;
+
+/** Re-arms an endpoint's skipped deliveries, oldest first (re-enabling with `replaySkipped`). */
+export async function replaySkipped(endpointId: string, caller: Caller, deps: DeliveryDeps) {
   let replayed = 0;
-  for (const d of page.items) {
-    if (!d.notices?.length && (await rearmDelivery(d, caller.tenant, deps))) replayed++;
+  let cursor: string | undefined;
+  for (let page = 0; page < REPLAY_SKIPPED_MAX_PAGES; page++) {
+    const res = await replayEndpointPage(
+      {
+        tenant: caller.tenant,
+        endpointId,
+        statuses: ['skipped'],
+        limit: REPLAY_PAGE,
+        ...(cursor ? { cursor } : {}),
+      },
+      deps,
+    );
+    replayed += res.replayed;
+    cursor = res.cursor;
+    if (!cursor) break;
   }
-  return { replayed, ...(page.cursor ? { cursor: page.cursor } : {}) };
+  return { replayed, complete: cursor === undefined };
 }

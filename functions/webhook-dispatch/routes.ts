@@ -7,6 +7,7 @@ import {
   listDeliveries,
   replayDelivery,
   replayEndpoint,
+  replaySkipped,
 } from './deliveries.ts';
 import type { Caller } from './endpoints.ts';
 import {
@@ -45,16 +46,15 @@ export function webhookRoutes(deps: DispatchDeps): Record<string, RouteHandler> 
       json(200, await listEndpoints(queryParams(req, paginationQuerySchema), caller(req), deps)),
     'GET /v1/webhooks/endpoints/{endpointId}': async (req) =>
       json(200, await getEndpoint(param(req, 'endpointId'), caller(req), deps)),
-    'PATCH /v1/webhooks/endpoints/{endpointId}': async (req) =>
-      json(
-        200,
-        await updateEndpoint(
-          param(req, 'endpointId'),
-          jsonBody(req, updateEndpointSchema),
-          caller(req),
-          deps,
-        ),
-      ),
+    'PATCH /v1/webhooks/endpoints/{endpointId}': async (req) => {
+      const input = jsonBody(req, updateEndpointSchema);
+      const { replaySkipped: replay, ...change } = input;
+      const endpoint = await updateEndpoint(param(req, 'endpointId'), change, caller(req), deps);
+      if (!replay) return json(200, endpoint);
+      // Enabled first (the deliverer refuses disabled endpoints), then the skipped ones, oldest first.
+      const replayed = await replaySkipped(endpoint.id, caller(req), deps);
+      return json(200, { ...endpoint, replay: replayed });
+    },
     'DELETE /v1/webhooks/endpoints/{endpointId}': async (req) => {
       await deleteEndpoint(param(req, 'endpointId'), caller(req), deps);
       return { statusCode: 204 };

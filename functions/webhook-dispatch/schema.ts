@@ -38,9 +38,21 @@ export const updateEndpointSchema = z
     description: z.string().max(500).optional(),
     rateLimitPerSecond: rateSchema.optional(),
     status: z.enum(['enabled', 'disabled']).optional(),
+    replaySkipped: z
+      .boolean()
+      .optional()
+      .describe(
+        'With status: enabled, also deliver (oldest first) the events skipped while the endpoint was disabled',
+      ),
   })
   .strict()
-  .refine((v) => Object.keys(v).length > 0, { message: 'give at least one field to change' })
+  .refine((v) => Object.keys(v).some((k) => k !== 'replaySkipped'), {
+    message: 'give at least one field to change',
+  })
+  .refine((v) => !v.replaySkipped || v.status === 'enabled', {
+    message: 'replaySkipped needs status: enabled',
+    path: ['replaySkipped'],
+  })
   .meta({ id: 'UpdateWebhookEndpoint' });
 export type UpdateEndpointInput = z.infer<typeof updateEndpointSchema>;
 
@@ -58,6 +70,12 @@ export const endpointViewSchema = z
     createdAt: z.string(),
     updatedAt: z.string(),
     secret: z.string().optional().describe('whsec_ secret: only in the answers to create and rotate'),
+    replay: z
+      .object({ replayed: z.number().int(), complete: z.boolean() })
+      .optional()
+      .describe(
+        'Only when re-enabled with replaySkipped: skipped deliveries re-armed (complete: false → POST …/replay for the rest)',
+      ),
   })
   .meta({ id: 'WebhookEndpoint' });
 
@@ -74,7 +92,7 @@ export const listDeliveriesQuerySchema = z
       .string()
       .regex(/^ep_[0-9A-Z]{26}$/, 'is not an endpoint id')
       .optional(),
-    status: z.enum(['pending', 'succeeded', 'failed', 'cancelled']).optional(),
+    status: z.enum(['pending', 'succeeded', 'failed', 'cancelled', 'skipped']).optional(),
     type: z.string().max(128).optional(),
     cursor: z.string().max(4096).optional(),
     limit: z.coerce.number().int().min(1).max(100).default(25),
@@ -94,7 +112,9 @@ export const replayEndpointSchema = z
   .object({
     since: z.iso
       .datetime({ offset: true })
-      .describe('Replay failed and cancelled deliveries of events since'),
+      .describe(
+        'Replay failed, cancelled and skipped (endpoint was disabled) deliveries of events since, oldest first',
+      ),
   })
   .strict()
   .meta({ id: 'ReplayWebhookEndpoint' });

@@ -15,13 +15,15 @@ import type { ReceivedEvent } from '../../shared/events/consumer.ts';
 import { count } from '../../shared/telemetry.ts';
 import type { DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import { matchesAny } from '../../shared/webhooks/event-filter.ts';
+import { rearmDelivery } from '../../shared/webhooks/replay.ts';
 
 /** Deliveries created in parallel per event. */
 export const FAN_OUT_CONCURRENCY = 16;
 
 export interface FanOutDeps {
-  endpoints: Pick<WebhookEndpointRepository, 'listAll' | 'listAllEvents'>;
-  deliveries: Pick<WebhookDeliveryRepository, 'createIfAbsent'>;
+  /** Listings (through the short cache in the Lambda) and `get`, a fresh read of one endpoint. */
+  endpoints: Pick<WebhookEndpointRepository, 'listAll' | 'listAllEvents' | 'get'>;
+  deliveries: Pick<WebhookDeliveryRepository, 'createIfAbsent' | 'putDue' | 'transition' | 'deleteDue'>;
   queue: DeliveryQueue;
   clock: Clock;
 }
@@ -50,11 +52,15 @@ function occurredAt(event: ReceivedEvent): string {
   return typeof own === 'string' && !Number.isNaN(Date.parse(own)) ? own : event.time;
 }
 
+/** Why a delivery to a disabled endpoint was recorded without being sent. */
+export const SKIPPED_REASON = 'endpoint disabled';
+
 /**
  * Creates one pending delivery per enabled endpoint that should receive `event`: the event's tenant's
- * endpoints whose filters match, and the matching all-events endpoints. Idempotent per event and
- * endpoint (deterministic delivery id + conditional put), so a redelivered event creates nothing new
- * and only re-enqueues deliveries still pending.
+ * endpoints whose filters match, and the matching all-events endpoints. A matching DISABLED endpoint
+ * gets a `skipped` delivery (reason `endpoint disabled`, nothing sent) so a replay can deliver it
+ * later. Idempotent per event and endpoint (deterministic delivery id + conditional put), so a
+ * redelivered event creates nothing new and only re-enqueues deliveries still pending.
  */
 export async function fanOut(
   event: ReceivedEvent,
@@ -70,9 +76,14 @@ export async function fanOut(
     deps.endpoints.listAllEvents(),
   ]);
   for (const ep of [...own, ...everyTenant]) candidates.set(ep.id, ep);
-  const targets = [...candidates.values()].filter(
-    (ep) => ep.status === 'enabled' && matchesAny(ep.eventTypes, event.type),
-  );
+  const matching = [...candidates.values()].filter((ep) => matchesAny(ep.eventTypes, event.type));
+  // The listings may be a few seconds old: an endpoint that looks disabled is read again (rare, and
+  // it makes a just re-enabled endpoint receive the event rather than skip it).
+  const targets = (
+    await Promise.all(
+      matching.map(async (ep) => (ep.status === 'enabled' ? ep : await deps.endpoints.get(ep.tenant, ep.id))),
+    )
+  ).filter((ep): ep is WebhookEndpoint => ep !== undefined);
   if (!targets.length) return { matched: 0, created: 0 };
 
   const now = deps.clock.now();
@@ -94,17 +105,25 @@ export async function fanOut(
       eventId,
       eventType: event.type,
       payload,
-      status: 'pending',
       attemptCount: 0,
       retryIndex: 0,
-      nextAttemptAt: now.toISOString(),
-      dueKey: dueKeyFor(now, id),
       attempts: [],
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
+      ...(ep.status === 'enabled'
+        ? { status: 'pending', nextAttemptAt: now.toISOString(), dueKey: dueKeyFor(now, id) }
+        : { status: 'skipped', lastError: SKIPPED_REASON, completedAt: now.toISOString() }),
     };
     const result = await deps.deliveries.createIfAbsent(delivery);
     if (result.created) created++;
+    if (result.created && delivery.status === 'skipped') {
+      // Re-enabled (with replaySkipped) between our read and our write? Its replay may have listed
+      // the skipped deliveries before this one existed: re-arm it ourselves. The re-arm is a
+      // conditional transition out of `skipped`, so it and the replay never both send it.
+      const fresh = await deps.endpoints.get(ep.tenant, ep.id);
+      if (fresh?.status === 'enabled') await rearmDelivery(delivery, ep.tenant, deps);
+      return;
+    }
     if (result.delivery.status === 'pending' && result.delivery.dueKey) {
       wake.push({ deliveryId: id, dueKey: result.delivery.dueKey });
     }

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.ts';
 import {
+  type DeliveryStatus,
   dueKeyFor,
   type WebhookDelivery,
   type WebhookDeliveryRepository,
@@ -32,7 +33,7 @@ export async function rearmDelivery(
       dueKey,
       updatedAt: now.toISOString(),
     },
-    { statuses: ['succeeded', 'failed', 'cancelled'], tenant },
+    { statuses: ['succeeded', 'failed', 'cancelled', 'skipped'], tenant },
     ['completedAt', 'claimId'],
   );
   if (!ok) {
@@ -41,4 +42,45 @@ export async function rearmDelivery(
   }
   await deps.queue.enqueue([{ deliveryId: d.id, dueKey }]);
   return true;
+}
+
+/** Statuses "replay failed since T" re-arms: failed, cancelled, and skipped (endpoint was disabled). */
+export const REPLAYABLE_STATUSES: DeliveryStatus[] = ['failed', 'cancelled', 'skipped'];
+
+/**
+ * Re-arms one page of an endpoint's deliveries in `statuses` since a time, OLDEST FIRST, one after
+ * the other, so their queue messages go out in event order and the partner receives them in order.
+ * Exactly-once: each re-arm is a conditional transition out of a finished status, so a second replay
+ * (or one racing another) finds the delivery pending and re-arms nothing; fan-out never rewrites an
+ * existing delivery (conditional put on its deterministic id).
+ */
+export async function replayEndpointPage(
+  q: {
+    tenant: string;
+    endpointId: string;
+    statuses: DeliveryStatus[];
+    since?: Date;
+    limit: number;
+    cursor?: string;
+  },
+  deps: {
+    deliveries: Pick<WebhookDeliveryRepository, 'list' | 'putDue' | 'transition' | 'deleteDue'>;
+    queue: DeliveryQueue;
+    clock: Clock;
+  },
+): Promise<{ replayed: number; cursor?: string }> {
+  const page = await deps.deliveries.list({
+    tenant: q.tenant,
+    endpointId: q.endpointId,
+    statuses: q.statuses,
+    oldestFirst: true,
+    limit: q.limit,
+    ...(q.since ? { since: q.since } : {}),
+    ...(q.cursor ? { cursor: q.cursor } : {}),
+  });
+  let replayed = 0;
+  for (const d of page.items) {
+    if (!d.notices?.length && (await rearmDelivery(d, q.tenant, deps))) replayed++;
+  }
+  return { replayed, ...(page.cursor ? { cursor: page.cursor } : {}) };
 }

@@ -1,9 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Webhook } from 'standardwebhooks';
+import { cachedEndpointListings } from '../../functions/webhook-fanout/endpoint-cache.ts';
+import { fanOut } from '../../functions/webhook-fanout/fan-out.ts';
 import { startRuntime } from '../../local/runtime.ts';
+import { systemClock } from '../../shared/clock.ts';
+import { WebhookDeliveryRepository } from '../../shared/db/entities/webhook-deliveries.ts';
+import { WebhookEndpointRepository } from '../../shared/db/entities/webhook-endpoints.ts';
+import { newId } from '../../shared/ids.ts';
 import { generateSecret, signPayload, webhookHeaders } from '../../shared/webhooks/signing.ts';
+import { startTestTable } from '../helpers/dynamo.ts';
 import { recordFigure } from './table.ts';
 
 /**
@@ -176,7 +184,89 @@ async function deliveries(): Promise<void> {
   }
 }
 
+/**
+ * DynamoDB reads fan-out makes per event to find its endpoints, without and with the endpoint cache
+ * (a tenant with 10 endpoints, 2 all-events endpoints elsewhere; 200 events, one at a time).
+ */
+export async function fanOutReads(): Promise<void> {
+  const table = await startTestTable();
+  try {
+    const calls = new Map<string, number>();
+    let items = 0;
+    const counting = {
+      send: async (command: { constructor: { name: string } }) => {
+        calls.set(command.constructor.name, (calls.get(command.constructor.name) ?? 0) + 1);
+        const res = (await table.doc.send(command as never)) as {
+          Items?: unknown[];
+          Responses?: Record<string, unknown[]>;
+        };
+        items +=
+          (res.Items?.length ?? 0) + Object.values(res.Responses ?? {}).reduce((a, r) => a + r.length, 0);
+        return res;
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const endpoints = new WebhookEndpointRepository(counting, table.tableName);
+    const deliveries = new WebhookDeliveryRepository(table.doc, table.tableName);
+    const at = new Date().toISOString();
+    const add = (tenant: string, allEvents: boolean) =>
+      endpoints.create({
+        id: newId('ep'),
+        tenant,
+        url: 'https://hooks.partner.example/in',
+        eventTypes: ['custom.*'],
+        rateLimitPerSecond: 10,
+        status: 'enabled',
+        allEvents,
+        secret: 'sealed',
+        createdAt: at,
+        updatedAt: at,
+      });
+    for (let i = 0; i < 10; i++) await add('bench-tenant', false);
+    for (let i = 0; i < 2; i++) await add('bench-platform', true);
+    const EVENTS = 200;
+    const run = async (cached: boolean) => {
+      const listings = cached ? cachedEndpointListings(endpoints, systemClock) : endpoints;
+      const deps = {
+        endpoints: Object.assign(listings, { get: endpoints.get.bind(endpoints) }),
+        deliveries,
+        queue: { enqueue: async () => {} },
+        clock: systemClock,
+      };
+      calls.clear();
+      items = 0;
+      for (let i = 0; i < EVENTS; i++) {
+        await fanOut(
+          {
+            id: newId('evt'),
+            type: 'custom.bench.tick',
+            source: 'bench',
+            time: new Date().toISOString(),
+            detail: { tenant: 'bench-tenant', eventId: newId('evt'), data: { i } },
+          },
+          deps,
+        );
+      }
+      const per = (name: string) => (calls.get(name) ?? 0) / EVENTS;
+      return { queries: per('QueryCommand'), batchGets: per('BatchGetCommand'), items: items / EVENTS };
+    };
+    const before = await run(false);
+    const after = await run(true);
+    console.log(
+      `fan-out endpoint reads per event (10 endpoints + 2 all-events): uncached ${before.queries.toFixed(2)} queries, ${before.items.toFixed(1)} items read; cached ${after.queries.toFixed(2)} queries + ${after.batchGets.toFixed(2)} BatchGetItem (version items), ${after.items.toFixed(1)} items read`,
+    );
+    recordFigure({
+      figure: 'fan-out DynamoDB items read per event to find endpoints (cached)',
+      value: after.items,
+      unit: 'items/event',
+      peer: { label: 'uncached (two listing queries)', value: before.items },
+    });
+  } finally {
+    await table.stop();
+  }
+}
+
 export default async function (): Promise<void> {
+  await fanOutReads();
   await signatures();
   await deliveries();
 }

@@ -147,6 +147,77 @@ describe('webhooks through the local runtime', () => {
     expect(await received('platform-gone')).toHaveLength(1);
   });
 
+  /** Disables an endpoint, publishes three events a second apart: three skipped deliveries. */
+  async function skipThree(receiver: string, prefix: string) {
+    const ep = await subscribe(platform, receiver, [`custom.${prefix}.*`]);
+    const off = await api(rt, 'PATCH', `/v1/webhooks/endpoints/${ep.id}`, {
+      token: await platform(),
+      body: { status: 'disabled' },
+    });
+    expect(off.status).toBe(200);
+    const since = new Date(Date.parse(off.body.updatedAt) - 1000).toISOString();
+    for (const n of ['one', 'two', 'three']) {
+      await rt.advanceClock(1);
+      await publish(`custom.${prefix}.${n}`, { n });
+    }
+    expect(await received(receiver)).toHaveLength(0);
+    const log = await api(rt, 'GET', `/v1/webhooks/deliveries?endpointId=${ep.id}&status=skipped`, {
+      token: await platform(),
+    });
+    expect(log.body.items).toHaveLength(3);
+    expect(log.body.items[0]).toMatchObject({ status: 'skipped', lastError: 'endpoint disabled' });
+    return { ep, since, types: ['one', 'two', 'three'].map((n) => `custom.${prefix}.${n}`) };
+  }
+
+  it('delivers the events published while an endpoint was disabled when it is re-enabled with replaySkipped: all, in order, once', async () => {
+    const { ep, types } = await skipThree('platform-paused', 'paused');
+    const on = await api(rt, 'PATCH', `/v1/webhooks/endpoints/${ep.id}`, {
+      token: await platform(),
+      body: { status: 'enabled', replaySkipped: true },
+    });
+    expect(on.status).toBe(200);
+    expect(on.body).toMatchObject({ status: 'enabled', replay: { replayed: 3, complete: true } });
+    await rt.drain();
+    // Asking again replays nothing: each (event, endpoint) is delivered once.
+    const again = await api(rt, 'PATCH', `/v1/webhooks/endpoints/${ep.id}`, {
+      token: await platform(),
+      body: { status: 'enabled', replaySkipped: true },
+    });
+    expect(again.body.replay).toEqual({ replayed: 0, complete: true });
+    await rt.drain();
+    const got = await received('platform-paused');
+    expect(got.map((r) => r.type)).toEqual(types);
+    expect(got.every((r) => r.verified && r.answered === 200)).toBe(true);
+    expect(new Set(got.map((r) => r.webhookId)).size).toBe(3);
+    // replaySkipped alone, without enabling, is a clear 400.
+    const bad = await api(rt, 'PATCH', `/v1/webhooks/endpoints/${ep.id}`, {
+      token: await platform(),
+      body: { replaySkipped: true },
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  it('"replay failed since T" also delivers the skipped events, in order, once', async () => {
+    const { ep, since, types } = await skipThree('platform-resumed', 'resumed');
+    const on = await api(rt, 'PATCH', `/v1/webhooks/endpoints/${ep.id}`, {
+      token: await platform(),
+      body: { status: 'enabled' },
+    });
+    expect(on.status).toBe(200);
+    for (let i = 0; i < 2; i++) {
+      const replay = await api(rt, 'POST', `/v1/webhooks/endpoints/${ep.id}/replay`, {
+        token: await platform(),
+        body: { since },
+      });
+      expect(replay.status).toBe(202);
+      expect(replay.body.replayed).toBe(i === 0 ? 3 : 0);
+      await rt.drain();
+    }
+    const got = await received('platform-resumed');
+    expect(got.map((r) => r.type)).toEqual(types);
+    expect(new Set(got.map((r) => r.webhookId)).size).toBe(3);
+  });
+
   it('signs with both secrets during a rotation, and the sweeper runs', async () => {
     const ep = await subscribe(platform, 'platform-rotate', ['custom.rotate.*']);
     const rotated = await api(rt, 'POST', `/v1/webhooks/endpoints/${ep.id}/rotate-secret`, {

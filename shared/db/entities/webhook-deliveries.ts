@@ -17,7 +17,8 @@ import { type MergeSource, mergedQuery } from '../merged-query.ts';
 /**
  * Webhook deliveries: one item per (event, endpoint), whose id is the `webhook-id` header (stable
  * across retries and replays). Its attempts are kept on the item (the log); the state machine is
- * `pending → succeeded | failed | cancelled`, and a replay moves a finished delivery back to pending.
+ * `pending → succeeded | failed | cancelled` (or `skipped` from the start when the endpoint was
+ * disabled), and a replay moves a finished or skipped delivery back to pending.
  *
  *   PK `WHDL#<id>` SK `WHDL`
  *     GSI1PK `WHDL#T#<tenant>#<shard>`     GSI1SK `<id>`   the tenant's log
@@ -37,7 +38,11 @@ import { type MergeSource, mergedQuery } from '../merged-query.ts';
 export const LOG_SHARDS = 4;
 export const DUE_SHARDS = 4;
 
-export const deliveryStatusSchema = z.enum(['pending', 'succeeded', 'failed', 'cancelled']);
+/**
+ * `skipped`: the event matched an endpoint that was disabled at the time; nothing was sent. It is
+ * kept so a replay (or re-enabling with `replaySkipped`) can still deliver it, in event order.
+ */
+export const deliveryStatusSchema = z.enum(['pending', 'succeeded', 'failed', 'cancelled', 'skipped']);
 export type DeliveryStatus = z.infer<typeof deliveryStatusSchema>;
 
 export const attemptSchema = z.object({
@@ -181,6 +186,8 @@ export interface LogQuery {
   type?: string;
   /** Only deliveries whose id (event time) is at or after this time. */
   since?: Date;
+  /** Oldest (event time) first instead of newest first: replays enqueue in event order. */
+  oldestFirst?: boolean;
   limit: number;
   cursor?: string;
 }
@@ -507,12 +514,18 @@ export class WebhookDeliveryRepository {
       doc: this.doc,
       tableName: this.tableName,
       sources,
-      descending: true,
+      descending: !q.oldestFirst,
       limit: q.limit,
       ...(q.since ? { from: `msg_${encodeTime(q.since.getTime(), 10)}` } : {}),
       parse: fromDeliveryItem,
       ...(residual.length ? { filter: (d: WebhookDelivery) => residual.every((r) => r(d)) } : {}),
-      filterKey: JSON.stringify([tenant ?? null, q.endpointId ?? null, statuses ?? null, q.type ?? null]),
+      filterKey: JSON.stringify([
+        tenant ?? null,
+        q.endpointId ?? null,
+        statuses ?? null,
+        q.type ?? null,
+        ...(q.oldestFirst ? ['oldest-first'] : []),
+      ]),
       ...(q.cursor ? { cursor: q.cursor } : {}),
     });
     return { items: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) };

@@ -18,6 +18,9 @@ import { mergedQuery } from '../merged-query.ts';
  * indexed in one known GSI1 partition, so fan-out finds them without a scan.
  *
  *   PK `WHEP#<tenant>`  SK `EP#<id>`   [GSI1PK `WHEP#ALL`  GSI1SK `<tenant>#<id>` when allEvents]
+ *   PK `WHEPV#T#<tenant>` / `WHEPV#ALL`  SK `V`   endpoints version: `v` is bumped after every
+ *     create, update and delete of the tenant's (or of any all-events) endpoints, so fan-out's cached
+ *     listings know, for one small read, whether they are still current
  *
  * `secret` and `previousSecret` are stored SEALED (`shared/webhooks/secret-box.ts`, a key only the
  * webhook functions read) and never logged; the previous secret keeps signing until
@@ -102,6 +105,12 @@ export type EndpointPatch = Partial<
   >
 >;
 
+/** The endpoints version item of a tenant, or (undefined) of the all-events partition. */
+const versionKey = (tenant: string | undefined) => ({
+  PK: tenant === undefined ? key('WHEPV', 'ALL') : key('WHEPV', 'T', tenant),
+  SK: 'V',
+});
+
 /**
  * Endpoints. Concurrent reads (the records of one batch mostly target the same few endpoints) are
  * coalesced: gets into one BatchGetItem, identical listings into one query (`shared/db/batching.ts`).
@@ -145,6 +154,49 @@ export class WebhookEndpointRepository {
         ConditionExpression: 'attribute_not_exists(PK)',
       }),
     );
+    await this.bumpVersion(endpoint.tenant, endpoint.allEvents);
+  }
+
+  /**
+   * Moves the endpoints version of `tenant` (and of the all-events partition) on, after a change.
+   * Written after the endpoint: a crash in between leaves fan-out's cache stale for at most its
+   * hard limit (`functions/webhook-fanout/endpoint-cache.ts`).
+   */
+  async bumpVersion(tenant: string, allEvents: boolean): Promise<void> {
+    const keys = [versionKey(tenant), ...(allEvents ? [versionKey(undefined)] : [])];
+    await Promise.all(
+      keys.map((Key) =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key,
+            UpdateExpression: 'ADD v :one SET entity = :e',
+            ExpressionAttributeValues: { ':one': 1, ':e': 'webhook-endpoints-version' },
+          }),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Current endpoints versions of some tenants (at most 99) and of the all-events partition, in one
+   * consistent BatchGetItem of tiny items; -1 for any left unprocessed (the caller reloads).
+   */
+  async versions(tenants: string[]): Promise<{ tenants: Map<string, number>; allEvents: number }> {
+    const unique = [...new Set(tenants)].slice(0, 99);
+    const keys = [versionKey(undefined), ...unique.map((t) => versionKey(t))];
+    const res = await this.doc.send(
+      new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+    );
+    const found = new Map(
+      (res.Responses?.[this.tableName] ?? []).map((i) => [String(i.PK), Number(i.v ?? 0)]),
+    );
+    const unprocessed = new Set((res.UnprocessedKeys?.[this.tableName]?.Keys ?? []).map((k) => String(k.PK)));
+    const of = (pk: string) => (unprocessed.has(pk) ? -1 : (found.get(pk) ?? 0));
+    return {
+      tenants: new Map(unique.map((t) => [t, of(versionKey(t).PK)])),
+      allEvents: of(versionKey(undefined).PK),
+    };
   }
 
   async get(tenant: string, id: string): Promise<WebhookEndpoint | undefined> {
@@ -279,7 +331,9 @@ export class WebhookEndpointRepository {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return res.Attributes ? fromEndpointItem(res.Attributes) : undefined;
+      const updated = res.Attributes ? fromEndpointItem(res.Attributes) : undefined;
+      if (updated) await this.bumpVersion(tenant, updated.allEvents);
+      return updated;
     } catch (error) {
       if (isConditionFailed(error)) return undefined;
       throw error;
@@ -325,13 +379,15 @@ export class WebhookEndpointRepository {
   /** Deletes; false when it did not exist. */
   async delete(tenant: string, id: string): Promise<boolean> {
     try {
-      await this.doc.send(
+      const res = await this.doc.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: endpointKey(tenant, id),
           ConditionExpression: 'attribute_exists(PK)',
+          ReturnValues: 'ALL_OLD',
         }),
       );
+      await this.bumpVersion(tenant, res.Attributes?.allEvents === true);
       return true;
     } catch (error) {
       if (isConditionFailed(error)) return false;

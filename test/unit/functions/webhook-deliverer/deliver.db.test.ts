@@ -9,6 +9,9 @@ import {
 import type { SendRequest, SendResult } from '../../../../functions/webhook-deliverer/http-sender.ts';
 import { dynamoRateLimiter } from '../../../../functions/webhook-deliverer/rate-limiter.ts';
 import { RETRY_DELAYS_SECONDS } from '../../../../functions/webhook-deliverer/retry-policy.ts';
+import { replayEndpoint, replaySkipped } from '../../../../functions/webhook-dispatch/deliveries.ts';
+import { updateEndpoint } from '../../../../functions/webhook-dispatch/endpoints.ts';
+import type { DispatchDeps } from '../../../../functions/webhook-dispatch/routes.ts';
 import { fanOut } from '../../../../functions/webhook-fanout/fan-out.ts';
 import { sweep } from '../../../../functions/webhook-sweeper/sweep.ts';
 import { WebhookDeliveryRepository } from '../../../../shared/db/entities/webhook-deliveries.ts';
@@ -18,7 +21,7 @@ import {
 } from '../../../../shared/db/entities/webhook-endpoints.ts';
 import type { ReceivedEvent } from '../../../../shared/events/consumer.ts';
 import type { HubEvent } from '../../../../shared/events/publisher.ts';
-import { newId } from '../../../../shared/ids.ts';
+import { newId, ulidGenerator } from '../../../../shared/ids.ts';
 import type { DeliveryMessage } from '../../../../shared/webhooks/delivery-queue.ts';
 import { secretBox } from '../../../../shared/webhooks/secret-box.ts';
 import { generateSecret } from '../../../../shared/webhooks/signing.ts';
@@ -329,8 +332,11 @@ describe('webhook delivery', () => {
       reason: 'gone',
       host: 'hooks.partner.example',
     });
-    expect(await fanOut(event(tenant), fanDeps(w))).toEqual({ matched: 0, created: 0 });
+    // Later events are recorded as skipped (for a replay after re-enabling), not sent.
+    expect(await fanOut(event(tenant), fanDeps(w))).toEqual({ matched: 1, created: 1 });
+    expect(await w.pump()).toEqual([]);
     expect(w.received).toHaveLength(1);
+    expect((await deliveriesOf(ep.id, tenant)).map((d) => d.status)).toEqual(['skipped', 'failed']);
   });
 
   it('exhausts the whole schedule (≥ 27 h, ≥ 8 attempts) and publishes webhook.delivery.exhausted once', async () => {
@@ -376,8 +382,9 @@ describe('webhook delivery', () => {
     do await w.pump();
     while (w.skipToNext());
     const statuses = (await deliveriesOf(ep.id, tenant)).map((d) => d.status).sort();
-    // e1 and e2 were still retrying when e3's failure disabled the endpoint.
-    expect(statuses).toEqual(['cancelled', 'cancelled', 'failed']);
+    // e1's retry failed and disabled the endpoint; e2 was still retrying (cancelled); e3 was never
+    // tried (skipped: re-enabling with replaySkipped delivers it).
+    expect(statuses).toEqual(['cancelled', 'failed', 'skipped']);
   });
 
   it('survives a crash between the attempt and its recording: retried with the same webhook-id, never lost', async () => {
@@ -478,5 +485,93 @@ describe('webhook delivery', () => {
     expect(rest.filter((o) => o === 'succeeded')).toHaveLength(4);
     expect((await endpoints.get(tenant, ep.id))!.failingSince).toBeUndefined();
     expect((await deliveriesOf(ep.id, tenant)).every((d) => d.status === 'succeeded')).toBe(true);
+  });
+});
+
+describe('events published while an endpoint is disabled', () => {
+  let tenant: string;
+  beforeEach(() => {
+    tenant = `t-${randomUUID().slice(0, 8)}`;
+  });
+
+  const dispatchDeps = (w: ReturnType<typeof world>) =>
+    ({
+      endpoints,
+      deliveries,
+      queue: w.deps.queue,
+      clock: w.deps.clock,
+      ids: ulidGenerator,
+      stage: 'test',
+      secrets: async () => box,
+    }) as unknown as DispatchDeps;
+  const typeOf = (req: SendRequest) => (JSON.parse(req.body) as { type: string }).type;
+
+  /** A disabled endpoint and three events, a second apart: three skipped deliveries. */
+  async function skippedThree(w: ReturnType<typeof world>) {
+    const ep = await endpoint(tenant, {
+      status: 'disabled',
+      disabledReason: 'manual',
+      disabledAt: new Date(w.now()).toISOString(),
+    });
+    const since = new Date(w.now() - 1000).toISOString();
+    for (const n of ['one', 'two', 'three']) {
+      // Published newest-last; fan-out of the same event again records nothing new.
+      const e = event(tenant, `custom.seq.${n}`, new Date(w.now()));
+      expect(await fanOut(e, fanDeps(w))).toEqual({ matched: 1, created: 1 });
+      expect(await fanOut(e, fanDeps(w))).toEqual({ matched: 1, created: 0 });
+      w.advance(1000);
+    }
+    expect(w.queue).toHaveLength(0);
+    const log = await deliveriesOf(ep.id, tenant);
+    expect(log.map((d) => [d.status, d.lastError])).toEqual([
+      ['skipped', 'endpoint disabled'],
+      ['skipped', 'endpoint disabled'],
+      ['skipped', 'endpoint disabled'],
+    ]);
+    return { ep, since };
+  }
+
+  it('records them as skipped; re-enabling with replaySkipped delivers them once each, oldest first', async () => {
+    const w = world();
+    const { ep } = await skippedThree(w);
+    const caller = { tenant, scopes: [] };
+    await updateEndpoint(ep.id, { status: 'enabled' }, caller, dispatchDeps(w));
+    expect(await replaySkipped(ep.id, caller, dispatchDeps(w))).toEqual({ replayed: 3, complete: true });
+    // A second replay, and the events delivered again by the bus, send nothing new.
+    expect(await replaySkipped(ep.id, caller, dispatchDeps(w))).toEqual({ replayed: 0, complete: true });
+    await w.pump();
+    expect(w.received.map(typeOf)).toEqual(['custom.seq.one', 'custom.seq.two', 'custom.seq.three']);
+    expect(new Set(w.received.map((r) => r.headers['webhook-id'])).size).toBe(3);
+    expect((await deliveriesOf(ep.id, tenant)).every((d) => d.status === 'succeeded')).toBe(true);
+    expect(await replaySkipped(ep.id, caller, dispatchDeps(w))).toEqual({ replayed: 0, complete: true });
+    await w.pump();
+    expect(w.received).toHaveLength(3);
+  });
+
+  it('"replay failed since T" includes skipped deliveries, in event order, once', async () => {
+    const w = world();
+    const { ep, since } = await skippedThree(w);
+    const caller = { tenant, scopes: [] };
+    await updateEndpoint(ep.id, { status: 'enabled' }, caller, dispatchDeps(w));
+    const [a, b] = await Promise.all([
+      replayEndpoint(ep.id, { since }, caller, dispatchDeps(w)),
+      replayEndpoint(ep.id, { since }, caller, dispatchDeps(w)),
+    ]);
+    expect(a.replayed + b.replayed).toBe(3);
+    await w.pump();
+    expect(w.received.map(typeOf)).toEqual(['custom.seq.one', 'custom.seq.two', 'custom.seq.three']);
+  });
+
+  it('a delivery enqueued just before the endpoint was disabled (stale fan-out cache) is skipped, not cancelled', async () => {
+    const w = world();
+    const ep = await endpoint(tenant);
+    await fanOut(event(tenant), fanDeps(w));
+    await endpoints.update(tenant, ep.id, { status: 'disabled', updatedAt: new Date().toISOString() });
+    expect(await w.pump()).toEqual(['skipped']);
+    expect(w.received).toHaveLength(0);
+    const caller = { tenant, scopes: [] };
+    await updateEndpoint(ep.id, { status: 'enabled' }, caller, dispatchDeps(w));
+    expect((await replaySkipped(ep.id, caller, dispatchDeps(w))).replayed).toBe(1);
+    expect(await w.pump()).toEqual(['succeeded']);
   });
 });
