@@ -28,7 +28,6 @@ export function localEnvironment(input: {
   wiring: Wiring;
   runtimeUrl: string;
   dynamoEndpoint: string;
-  publicJwk: string;
 }): Record<string, string> {
   const { wiring, runtimeUrl } = input;
   const env: Record<string, string> = {
@@ -48,6 +47,7 @@ export function localEnvironment(input: {
     AWS_ENDPOINT_URL_SQS: `${runtimeUrl}/_aws`,
     AWS_ENDPOINT_URL_SESV2: `${runtimeUrl}/_aws`,
     AWS_ENDPOINT_URL_CLOUDWATCH: `${runtimeUrl}/_aws`,
+    AWS_ENDPOINT_URL_KMS: `${runtimeUrl}/_aws`,
     CONSOLE_ORIGINS: localConsoleOrigins(runtimeUrl).join(','),
     DEAD_LETTER_QUEUES: JSON.stringify(
       Object.keys(wiring.queues).map((name) => ({
@@ -59,7 +59,7 @@ export function localEnvironment(input: {
     ),
     TABLE_NAME: LOCAL_TABLE,
     EVENT_BUS_NAME: LOCAL_BUS,
-    AUTH_PUBLIC_JWK: input.publicJwk,
+    AUTH_JWKS_URL: `${runtimeUrl}/.well-known/jwks.json`,
     AUTH_ISSUER: 'switchboard',
     AUTH_AUDIENCE: 'switchboard-api',
     MAIL_FROM: LOCAL_MAIL_FROM,

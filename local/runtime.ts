@@ -33,7 +33,13 @@ import { sandboxFactories } from './sandboxes/index.ts';
 import type { Sandbox } from './sandboxes/kit.ts';
 import { createMailSandbox } from './sandboxes/mail.ts';
 import { localSecretValues } from './secrets.ts';
-import { ensureLocalSigningKey } from './signing-key.ts';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { rotationStep } from '../functions/signing-key-rotator/rotation.ts';
+import { keySetSchema } from '../shared/auth/keyset.ts';
+import { clearSecretsCache } from '../shared/aws/secrets.ts';
+import { LocalKms } from './kms.ts';
+import { LocalSecretVersions } from './secret-versions.ts';
+import { ensureLocalSigningKeys, saveLocalSigningKeys } from './signing-key.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway HTTP API payload limit
@@ -105,7 +111,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   if ((await indexLayoutVersion(layoutDoc, LOCAL_TABLE)) < INDEX_LAYOUT_VERSION) {
     await backfillIndexes(layoutDoc, LOCAL_TABLE);
   }
-  const keys = await ensureLocalSigningKey(dataDir);
+  const signingKeys = await ensureLocalSigningKeys(dataDir);
+  const kms = LocalKms.fromDataDir(dataDir);
 
   // The HTTP server comes first: its port is part of every URL handed to the functions.
   const server = createServer();
@@ -120,7 +127,6 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     wiring,
     runtimeUrl: url,
     dynamoEndpoint: dynamo.endpoint,
-    publicJwk: JSON.stringify(keys.publicJwk),
   });
   for (const [k, v] of Object.entries(env)) {
     // Partner URLs already set in the shell win: pointing an integration at a real service is configuration.
@@ -143,7 +149,29 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const secretOverrides =
     readJsonFile<Record<string, Record<string, unknown>>>(join(dataDir, 'secrets.json')) ?? {};
   const secrets = new Map<string, Record<string, unknown>>();
-  secrets.set(localSecretArn('auth-signing-key'), { privateJwk: keys.privateJwk });
+  // The signing key set rotates locally too: a versioned secret whose every new AWSCURRENT is saved.
+  const signingKeyArn = localSecretArn('auth-signing-key');
+  const secretVersions = new LocalSecretVersions((id, value) => {
+    if (id === signingKeyArn) saveLocalSigningKeys(dataDir, keySetSchema.parse(JSON.parse(value)));
+  });
+  secretVersions.init(signingKeyArn, JSON.stringify(signingKeys));
+  const rotationClient = new SecretsManagerClient({
+    endpoint: `${url}/_aws`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  /** What Secrets Manager does on RotateSecret: a pending version, then the rotator's four steps. */
+  const rotateSecret = async (id: string): Promise<string> => {
+    const token = secretVersions.startRotation(id);
+    for (const Step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const) {
+      await rotationStep(
+        { SecretId: id, ClientRequestToken: token, Step },
+        { sm: rotationClient, now: () => systemClock.now() },
+      );
+    }
+    clearSecretsCache();
+    return token;
+  };
   for (const name of Object.keys(wiring.secrets) as SecretName[]) {
     const value = secretOverrides[name] ?? localSecretValues[name]?.();
     if (value) secrets.set(localSecretArn(name), value);
@@ -262,6 +290,16 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       return reply(200, { ran: name });
     }
     if (method === 'GET' && path === '/_local/schedules') return reply(200, scheduler.status());
+    if (method === 'POST' && path === '/_local/rotate-signing-key') {
+      const versionId = await rotateSecret(signingKeyArn);
+      const set = keySetSchema.parse(JSON.parse(secretVersions.get(signingKeyArn)?.value ?? 'null'));
+      return reply(200, {
+        versionId,
+        previous: set.previous?.kid,
+        current: set.current.kid,
+        next: set.next.kid,
+      });
+    }
     if (method === 'POST' && path === '/_local/clock') {
       let seconds: unknown;
       try {
@@ -324,6 +362,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
             {
               putEvents: (entries) => bus.putEvents(entries),
               secret: (id) => secrets.get(id) ?? secrets.get(localSecretArn(id as SecretName)),
+              versions: secretVersions,
+              rotate: rotateSecret,
+              kms,
               sendMessage: (queueUrl, messageBody, delaySeconds) => {
                 const q = queues.get(queueUrl.split('/').pop() ?? '');
                 return q?.send(messageBody, delaySeconds !== undefined ? { delaySeconds } : {});
