@@ -89,3 +89,24 @@ export class LocalKms {
 function aad(context: Record<string, string> | undefined): Buffer {
   return Buffer.from(JSON.stringify(Object.entries(context ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))));
 }
+
+/**
+ * The local KMS as a KMS client without HTTP (unit tests of code that takes a `KmsSend`):
+ * GenerateDataKey, Encrypt and Decrypt commands, with KMS's errors (`name` = the AWS error type).
+ */
+export function inProcessKms(local: LocalKms): { send(command: unknown): Promise<Record<string, unknown>> } {
+  return {
+    async send(command: unknown) {
+      const { constructor, input } = command as { constructor: { name: string }; input: Record<string, unknown> };
+      const wire: Record<string, unknown> = { ...input };
+      for (const field of ['CiphertextBlob', 'Plaintext'])
+        if (input[field] instanceof Uint8Array) wire[field] = Buffer.from(input[field] as Uint8Array).toString('base64');
+      const r = local.call(`TrentService.${constructor.name.replace(/Command$/, '')}`, wire, 'application/x-amz-json-1.1');
+      const body = JSON.parse(r.body) as Record<string, unknown>;
+      if (r.status !== 200) throw Object.assign(new Error(String(body.message)), { name: String(body.__type) });
+      for (const field of ['CiphertextBlob', 'Plaintext'])
+        if (typeof body[field] === 'string') body[field] = new Uint8Array(Buffer.from(body[field] as string, 'base64'));
+      return body;
+    },
+  };
+}

@@ -1,3 +1,4 @@
+import type { JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createJwksVerifier, signAccessToken, TokenInvalidError } from '../../../shared/auth/jwt.ts';
 import {
@@ -22,7 +23,7 @@ function harness(initial: KeySet) {
       now += seconds * 1000;
     },
     verifier: createJwksVerifier({
-      jwks: async () => {
+      jwks: async (): Promise<{ keys: JWK[] }> => {
         h.fetches++;
         return publicKeySet(h.set);
       },
