@@ -8,7 +8,7 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 
 /** One function to bundle. */
 export interface BundleJob {
-  /** Manifest name (or `signing-key-provider`): labels errors and the metafile. */
+  /** Manifest name (or `signing-key-rotator`): labels errors and the metafile. */
   functionName: string;
   /** Handler module, repository-relative (`functions/token/handler.ts`); its export is `handler`. */
   entry: string;

@@ -47,9 +47,9 @@ const PRIVATE_KEY_MARKERS: Array<[string, RegExp]> = [
 ];
 
 describe('bundle purity: nothing local in a deployable', () => {
-  it('synthesizes one bundle per manifest function, plus the signing-key provider', () => {
+  it('synthesizes one bundle per manifest function, plus the signing-key rotator', () => {
     expect(synth.functions.map((f) => f.name).sort()).toEqual(
-      [...Object.keys(wiring.functions), 'signing-key-provider'].sort(),
+      [...Object.keys(wiring.functions), 'signing-key-rotator'].sort(),
     );
     for (const fn of synth.functions) {
       expect(fn.handler, fn.name).toBe('index.handler');

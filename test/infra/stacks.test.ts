@@ -176,7 +176,7 @@ function invariants(label: string, load: () => Promise<{ stateful: Template; sta
         expect(list(xray[0]!.Action)).toContain('xray:PutTelemetryRecords');
         const env = fn.Properties.Environment?.Variables ?? {};
         const tag = (fn.Properties.Tags ?? []).find((t: { Key: string }) => t.Key === FUNCTION_TAG);
-        expect(env.POWERTOOLS_SERVICE_NAME, id).toBe(tag?.Value ?? 'signing-key-provider');
+        expect(env.POWERTOOLS_SERVICE_NAME, id).toBe(tag?.Value ?? 'signing-key-rotator');
         expect(env.NODE_OPTIONS, id).toContain('--enable-source-maps');
         expect(resources[refOf(fn.Properties.Role)!]?.Type).toBe('AWS::IAM::Role');
       }
