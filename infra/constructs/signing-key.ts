@@ -2,7 +2,7 @@ import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { type ISecret, RotationSchedule } from 'aws-cdk-lib/aws-secretsmanager';
+import { CfnRotationSchedule, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { HANDLER } from '../bundle/esbuild.ts';
 import type { Wiring } from '../wiring-types.ts';
@@ -65,13 +65,30 @@ export class SigningKeyRotation extends Construct {
       },
     });
     acknowledgeFunctionFindings(this.rotator, role);
-    // RotationSchedule grants the rotator Describe/Get/Put/UpdateSecretVersionStage on this secret
-    // and lets Secrets Manager invoke it.
-    new RotationSchedule(this, 'Schedule', {
-      secret: props.secret,
-      rotationLambda: this.rotator,
-      automaticallyAfter: Duration.days(props.rotationDays),
+    // The L1 schedule rather than RotationSchedule: the L2 also grants GetRandomPassword on "*",
+    // which this rotator never calls. Grants are on this secret only.
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        resources: [props.secret.secretArn],
+      }),
+    );
+    this.rotator.addPermission('InvokedBySecretsManager', {
+      principal: new ServicePrincipal('secretsmanager.amazonaws.com'),
+    });
+    const invoke = this.rotator.permissionsNode.findChild('InvokedBySecretsManager');
+    const schedule = new CfnRotationSchedule(this, 'Schedule', {
+      secretId: props.secret.secretArn,
+      rotationLambdaArn: this.rotator.functionArn,
+      rotationRules: { scheduleExpression: `rate(${props.rotationDays} days)` },
       rotateImmediatelyOnUpdate: true,
     });
+    // Secrets Manager rotates at once on creation: the permission and the grants must exist by then.
+    schedule.node.addDependency(invoke, role);
   }
 }
