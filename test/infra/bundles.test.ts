@@ -199,8 +199,15 @@ function resolveIntrinsic(name: string, value: unknown, publicJwk: string): stri
   const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
   if (join) {
     const [separator, parts] = join;
+    // A URL built on a reference (`${api.apiEndpoint}/.well-known/jwks.json`) stays a URL.
     return parts
-      .map((p) => (typeof p === 'string' ? p : `placeholder-${name.toLowerCase()}`))
+      .map((p, i) =>
+        typeof p === 'string'
+          ? p
+          : i === 0 && name.endsWith('_URL')
+            ? 'https://example.invalid'
+            : `placeholder-${name.toLowerCase()}`,
+      )
       .join(separator);
   }
   return placeholder(name, publicJwk);
