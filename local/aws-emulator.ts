@@ -187,26 +187,52 @@ function secretVersionsCall(
   const versions = deps.versions;
   if (!versions?.has(id) || !target?.startsWith('secretsmanager.')) return undefined;
   const notFound = () =>
-    awsError(400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret value.", contentType);
+    awsError(
+      400,
+      'ResourceNotFoundException',
+      "Secrets Manager can't find the specified secret value.",
+      contentType,
+    );
   try {
     switch (target) {
       case 'secretsmanager.GetSecretValue': {
-        const v = versions.get(id, input.VersionId as string | undefined, input.VersionStage as string | undefined);
+        const v = versions.get(
+          id,
+          input.VersionId as string | undefined,
+          input.VersionStage as string | undefined,
+        );
         if (!v) return notFound();
         return ok(
-          { ARN: id, Name: id.split(':').pop(), SecretString: v.value, VersionId: v.versionId, VersionStages: v.stages, CreatedDate: 0 },
+          {
+            ARN: id,
+            Name: id.split(':').pop(),
+            SecretString: v.value,
+            VersionId: v.versionId,
+            VersionStages: v.stages,
+            CreatedDate: 0,
+          },
           contentType,
         );
       }
       case 'secretsmanager.DescribeSecret':
         return ok(
-          { ARN: id, Name: id.split(':').pop(), RotationEnabled: true, VersionIdsToStages: versions.stages(id) },
+          {
+            ARN: id,
+            Name: id.split(':').pop(),
+            RotationEnabled: true,
+            VersionIdsToStages: versions.stages(id),
+          },
           contentType,
         );
       case 'secretsmanager.PutSecretValue': {
         const token = String(input.ClientRequestToken ?? '');
         if (!token || typeof input.SecretString !== 'string') {
-          return awsError(400, 'InvalidParameterException', 'ClientRequestToken and SecretString are required', contentType);
+          return awsError(
+            400,
+            'InvalidParameterException',
+            'ClientRequestToken and SecretString are required',
+            contentType,
+          );
         }
         const stages = (input.VersionStages as string[] | undefined) ?? ['AWSCURRENT'];
         versions.put(id, token, input.SecretString, stages);

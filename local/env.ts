@@ -1,5 +1,5 @@
-import { LOCAL_KMS_KEY_ARN } from './kms.ts';
 import { envName, type PartnerName, type SecretName, type Wiring } from '../infra/wiring-types.ts';
+import { LOCAL_KMS_KEY_ARN } from './kms.ts';
 import { DEMO_LIST_PATH } from './screening/demo-list.ts';
 
 export const LOCAL_TABLE = 'switchboard';
@@ -73,7 +73,8 @@ export function localEnvironment(input: {
     env[envName.queueUrl(name)] = localQueueUrl(runtimeUrl, name);
   // One local KMS key (local/kms.ts) stands for every manifest key.
   for (const fn of Object.values(wiring.functions))
-    for (const use of fn.uses) if (use.kind === 'kmsKey') env[envName.kmsKeyArn(use.name)] = LOCAL_KMS_KEY_ARN;
+    for (const use of fn.uses)
+      if (use.kind === 'kmsKey') env[envName.kmsKeyArn(use.name)] = LOCAL_KMS_KEY_ARN;
   const partners: PartnerName[] = ['zuora', 'salesforce', 'saashop', 'appdirect', 'screening'];
   for (const p of partners) env[envName.partnerBaseUrl(p)] = localPartnerUrl(runtimeUrl, p);
   return env;

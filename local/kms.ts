@@ -72,11 +72,15 @@ export class LocalKms {
       case 'TrentService.Encrypt':
         return reply(200, {
           KeyId: LOCAL_KMS_KEY_ARN,
-          CiphertextBlob: this.encrypt(Buffer.from(String(input.Plaintext ?? ''), 'base64'), context).toString('base64'),
+          CiphertextBlob: this.encrypt(
+            Buffer.from(String(input.Plaintext ?? ''), 'base64'),
+            context,
+          ).toString('base64'),
         });
       case 'TrentService.Decrypt': {
         const plain = this.decrypt(Buffer.from(String(input.CiphertextBlob ?? ''), 'base64'), context);
-        if (!plain) return fail('InvalidCiphertextException', 'The ciphertext or its encryption context is invalid');
+        if (!plain)
+          return fail('InvalidCiphertextException', 'The ciphertext or its encryption context is invalid');
         return reply(200, { KeyId: LOCAL_KMS_KEY_ARN, Plaintext: plain.toString('base64') });
       }
       default:
@@ -97,15 +101,19 @@ function aad(context: Record<string, string> | undefined): Buffer {
 export function inProcessKms(local: LocalKms): { send(command: unknown): Promise<Record<string, unknown>> } {
   return {
     async send(command: unknown) {
-      const { constructor, input } = command as { constructor: { name: string }; input: Record<string, unknown> };
+      const { input } = command as { input: Record<string, unknown> };
+      const operation = (command as object).constructor.name.replace(/Command$/, '');
       const wire: Record<string, unknown> = { ...input };
       for (const field of ['CiphertextBlob', 'Plaintext'])
-        if (input[field] instanceof Uint8Array) wire[field] = Buffer.from(input[field] as Uint8Array).toString('base64');
-      const r = local.call(`TrentService.${constructor.name.replace(/Command$/, '')}`, wire, 'application/x-amz-json-1.1');
+        if (input[field] instanceof Uint8Array)
+          wire[field] = Buffer.from(input[field] as Uint8Array).toString('base64');
+      const r = local.call(`TrentService.${operation}`, wire, 'application/x-amz-json-1.1');
       const body = JSON.parse(r.body) as Record<string, unknown>;
-      if (r.status !== 200) throw Object.assign(new Error(String(body.message)), { name: String(body.__type) });
+      if (r.status !== 200)
+        throw Object.assign(new Error(String(body.message)), { name: String(body.__type) });
       for (const field of ['CiphertextBlob', 'Plaintext'])
-        if (typeof body[field] === 'string') body[field] = new Uint8Array(Buffer.from(body[field] as string, 'base64'));
+        if (typeof body[field] === 'string')
+          body[field] = new Uint8Array(Buffer.from(body[field] as string, 'base64'));
       return body;
     },
   };

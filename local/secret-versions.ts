@@ -21,7 +21,10 @@ export class LocalSecretVersions {
   }
 
   init(id: string, value: string): void {
-    this.secrets.set(id, new Map([[randomUUID(), { value, stages: new Set(['AWSCURRENT']), created: Date.now() }]]));
+    this.secrets.set(
+      id,
+      new Map([[randomUUID(), { value, stages: new Set(['AWSCURRENT']), created: Date.now() }]]),
+    );
   }
 
   /** Version ids → labels (DescribeSecret's `VersionIdsToStages`). */
@@ -32,7 +35,11 @@ export class LocalSecretVersions {
   }
 
   /** The version a GetSecretValue names (by id and/or label; AWSCURRENT when neither). */
-  get(id: string, versionId?: string, stage?: string): { versionId: string; value: string; stages: string[] } | undefined {
+  get(
+    id: string,
+    versionId?: string,
+    stage?: string,
+  ): { versionId: string; value: string; stages: string[] } | undefined {
     const versions = this.secrets.get(id);
     if (!versions) return undefined;
     const label = stage ?? (versionId ? undefined : 'AWSCURRENT');
@@ -86,7 +93,8 @@ export class LocalSecretVersions {
       if (holder && holder !== moveTo && holder !== removeFrom) {
         throw new Error(`${stage} is on version ${holder}: name it in RemoveFromVersionId`);
       }
-      if (stage === 'AWSCURRENT' && holder && holder !== moveTo) this.moveLabel(versions, 'AWSPREVIOUS', holder);
+      if (stage === 'AWSCURRENT' && holder && holder !== moveTo)
+        this.moveLabel(versions, 'AWSPREVIOUS', holder);
       this.moveLabel(versions, stage, moveTo);
       to.stages.add(stage);
       if (stage === 'AWSCURRENT') {

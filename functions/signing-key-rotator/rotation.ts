@@ -6,7 +6,7 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { jwtVerify, SignJWT, importJWK } from 'jose';
+import { importJWK, jwtVerify, SignJWT } from 'jose';
 import * as z from 'zod';
 import { keySetSchema, parseJsonOrUndefined, publicJwkOf, rotateKeySet } from '../../shared/auth/keyset.ts';
 
@@ -42,7 +42,9 @@ export async function rotationStep(event: RotationEvent, deps: RotationDeps): Pr
 
   if (step === 'createSecret') {
     if (await pendingValue(deps, id, token)) return; // created by an earlier attempt
-    const current = await deps.sm.send(new GetSecretValueCommand({ SecretId: id, VersionStage: 'AWSCURRENT' }));
+    const current = await deps.sm.send(
+      new GetSecretValueCommand({ SecretId: id, VersionStage: 'AWSCURRENT' }),
+    );
     const next = await rotateKeySet(parseJsonOrUndefined(current.SecretString), deps.now());
     await deps.sm.send(
       new PutSecretValueCommand({
@@ -58,7 +60,9 @@ export async function rotationStep(event: RotationEvent, deps: RotationDeps): Pr
   if (step === 'testSecret') {
     const set = keySetSchema.parse(parseJsonOrUndefined(await pendingValue(deps, id, token)));
     for (const jwk of [set.current, set.next]) {
-      const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: jwk.kid }).sign(await importJWK(jwk, 'ES256'));
+      const jwt = await new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256', kid: jwk.kid })
+        .sign(await importJWK(jwk, 'ES256'));
       await jwtVerify(jwt, await importJWK(publicJwkOf(jwk), 'ES256'), { algorithms: ['ES256'] });
     }
     return;

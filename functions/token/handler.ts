@@ -1,6 +1,6 @@
 import { ClientRepository } from '../../shared/auth/clients.ts';
-import { publicKeySet, signingSecretSchema } from '../../shared/auth/keyset.ts';
 import { generateSecret, hashSecret, verifySecret } from '../../shared/auth/hash.ts';
+import { publicKeySet, signingSecretSchema } from '../../shared/auth/keyset.ts';
 import { readSecretJson } from '../../shared/clients/credentials.ts';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
@@ -10,12 +10,7 @@ import { json } from '../../shared/http/types.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
 import { type IssueTokenDeps, issueToken } from './issue-token.ts';
 import { operatorAuthDeps, operatorRoutes } from './operator-routes.ts';
-import {
-  formatOAuthError,
-  NO_STORE,
-  readTokenCommand,
-  tokenEnvSchema,
-} from './schema.ts';
+import { formatOAuthError, NO_STORE, readTokenCommand, tokenEnvSchema } from './schema.ts';
 
 const env = parseEnv(tokenEnvSchema);
 const signingKeys = () => readSecretJson('auth-signing-key', signingSecretSchema);

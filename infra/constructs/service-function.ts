@@ -1,8 +1,8 @@
 import { Duration, type RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -13,8 +13,8 @@ import { HANDLER } from '../bundle/esbuild.ts';
 import type { StageConfig } from '../config.ts';
 import {
   envName,
-  type KmsKeyName,
   type FunctionSpec,
+  type KmsKeyName,
   partnerSecret,
   type ResourceUse,
   type SecretName,
@@ -85,7 +85,7 @@ export class ServiceFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
     super(scope, id);
-    const { name, spec, config, resources } = props;
+    const { name, spec, config } = props;
 
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: config.logRetentionDays as RetentionDays,

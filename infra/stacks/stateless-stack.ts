@@ -5,12 +5,12 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -184,7 +184,8 @@ export class StatelessStack extends Stack {
     // Verifiers fetch the published key set from the API itself (the API does not depend on the
     // functions' configuration, only its routes do, so this is no cycle).
     for (const fn of Object.values(this.functions)) {
-      if (fn.verifiesTokens) fn.fn.addEnvironment('AUTH_JWKS_URL', `${this.api.apiEndpoint}/.well-known/jwks.json`);
+      if (fn.verifiesTokens)
+        fn.fn.addEnvironment('AUTH_JWKS_URL', `${this.api.apiEndpoint}/.well-known/jwks.json`);
     }
     consoleSite.deploy(this.api.apiEndpoint);
     new CfnOutput(this, 'ConsoleUrl', {

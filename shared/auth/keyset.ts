@@ -57,7 +57,8 @@ export function publicJwkOf(privateJwk: JWK): JWK {
 /** The JWKS document: previous (if any), current and next, public halves only. */
 export function publicKeySet(set: KeySet): { keys: JWK[] } {
   const keys = new Map<string | undefined, JWK>();
-  for (const k of [set.previous, set.current, set.next]) if (k && !keys.has(k.kid)) keys.set(k.kid, publicJwkOf(k));
+  for (const k of [set.previous, set.current, set.next])
+    if (k && !keys.has(k.kid)) keys.set(k.kid, publicJwkOf(k));
   return { keys: [...keys.values()] };
 }
 
@@ -69,7 +70,12 @@ export async function rotateKeySet(old: unknown, now: Date): Promise<KeySet> {
   const rotatedAt = now.toISOString();
   const set = keySetSchema.safeParse(old);
   if (set.success) {
-    return { previous: set.data.current, current: set.data.next, next: await generateSigningJwk(), rotatedAt };
+    return {
+      previous: set.data.current,
+      current: set.data.next,
+      next: await generateSigningJwk(),
+      rotatedAt,
+    };
   }
   const legacy = legacySecretSchema.safeParse(old);
   const fresh = await generateSigningJwk();

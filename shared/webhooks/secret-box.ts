@@ -44,7 +44,8 @@ export class SealedSecretRefusedError extends Error {
 }
 
 const context = (o: SecretOwner) => ({ tenant: o.tenant, endpointId: o.endpointId });
-const aad = (o: SecretOwner) => Buffer.from(`switchboard-webhook-secret\n${o.tenant}\n${o.endpointId}`, 'utf8');
+const aad = (o: SecretOwner) =>
+  Buffer.from(`switchboard-webhook-secret\n${o.tenant}\n${o.endpointId}`, 'utf8');
 
 export interface KmsSecretBoxOptions {
   kms: KmsSend;
@@ -71,7 +72,10 @@ export function kmsSecretBox(options: KmsSecretBoxOptions): SecretBox {
     let out: { Plaintext?: Uint8Array };
     try {
       out = await options.kms.send(
-        new DecryptCommand({ CiphertextBlob: Buffer.from(blob, 'base64url'), EncryptionContext: context(owner) }),
+        new DecryptCommand({
+          CiphertextBlob: Buffer.from(blob, 'base64url'),
+          EncryptionContext: context(owner),
+        }),
       );
     } catch (error) {
       if ((error as Error).name === 'InvalidCiphertextException') {
@@ -90,9 +94,16 @@ export function kmsSecretBox(options: KmsSecretBoxOptions): SecretBox {
 
   return {
     async seal(plain, owner) {
-      if (!options.keyId) throw new Error(`${envName.kmsKeyArn('webhook-secrets')} is not set: declare the kmsKey use in infra/wiring`);
+      if (!options.keyId)
+        throw new Error(
+          `${envName.kmsKeyArn('webhook-secrets')} is not set: declare the kmsKey use in infra/wiring`,
+        );
       const out = await options.kms.send(
-        new GenerateDataKeyCommand({ KeyId: options.keyId, KeySpec: 'AES_256', EncryptionContext: context(owner) }),
+        new GenerateDataKeyCommand({
+          KeyId: options.keyId,
+          KeySpec: 'AES_256',
+          EncryptionContext: context(owner),
+        }),
       );
       if (!out.Plaintext || !out.CiphertextBlob) throw new Error('KMS returned no data key');
       const key = Buffer.from(out.Plaintext);
@@ -101,13 +112,16 @@ export function kmsSecretBox(options: KmsSecretBoxOptions): SecretBox {
       cipher.setAAD(aad(owner));
       const ct = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
       key.fill(0);
-      const parts = [Buffer.from(out.CiphertextBlob), iv, cipher.getAuthTag(), ct].map((b) => b.toString('base64url'));
+      const parts = [Buffer.from(out.CiphertextBlob), iv, cipher.getAuthTag(), ct].map((b) =>
+        b.toString('base64url'),
+      );
       return `${KMS_PREFIX}${parts.join(':')}`;
     },
     async open(sealed, owner) {
       if (sealed.startsWith(LEGACY_PREFIX)) {
         const material = await options.legacyMaterial?.();
-        if (!material) throw new Error('endpoint secret is sealed the old way and the old key is not configured');
+        if (!material)
+          throw new Error('endpoint secret is sealed the old way and the old key is not configured');
         if (legacy?.material !== material) legacy = { material, box: legacySecretBox(material) };
         return legacy.box.open(sealed);
       }
@@ -119,7 +133,9 @@ export function kmsSecretBox(options: KmsSecretBoxOptions): SecretBox {
         const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
         decipher.setAAD(aad(owner));
         decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-        return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+        return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString(
+          'utf8',
+        );
       } catch {
         throw new SealedSecretRefusedError('endpoint secret is not sealed for this endpoint');
       }
@@ -149,7 +165,9 @@ export function legacySecretBox(material: string): LegacyBox {
       if (!iv || !tag || ct === undefined) throw new Error('endpoint secret is malformed');
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString(
+        'utf8',
+      );
     },
   };
 }
@@ -161,8 +179,12 @@ export function legacySecretBox(material: string): LegacyBox {
  */
 export function secretBoxFromEnv(): SecretBox {
   let kms: KMSClient | undefined;
+  const client = () => {
+    kms ??= awsClient(KMSClient, {});
+    return kms;
+  };
   return kmsSecretBox({
-    kms: { send: ((command: never) => (kms ??= awsClient(KMSClient, {})).send(command)) as KMSClient['send'] },
+    kms: { send: ((command: never) => client().send(command)) as KMSClient['send'] },
     keyId: process.env[envName.kmsKeyArn('webhook-secrets')],
     legacyMaterial: async () => {
       const arn = process.env[envName.secretArn('webhook-secrets-key')];

@@ -15,16 +15,22 @@ describe('signing key rotation on the local runtime (POST /_local/rotate-signing
     rt = await startTestRuntime();
     const platform = rt.devClients.find((c) => c.kind === 'platform')!.scopes as string[];
     route = wiring.routes.find(
-      (r) => r.auth === 'jwt' && r.method === 'GET' && !r.path.includes('{') && r.scopes.every((s) => platform.includes(s)),
+      (r) =>
+        r.auth === 'jwt' &&
+        r.method === 'GET' &&
+        !r.path.includes('{') &&
+        r.scopes.every((s) => platform.includes(s)),
     )!.path;
   });
   afterAll(async () => rt.cleanup());
 
   const jwksKids = async () =>
-    ((await api(rt, 'GET', '/.well-known/jwks.json')).body.keys as Array<{ kid: string; d?: string }>).map((k) => {
-      expect(k.d).toBeUndefined();
-      return k.kid;
-    });
+    ((await api(rt, 'GET', '/.well-known/jwks.json')).body.keys as Array<{ kid: string; d?: string }>).map(
+      (k) => {
+        expect(k.d).toBeUndefined();
+        return k.kid;
+      },
+    );
 
   it('new tokens carry the new kid, the old token keeps working, a key rotated out is refused', async () => {
     const before = await jwksKids();

@@ -20,14 +20,17 @@ describe('signing-key rotation and the webhook secrets KMS key (synthesized temp
     stateful = Template.fromStack(app.stateful).toJSON().Resources;
     stateless = Template.fromStack(app.stateless).toJSON().Resources;
   });
-  const ofType = (r: Record<string, Resource>, type: string) => Object.entries(r).filter(([, x]) => x.Type === type);
+  const ofType = (r: Record<string, Resource>, type: string) =>
+    Object.entries(r).filter(([, x]) => x.Type === type);
   const statementsOfRole = (roleId: string): Statement[] =>
     ofType(stateless, 'AWS::IAM::Policy')
       .filter(([, p]) => p.Properties.Roles.some((r: unknown) => refOf(r) === roleId))
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
   const manifestFunction = (name: string) =>
     ofType(stateless, 'AWS::Lambda::Function').find(([, f]) =>
-      (f.Properties.Tags ?? []).some((t: { Key: string; Value: string }) => t.Key === FUNCTION_TAG && t.Value === name),
+      (f.Properties.Tags ?? []).some(
+        (t: { Key: string; Value: string }) => t.Key === FUNCTION_TAG && t.Value === name,
+      ),
     )!;
 
   it('rotates auth-signing-key on a schedule through the signing-key-rotator (no custom resource)', () => {
@@ -41,18 +44,26 @@ describe('signing-key rotation and the webhook secrets KMS key (synthesized temp
     expect(rotator.Type).toBe('AWS::Lambda::Function');
     expect(rotator.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).toBe('signing-key-rotator');
     // Secrets Manager may invoke it; it may stage versions of that secret (and nothing else).
-    const invoke = ofType(stateless, 'AWS::Lambda::Permission').find(([, p]) => refOf(p.Properties.FunctionName) === rotatorId);
+    const invoke = ofType(stateless, 'AWS::Lambda::Permission').find(
+      ([, p]) => refOf(p.Properties.FunctionName) === rotatorId,
+    );
     expect(invoke?.[1].Properties.Principal).toBe('secretsmanager.amazonaws.com');
     const actions = statementsOfRole(refOf(rotator.Properties.Role)!).flatMap((s) => list(s.Action));
     expect(actions).toEqual(
-      expect.arrayContaining(['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:DescribeSecret']),
+      expect.arrayContaining([
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:UpdateSecretVersionStage',
+        'secretsmanager:DescribeSecret',
+      ]),
     );
   });
 
   it('no function carries a fixed public key: verifiers get AUTH_JWKS_URL, the token function the secret', () => {
     expect(JSON.stringify(stateless)).not.toContain('AUTH_PUBLIC_JWK');
     const [, dispatch] = manifestFunction('webhook-dispatch');
-    expect(JSON.stringify(dispatch.Properties.Environment.Variables.AUTH_JWKS_URL)).toContain('/.well-known/jwks.json');
+    expect(JSON.stringify(dispatch.Properties.Environment.Variables.AUTH_JWKS_URL)).toContain(
+      '/.well-known/jwks.json',
+    );
   });
 
   it('a customer-managed KMS key with rotation seals webhook secrets; dispatch may only generate data keys, the deliverer only decrypt', () => {

@@ -276,7 +276,7 @@ describe('generated from the fixture manifest', () => {
     );
   });
 
-  it('AUTH_JWKS_URL is the JWKS route of the stack\'s own API (verifiers follow rotations, no redeploy)', () => {
+  it("AUTH_JWKS_URL is the JWKS route of the stack's own API (verifiers follow rotations, no redeploy)", () => {
     const [[apiId]] = ofType(dev.stateless, 'AWS::ApiGatewayV2::Api') as [[string, Resource]];
     const url = JSON.stringify(envOf(dev.stateless, 'api').AUTH_JWKS_URL);
     expect(url).toContain(apiId);

@@ -26,7 +26,12 @@ describe('ensureLocalSigningKeys', () => {
     );
     const published = publicKeySet(set).keys.find((k) => k.kid === set.current.kid)!;
     expect(published).not.toHaveProperty('d');
-    const verifier = createVerifier({ publicJwk: published, issuer: 'switchboard', audience: 'switchboard-api', clock });
+    const verifier = createVerifier({
+      publicJwk: published,
+      issuer: 'switchboard',
+      audience: 'switchboard-api',
+      clock,
+    });
     expect((await verifier.verify(token)).tenant).toBe('t');
 
     const rotated = await rotateKeySet(set, new Date());

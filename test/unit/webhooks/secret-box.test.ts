@@ -73,7 +73,12 @@ describe('webhook secrets: KMS envelope encryption', () => {
     const sealed = await box.seal('whsec_abc', owner);
     const blob = Buffer.from(sealed.split(':')[2]!, 'base64url');
     await expect(
-      kms.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: { tenant: 'arrow', endpointId: 'ep_02' } })),
+      kms.send(
+        new DecryptCommand({
+          CiphertextBlob: blob,
+          EncryptionContext: { tenant: 'arrow', endpointId: 'ep_02' },
+        }),
+      ),
     ).rejects.toMatchObject({ name: 'InvalidCiphertextException' });
     const ok = await kms.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: owner }));
     expect(ok.Plaintext).toHaveLength(32);
@@ -104,7 +109,8 @@ describe('webhook secrets: KMS envelope encryption', () => {
     await expect(box.open(parts.join(':'), owner)).rejects.toBeInstanceOf(SealedSecretRefusedError);
     const elsewhere = new LocalKms(randomBytes(32));
     const { CiphertextBlob } = JSON.parse(
-      elsewhere.call('TrentService.GenerateDataKey', { KeySpec: 'AES_256', EncryptionContext: owner }, 'x').body,
+      elsewhere.call('TrentService.GenerateDataKey', { KeySpec: 'AES_256', EncryptionContext: owner }, 'x')
+        .body,
     ) as { CiphertextBlob: string };
     const foreign = `kms:v1:${Buffer.from(CiphertextBlob, 'base64').toString('base64url')}:${parts.slice(3).join(':')}`;
     await expect(box.open(foreign, owner)).rejects.toBeInstanceOf(SealedSecretRefusedError);
@@ -112,7 +118,11 @@ describe('webhook secrets: KMS envelope encryption', () => {
 
   it('keeps reading secrets sealed the old way (enc:v1:) with the old key material, and refuses without it', async () => {
     const old = legacySecretBox('old material').seal('whsec_old');
-    const migrating = kmsSecretBox({ kms, keyId: LOCAL_KMS_KEY_ARN, legacyMaterial: async () => 'old material' });
+    const migrating = kmsSecretBox({
+      kms,
+      keyId: LOCAL_KMS_KEY_ARN,
+      legacyMaterial: async () => 'old material',
+    });
     expect(await migrating.open(old, owner)).toBe('whsec_old');
     await expect(box.open(old, owner)).rejects.toThrow(/old key is not configured/);
     expect(await migrating.seal('whsec_new', owner)).toMatch(/^kms:v1:/);

@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RotationEvent, rotationStep } from '../../../../functions/signing-key-rotator/rotation.ts';
-import { keySetSchema, rotateKeySet } from '../../../../shared/auth/keyset.ts';
 import { handleAwsRequest } from '../../../../local/aws-emulator.ts';
 import { LocalSecretVersions } from '../../../../local/secret-versions.ts';
+import { keySetSchema, rotateKeySet } from '../../../../shared/auth/keyset.ts';
 
 const ID = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:auth-signing-key';
 const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
@@ -34,7 +34,12 @@ describe('signing-key-rotator against the local Secrets Manager emulation', () =
             mail: undefined as never,
             versions,
           },
-          { method: req.method ?? 'POST', path: req.url ?? '/', headers, body: Buffer.concat(chunks).toString('utf8') },
+          {
+            method: req.method ?? 'POST',
+            path: req.url ?? '/',
+            headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          },
         );
         res.writeHead(r.status, r.headers);
         res.end(r.body);

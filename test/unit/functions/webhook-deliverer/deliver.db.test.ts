@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +11,7 @@ import { dynamoRateLimiter } from '../../../../functions/webhook-deliverer/rate-
 import { RETRY_DELAYS_SECONDS } from '../../../../functions/webhook-deliverer/retry-policy.ts';
 import { fanOut } from '../../../../functions/webhook-fanout/fan-out.ts';
 import { sweep } from '../../../../functions/webhook-sweeper/sweep.ts';
+import { inProcessKms, LOCAL_KMS_KEY_ARN, LocalKms } from '../../../../local/kms.ts';
 import { WebhookDeliveryRepository } from '../../../../shared/db/entities/webhook-deliveries.ts';
 import {
   type WebhookEndpoint,
@@ -20,13 +21,14 @@ import type { ReceivedEvent } from '../../../../shared/events/consumer.ts';
 import type { HubEvent } from '../../../../shared/events/publisher.ts';
 import { newId } from '../../../../shared/ids.ts';
 import type { DeliveryMessage } from '../../../../shared/webhooks/delivery-queue.ts';
-import { randomBytes } from 'node:crypto';
-import { inProcessKms, LOCAL_KMS_KEY_ARN, LocalKms } from '../../../../local/kms.ts';
 import { type KmsSend, kmsSecretBox } from '../../../../shared/webhooks/secret-box.ts';
 import { generateSecret } from '../../../../shared/webhooks/signing.ts';
 import { startTestTable, type TestTable } from '../../../helpers/dynamo.ts';
 
-const box = kmsSecretBox({ kms: inProcessKms(new LocalKms(randomBytes(32))) as KmsSend, keyId: LOCAL_KMS_KEY_ARN });
+const box = kmsSecretBox({
+  kms: inProcessKms(new LocalKms(randomBytes(32))) as KmsSend,
+  keyId: LOCAL_KMS_KEY_ARN,
+});
 let table: TestTable;
 let endpoints: WebhookEndpointRepository;
 let deliveries: WebhookDeliveryRepository;
