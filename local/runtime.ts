@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { buildConsole, consoleSecurityHeaders } from '../console/build.ts';
-import { rotationStep } from '../functions/signing-key-rotator/rotation.ts';
+import { RotationTooSoonError, rotationStep } from '../functions/signing-key-rotator/rotation.ts';
 import { wiring as defaultWiring } from '../infra/wiring.ts';
 import type { SecretName, Wiring } from '../infra/wiring-types.ts';
 import { ClientRepository } from '../shared/auth/clients.ts';
@@ -291,7 +291,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     }
     if (method === 'GET' && path === '/_local/schedules') return reply(200, scheduler.status());
     if (method === 'POST' && path === '/_local/rotate-signing-key') {
-      const versionId = await rotateSecret(signingKeyArn);
+      let versionId: string;
+      try {
+        versionId = await rotateSecret(signingKeyArn);
+      } catch (error) {
+        if (!(error instanceof RotationTooSoonError)) throw error;
+        return reply(409, { error: 'ROTATION_TOO_SOON', message: error.message, retryAt: error.retryAt });
+      }
       const set = keySetSchema.parse(JSON.parse(secretVersions.get(signingKeyArn)?.value ?? 'null'));
       return reply(200, {
         versionId,

@@ -75,6 +75,7 @@ export class LocalSecretVersions {
     const token = randomUUID();
     this.moveLabel(versions, 'AWSPENDING', token);
     versions.set(token, { value: undefined, stages: new Set(['AWSPENDING']), created: Date.now() });
+    this.prune(versions); // an earlier rotation that failed leaves its empty version behind
     return token;
   }
 

@@ -21,6 +21,24 @@ export type RotationEvent = z.infer<typeof rotationEventSchema>;
 export interface RotationDeps {
   sm: Pick<SecretsManagerClient, 'send'>;
   now: () => Date;
+  /**
+   * A rotation drops `previous`: refused until this long after it stopped signing (token lifetime at
+   * most 3600 s + 300 s the token function may keep signing from its cached secret).
+   */
+  minIntervalSeconds?: number;
+}
+
+/** Default `minIntervalSeconds`: the longest token lifetime plus the secret cache. */
+export const MIN_ROTATION_INTERVAL_SECONDS = 3600 + 300;
+
+/** A rotation asked for while tokens signed by the key it would drop may still be valid. */
+export class RotationTooSoonError extends Error {
+  constructor(readonly retryAt: Date) {
+    super(
+      `the signing keys rotated less than a token lifetime ago: rotating again before ${retryAt.toISOString()} would drop a key whose tokens may still be valid`,
+    );
+    this.name = 'RotationTooSoonError';
+  }
 }
 
 /**
@@ -45,7 +63,15 @@ export async function rotationStep(event: RotationEvent, deps: RotationDeps): Pr
     const current = await deps.sm.send(
       new GetSecretValueCommand({ SecretId: id, VersionStage: 'AWSCURRENT' }),
     );
-    const next = await rotateKeySet(parseJsonOrUndefined(current.SecretString), deps.now());
+    const held = parseJsonOrUndefined(current.SecretString);
+    const set = keySetSchema.safeParse(held);
+    if (set.success && set.data.previous) {
+      const retryAt = new Date(
+        Date.parse(set.data.rotatedAt) + (deps.minIntervalSeconds ?? MIN_ROTATION_INTERVAL_SECONDS) * 1000,
+      );
+      if (deps.now() < retryAt) throw new RotationTooSoonError(retryAt);
+    }
+    const next = await rotateKeySet(held, deps.now());
     await deps.sm.send(
       new PutSecretValueCommand({
         SecretId: id,

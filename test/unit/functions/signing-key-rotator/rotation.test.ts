@@ -2,7 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RotationEvent, rotationStep } from '../../../../functions/signing-key-rotator/rotation.ts';
+import {
+  MIN_ROTATION_INTERVAL_SECONDS,
+  type RotationEvent,
+  RotationTooSoonError,
+  rotationStep,
+} from '../../../../functions/signing-key-rotator/rotation.ts';
 import { handleAwsRequest } from '../../../../local/aws-emulator.ts';
 import { LocalSecretVersions } from '../../../../local/secret-versions.ts';
 import { keySetSchema, rotateKeySet } from '../../../../shared/auth/keyset.ts';
@@ -62,8 +67,8 @@ describe('signing-key-rotator against the local Secrets Manager emulation', () =
     keySetSchema.parse(
       JSON.parse((await sm.send(new GetSecretValueCommand({ SecretId: ID }))).SecretString ?? 'null'),
     );
-  const step = (token: string, Step: RotationEvent['Step']) =>
-    rotationStep({ SecretId: ID, ClientRequestToken: token, Step }, { sm, now: () => new Date() });
+  const step = (token: string, Step: RotationEvent['Step'], now = new Date()) =>
+    rotationStep({ SecretId: ID, ClientRequestToken: token, Step }, { sm, now: () => now });
 
   it('promotes next → current, current → previous, mints a new next; each step is idempotent', async () => {
     const initial = await rotateKeySet(undefined, new Date());
@@ -109,5 +114,24 @@ describe('signing-key-rotator against the local Secrets Manager emulation', () =
     const before = (await current()).current.kid;
     // finishSecret is never reached when testSecret fails; the current set is untouched.
     expect((await current()).current.kid).toBe(before);
+  });
+
+  it('refuses to drop `previous` before the tokens it signed have expired, and rotates once they have', async () => {
+    const rotatedAt = new Date('2026-12-05T00:00:00Z');
+    const held = await rotateKeySet(await rotateKeySet(undefined, rotatedAt), rotatedAt);
+    versions.init(ID, JSON.stringify(held));
+    const token = versions.startRotation(ID);
+    const early = new Date(rotatedAt.getTime() + (MIN_ROTATION_INTERVAL_SECONDS - 60) * 1000);
+    const refused = step(token, 'createSecret', early);
+    await expect(refused).rejects.toBeInstanceOf(RotationTooSoonError);
+    await expect(refused).rejects.toThrow(/2026-12-05T01:05:00.000Z/);
+    expect(versions.get(ID, token, 'AWSPENDING')).toBeUndefined();
+    expect((await current()).previous?.kid).toBe(held.previous?.kid);
+
+    const later = new Date(rotatedAt.getTime() + MIN_ROTATION_INTERVAL_SECONDS * 1000);
+    for (const s of STEPS) await step(token, s, later);
+    const after = await current();
+    expect(after.previous?.kid).toBe(held.current.kid);
+    expect(after.rotatedAt).toBe(later.toISOString());
   });
 });
