@@ -45,6 +45,7 @@ export function buildApp(app: App, wiring: Wiring, options: { nag?: boolean } = 
     table: stateful.table,
     bus: stateful.bus,
     secrets: stateful.secrets,
+    keys: stateful.keys,
     description: `Switchboard ${config.stage}: API, functions, queues, rules, schedules, signing key`,
   });
   stateless.addStackDependency(stateful);

@@ -68,8 +68,11 @@ export const stageConfigSchema = z.object({
    */
   reservedConcurrency: z.object({ enabled: z.boolean(), cap: z.number().int().min(1) }),
   auth: z.object({ issuer: z.string().min(1), audience: z.string().min(1) }),
-  /** Bump to rotate the token signing key (the custom resource generates a new key pair). */
-  signingKeyVersion: z.string().min(1),
+  /**
+   * Days between rotations of the token signing key set (Secrets Manager rotation schedule). At least
+   * a day, so a rotated-out key has outlived every token it signed (tokens live at most an hour).
+   */
+  signingKeyRotationDays: z.coerce.number().int().min(1).max(365),
 });
 export type StageConfig = z.infer<typeof stageConfigSchema>;
 
@@ -105,7 +108,7 @@ export const stageDefaults: Record<DeployStage, Omit<StageConfig, 'stage'>> = {
     apiThrottle: { rateLimit: 50, burstLimit: 100 },
     reservedConcurrency: { enabled: false, cap: 5 },
     auth,
-    signingKeyVersion: '1',
+    signingKeyRotationDays: 30,
   },
   staging: {
     logRetentionDays: 30,
@@ -119,7 +122,7 @@ export const stageDefaults: Record<DeployStage, Omit<StageConfig, 'stage'>> = {
     apiThrottle: { rateLimit: 200, burstLimit: 400 },
     reservedConcurrency: { enabled: true, cap: 20 },
     auth,
-    signingKeyVersion: '1',
+    signingKeyRotationDays: 30,
   },
   prod: {
     logRetentionDays: 365,
@@ -133,7 +136,7 @@ export const stageDefaults: Record<DeployStage, Omit<StageConfig, 'stage'>> = {
     apiThrottle: { rateLimit: 1000, burstLimit: 2000 },
     reservedConcurrency: { enabled: true, cap: 100 },
     auth,
-    signingKeyVersion: '1',
+    signingKeyRotationDays: 30,
   },
 };
 
@@ -148,7 +151,7 @@ const OVERRIDES = [
   'mailFrom',
   'mailIdentity',
   'logLevel',
-  'signingKeyVersion',
+  'signingKeyRotationDays',
 ] as const;
 
 /**

@@ -10,13 +10,14 @@ import type * as z from 'zod';
 export type ResourceUse =
   | { kind: 'table'; access: 'read' | 'readWrite' } // TABLE_NAME
   | { kind: 'bus' } // EVENT_BUS_NAME, events:PutEvents on the hub bus only
-  | { kind: 'authVerify' } // AUTH_PUBLIC_JWK (public key, no grant)
+  | { kind: 'authVerify' } // AUTH_JWKS_URL (published key set, no grant)
   | { kind: 'secret'; name: SecretName; access: 'read' | 'readWrite' } // SECRET_<NAME>_ARN
   | { kind: 'queue'; name: string; access: 'send' } // QUEUE_<NAME>_URL
   | { kind: 'mail' } // MAIL_FROM, ses:SendEmail on the sender identity
   | { kind: 'partner'; name: PartnerName } // <NAME>_BASE_URL, plus its credentials secret (read)
   | { kind: 'console' } // CONSOLE_ORIGINS: origins of the operator console (sign-in redirects, CORS)
-  | { kind: 'deadLetters' }; // DEAD_LETTER_QUEUES (JSON: name, url, arn, source arn of every DLQ); depth, peek, redrive
+  | { kind: 'deadLetters' } // DEAD_LETTER_QUEUES
+  | { kind: 'kmsKey'; name: KmsKeyName; access: 'encrypt' | 'decrypt' }; // KMS_<NAME>_KEY_ARN, GenerateDataKey or Decrypt // DEAD_LETTER_QUEUES (JSON: name, url, arn, source arn of every DLQ); depth, peek, redrive
 
 export type SecretName =
   | 'auth-signing-key'
@@ -27,6 +28,9 @@ export type SecretName =
   | 'screening-credentials'
   | 'licence-signing-key'
   | 'webhook-secrets-key';
+
+/** Customer-managed KMS keys (stateful stack, rotation enabled). */
+export type KmsKeyName = 'webhook-secrets';
 
 export type PartnerName = 'zuora' | 'salesforce' | 'saashop' | 'appdirect' | 'screening';
 
@@ -124,6 +128,7 @@ export const envName = {
   secretArn: (name: SecretName) => `SECRET_${name.toUpperCase().replace(/-/g, '_')}_ARN`,
   queueUrl: (name: string) => `QUEUE_${name.toUpperCase().replace(/-/g, '_')}_URL`,
   partnerBaseUrl: (name: PartnerName) => `${name.toUpperCase()}_BASE_URL`,
+  kmsKeyArn: (name: KmsKeyName) => `KMS_${name.toUpperCase().replace(/-/g, '_')}_KEY_ARN`,
 };
 
 /** Secret holding a partner's credentials. */

@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { PutEventsRequestEntry, PutEventsResponse } from '@aws-sdk/client-eventbridge';
 import type { LocalQueue } from './bus/queue.ts';
+import type { LocalKms } from './kms.ts';
 import type { Sandbox } from './sandboxes/kit.ts';
+import type { LocalSecretVersions } from './secret-versions.ts';
 
 /**
  * The AWS APIs the functions call, served to the unchanged AWS SDK v3 on `/_aws` (the runtime sets
@@ -12,6 +14,12 @@ import type { Sandbox } from './sandboxes/kit.ts';
 export interface AwsEmulatorDeps {
   putEvents(entries: PutEventsRequestEntry[]): PutEventsResponse;
   secret(arnOrName: string): Record<string, unknown> | undefined;
+  /** Secrets that rotate locally (versions and staging labels); checked before `secret`. */
+  versions?: LocalSecretVersions;
+  /** RotateSecret: runs the secret's rotation function through its four steps. */
+  rotate?(arnOrName: string): Promise<string>;
+  /** KMS (GenerateDataKey, Encrypt, Decrypt) over a local master key. */
+  kms?: LocalKms;
   sendMessage(queueUrl: string, body: string, delaySeconds: number | undefined): string | undefined;
   mail: Sandbox<object>;
   /**
@@ -78,6 +86,17 @@ export async function handleAwsRequest(
       return awsError(400, 'ValidationException', (error as Error).message, contentType);
     }
   }
+
+  const versioned = secretVersionsCall(deps, target, input, contentType);
+  if (versioned) return versioned;
+  if (target === 'secretsmanager.RotateSecret' && deps.rotate && deps.versions?.has(String(input.SecretId))) {
+    try {
+      return ok({ ARN: input.SecretId, VersionId: await deps.rotate(String(input.SecretId)) }, contentType);
+    } catch (error) {
+      return awsError(400, 'InvalidRequestException', (error as Error).message, contentType);
+    }
+  }
+  if (target?.startsWith('TrentService.') && deps.kms) return deps.kms.call(target, input, contentType);
 
   if (target === 'secretsmanager.GetSecretValue') {
     const id = String(input.SecretId ?? '');
@@ -155,6 +174,84 @@ export async function handleAwsRequest(
     `the local runtime does not emulate ${target ?? req.path}`,
     contentType,
   );
+}
+
+/** Secrets Manager calls on a secret kept with versions (`deps.versions`); undefined for any other. */
+function secretVersionsCall(
+  deps: AwsEmulatorDeps,
+  target: string | undefined,
+  input: Record<string, unknown>,
+  contentType: string,
+): AwsResponse | undefined {
+  const id = String(input.SecretId ?? '');
+  const versions = deps.versions;
+  if (!versions?.has(id) || !target?.startsWith('secretsmanager.')) return undefined;
+  const notFound = () =>
+    awsError(
+      400,
+      'ResourceNotFoundException',
+      "Secrets Manager can't find the specified secret value.",
+      contentType,
+    );
+  try {
+    switch (target) {
+      case 'secretsmanager.GetSecretValue': {
+        const v = versions.get(
+          id,
+          input.VersionId as string | undefined,
+          input.VersionStage as string | undefined,
+        );
+        if (!v) return notFound();
+        return ok(
+          {
+            ARN: id,
+            Name: id.split(':').pop(),
+            SecretString: v.value,
+            VersionId: v.versionId,
+            VersionStages: v.stages,
+            CreatedDate: 0,
+          },
+          contentType,
+        );
+      }
+      case 'secretsmanager.DescribeSecret':
+        return ok(
+          {
+            ARN: id,
+            Name: id.split(':').pop(),
+            RotationEnabled: true,
+            VersionIdsToStages: versions.stages(id),
+          },
+          contentType,
+        );
+      case 'secretsmanager.PutSecretValue': {
+        const token = String(input.ClientRequestToken ?? '');
+        if (!token || typeof input.SecretString !== 'string') {
+          return awsError(
+            400,
+            'InvalidParameterException',
+            'ClientRequestToken and SecretString are required',
+            contentType,
+          );
+        }
+        const stages = (input.VersionStages as string[] | undefined) ?? ['AWSCURRENT'];
+        versions.put(id, token, input.SecretString, stages);
+        return ok({ ARN: id, VersionId: token, VersionStages: stages }, contentType);
+      }
+      case 'secretsmanager.UpdateSecretVersionStage':
+        versions.updateStage(
+          id,
+          String(input.VersionStage ?? ''),
+          input.MoveToVersionId as string | undefined,
+          input.RemoveFromVersionId as string | undefined,
+        );
+        return ok({ ARN: id }, contentType);
+      default:
+        return undefined;
+    }
+  } catch (error) {
+    return awsError(400, 'InvalidRequestException', (error as Error).message, contentType);
+  }
 }
 
 async function sendEmail(mail: Sandbox<object>, input: Record<string, unknown>): Promise<AwsResponse> {

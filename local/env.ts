@@ -1,4 +1,5 @@
 import { envName, type PartnerName, type SecretName, type Wiring } from '../infra/wiring-types.ts';
+import { LOCAL_KMS_KEY_ARN } from './kms.ts';
 import { DEMO_LIST_PATH } from './screening/demo-list.ts';
 
 export const LOCAL_TABLE = 'switchboard';
@@ -28,7 +29,6 @@ export function localEnvironment(input: {
   wiring: Wiring;
   runtimeUrl: string;
   dynamoEndpoint: string;
-  publicJwk: string;
 }): Record<string, string> {
   const { wiring, runtimeUrl } = input;
   const env: Record<string, string> = {
@@ -48,6 +48,7 @@ export function localEnvironment(input: {
     AWS_ENDPOINT_URL_SQS: `${runtimeUrl}/_aws`,
     AWS_ENDPOINT_URL_SESV2: `${runtimeUrl}/_aws`,
     AWS_ENDPOINT_URL_CLOUDWATCH: `${runtimeUrl}/_aws`,
+    AWS_ENDPOINT_URL_KMS: `${runtimeUrl}/_aws`,
     CONSOLE_ORIGINS: localConsoleOrigins(runtimeUrl).join(','),
     DEAD_LETTER_QUEUES: JSON.stringify(
       Object.keys(wiring.queues).map((name) => ({
@@ -59,7 +60,7 @@ export function localEnvironment(input: {
     ),
     TABLE_NAME: LOCAL_TABLE,
     EVENT_BUS_NAME: LOCAL_BUS,
-    AUTH_PUBLIC_JWK: input.publicJwk,
+    AUTH_JWKS_URL: `${runtimeUrl}/.well-known/jwks.json`,
     AUTH_ISSUER: 'switchboard',
     AUTH_AUDIENCE: 'switchboard-api',
     MAIL_FROM: LOCAL_MAIL_FROM,
@@ -70,6 +71,10 @@ export function localEnvironment(input: {
     env[envName.secretArn(name)] = localSecretArn(name);
   for (const name of Object.keys(wiring.queues))
     env[envName.queueUrl(name)] = localQueueUrl(runtimeUrl, name);
+  // One local KMS key (local/kms.ts) stands for every manifest key.
+  for (const fn of Object.values(wiring.functions))
+    for (const use of fn.uses)
+      if (use.kind === 'kmsKey') env[envName.kmsKeyArn(use.name)] = LOCAL_KMS_KEY_ARN;
   const partners: PartnerName[] = ['zuora', 'salesforce', 'saashop', 'appdirect', 'screening'];
   for (const p of partners) env[envName.partnerBaseUrl(p)] = localPartnerUrl(runtimeUrl, p);
   return env;

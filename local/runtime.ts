@@ -3,12 +3,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { buildConsole, consoleSecurityHeaders } from '../console/build.ts';
+import { RotationTooSoonError, rotationStep } from '../functions/signing-key-rotator/rotation.ts';
 import { wiring as defaultWiring } from '../infra/wiring.ts';
 import type { SecretName, Wiring } from '../infra/wiring-types.ts';
 import { ClientRepository } from '../shared/auth/clients.ts';
+import { keySetSchema } from '../shared/auth/keyset.ts';
 import { OperatorRepository } from '../shared/auth/operators.ts';
+import { clearSecretsCache } from '../shared/aws/secrets.ts';
 import { advanceClock, clockOffsetMs, nowMs, restoreClockOffset, systemClock } from '../shared/clock.ts';
 import { createDocumentClient } from '../shared/db/client.ts';
 import { backfillIndexes, INDEX_LAYOUT_VERSION, indexLayoutVersion } from '../shared/db/index-backfill.ts';
@@ -28,12 +32,14 @@ import { fetchDevToken } from './cli/common.ts';
 import { type DevClient, type DevOperator, ensureDevClients, ensureDevOperator } from './dev-clients.ts';
 import { ensureTable, localDynamoClient, startEmbeddedDynamo, upgradeTable } from './dynamo.ts';
 import { functionEnvironments, LOCAL_BUS, LOCAL_TABLE, localEnvironment, localSecretArn } from './env.ts';
+import { LocalKms } from './kms.ts';
 import { LambdaTimeoutError, LocalLambdas } from './lambda.ts';
 import { sandboxFactories } from './sandboxes/index.ts';
 import type { Sandbox } from './sandboxes/kit.ts';
 import { createMailSandbox } from './sandboxes/mail.ts';
+import { LocalSecretVersions } from './secret-versions.ts';
 import { localSecretValues } from './secrets.ts';
-import { ensureLocalSigningKey } from './signing-key.ts';
+import { ensureLocalSigningKeys, saveLocalSigningKeys } from './signing-key.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway HTTP API payload limit
@@ -114,7 +120,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   if ((await indexLayoutVersion(layoutDoc, LOCAL_TABLE)) < INDEX_LAYOUT_VERSION) {
     await backfillIndexes(layoutDoc, LOCAL_TABLE);
   }
-  const keys = await ensureLocalSigningKey(dataDir);
+  const signingKeys = await ensureLocalSigningKeys(dataDir);
+  const kms = LocalKms.fromDataDir(dataDir);
 
   // The HTTP server comes first: its port is part of every URL handed to the functions.
   const server = createServer();
@@ -129,7 +136,6 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     wiring,
     runtimeUrl: url,
     dynamoEndpoint: dynamo.endpoint,
-    publicJwk: JSON.stringify(keys.publicJwk),
   });
   for (const [k, v] of Object.entries(env)) {
     // Partner URLs already set in the shell win: pointing an integration at a real service is configuration.
@@ -152,7 +158,29 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const secretOverrides =
     readJsonFile<Record<string, Record<string, unknown>>>(join(dataDir, 'secrets.json')) ?? {};
   const secrets = new Map<string, Record<string, unknown>>();
-  secrets.set(localSecretArn('auth-signing-key'), { privateJwk: keys.privateJwk });
+  // The signing key set rotates locally too: a versioned secret whose every new AWSCURRENT is saved.
+  const signingKeyArn = localSecretArn('auth-signing-key');
+  const secretVersions = new LocalSecretVersions((id, value) => {
+    if (id === signingKeyArn) saveLocalSigningKeys(dataDir, keySetSchema.parse(JSON.parse(value)));
+  });
+  secretVersions.init(signingKeyArn, JSON.stringify(signingKeys));
+  const rotationClient = new SecretsManagerClient({
+    endpoint: `${url}/_aws`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  /** What Secrets Manager does on RotateSecret: a pending version, then the rotator's four steps. */
+  const rotateSecret = async (id: string): Promise<string> => {
+    const token = secretVersions.startRotation(id);
+    for (const Step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const) {
+      await rotationStep(
+        { SecretId: id, ClientRequestToken: token, Step },
+        { sm: rotationClient, now: () => systemClock.now() },
+      );
+    }
+    clearSecretsCache();
+    return token;
+  };
   for (const name of Object.keys(wiring.secrets) as SecretName[]) {
     const value = secretOverrides[name] ?? localSecretValues[name]?.();
     if (value) secrets.set(localSecretArn(name), value);
@@ -277,6 +305,22 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       return reply(200, { ran: name });
     }
     if (method === 'GET' && path === '/_local/schedules') return reply(200, scheduler.status());
+    if (method === 'POST' && path === '/_local/rotate-signing-key') {
+      let versionId: string;
+      try {
+        versionId = await rotateSecret(signingKeyArn);
+      } catch (error) {
+        if (!(error instanceof RotationTooSoonError)) throw error;
+        return reply(409, { error: 'ROTATION_TOO_SOON', message: error.message, retryAt: error.retryAt });
+      }
+      const set = keySetSchema.parse(JSON.parse(secretVersions.get(signingKeyArn)?.value ?? 'null'));
+      return reply(200, {
+        versionId,
+        previous: set.previous?.kid,
+        current: set.current.kid,
+        next: set.next.kid,
+      });
+    }
     if (method === 'POST' && path === '/_local/clock') {
       let seconds: unknown;
       try {
@@ -370,6 +414,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
             {
               putEvents: (entries) => bus.putEvents(entries),
               secret: (id) => secrets.get(id) ?? secrets.get(localSecretArn(id as SecretName)),
+              versions: secretVersions,
+              rotate: rotateSecret,
+              kms,
               sendMessage: (queueUrl, messageBody, delaySeconds) => {
                 const q = queues.get(queueUrl.split('/').pop() ?? '');
                 return q?.send(messageBody, delaySeconds !== undefined ? { delaySeconds } : {});

@@ -31,8 +31,10 @@ export const baseEnvSchema = z.object({
 export const tableEnvSchema = z.object({ TABLE_NAME: z.string().min(1) });
 export const busEnvSchema = z.object({ EVENT_BUS_NAME: z.string().min(1) });
 export const authEnvSchema = z.object({
-  /** Public JWK (JSON) of the ES256 key the token function signs with. */
-  AUTH_PUBLIC_JWK: z.string().min(1),
+  /** URL of the published key set (`GET /.well-known/jwks.json`): verifiers pick keys by `kid`. */
+  AUTH_JWKS_URL: z.url().optional(),
+  /** One fixed public JWK (JSON) instead of the key set (tests, single-key setups). */
+  AUTH_PUBLIC_JWK: z.string().min(1).optional(),
   AUTH_ISSUER: z.string().default('switchboard'),
   AUTH_AUDIENCE: z.string().default('switchboard-api'),
 });

@@ -1,5 +1,6 @@
 import { ClientRepository } from '../../shared/auth/clients.ts';
 import { generateSecret, hashSecret, verifySecret } from '../../shared/auth/hash.ts';
+import { publicKeySet, signingSecretSchema } from '../../shared/auth/keyset.ts';
 import { readSecretJson } from '../../shared/clients/credentials.ts';
 import { systemClock } from '../../shared/clock.ts';
 import { documentClient } from '../../shared/db/client.ts';
@@ -9,16 +10,10 @@ import { json } from '../../shared/http/types.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
 import { type IssueTokenDeps, issueToken } from './issue-token.ts';
 import { operatorAuthDeps, operatorRoutes } from './operator-routes.ts';
-import {
-  formatOAuthError,
-  NO_STORE,
-  publicJwkOf,
-  readTokenCommand,
-  signingKeySecretSchema,
-  tokenEnvSchema,
-} from './schema.ts';
+import { formatOAuthError, NO_STORE, readTokenCommand, tokenEnvSchema } from './schema.ts';
 
 const env = parseEnv(tokenEnvSchema);
+const signingKeys = () => readSecretJson('auth-signing-key', signingSecretSchema);
 // Hash of a random secret nobody knows, started at cold start so even the first refusal of an
 // unknown client costs one scrypt check, like a wrong secret.
 const dummy = hashSecret(generateSecret());
@@ -27,8 +22,10 @@ const deps: IssueTokenDeps = {
   clients: new ClientRepository(documentClient(), env.TABLE_NAME),
   verifySecret,
   dummyHash: () => dummy,
-  // Powertools caches the secret for five minutes, so a rotated key is picked up without a deploy.
-  signingKey: async () => (await readSecretJson('auth-signing-key', signingKeySecretSchema)).privateJwk,
+  // Tokens are signed by the set's `current` key (its kid in the header). Powertools caches the secret
+  // five minutes: after a rotation the old current (now `previous`, still published) signs a little
+  // longer, which every verifier accepts.
+  signingKey: async () => (await signingKeys()).current,
   clock: systemClock,
   ids: ulidGenerator,
   ttlSeconds: env.TOKEN_TTL_SECONDS,
@@ -51,6 +48,6 @@ export const handler = httpHandler({
     },
     ...operatorRoutes(operators),
     'GET /.well-known/jwks.json': async () =>
-      json(200, { keys: [publicJwkOf(await deps.signingKey())] }, { 'cache-control': 'public, max-age=300' }),
+      json(200, publicKeySet(await signingKeys()), { 'cache-control': 'public, max-age=300' }),
   },
 });

@@ -1,4 +1,3 @@
-import type { JWK } from 'jose';
 import * as z from 'zod';
 import {
   type GrantType,
@@ -18,24 +17,6 @@ export const tokenEnvSchema = tableEnvSchema.extend({
   AUTH_ISSUER: authEnvSchema.shape.AUTH_ISSUER,
   AUTH_AUDIENCE: authEnvSchema.shape.AUTH_AUDIENCE,
 });
-
-/** The `auth-signing-key` secret: `{privateJwk}`, an ES256 (P-256) private key. */
-export const signingKeySecretSchema = z.object({
-  privateJwk: z.looseObject({
-    kty: z.literal('EC'),
-    crv: z.literal('P-256'),
-    x: z.string().min(1),
-    y: z.string().min(1),
-    d: z.string().min(1),
-    kid: z.string().min(1).optional(),
-  }),
-});
-
-/** The public half of the signing key, as published in the JWKS (never `d`). */
-export function publicJwkOf(privateJwk: JWK): JWK {
-  const { kty, crv, x, y, kid } = privateJwk;
-  return { kty, crv, x, y, ...(kid ? { kid } : {}), alg: 'ES256', use: 'sig' };
-}
 
 /** Token responses and errors carry credentials: never cached (RFC 6749 §5.1). */
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;

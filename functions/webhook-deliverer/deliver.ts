@@ -43,8 +43,8 @@ export interface DelivererDeps {
   clock: Clock;
   random: () => number;
   newClaimId: () => string;
-  /** Opens the sealed endpoint secrets. */
-  secrets: () => Promise<SecretBox>;
+  /** Opens the sealed endpoint secrets (KMS envelope, bound to tenant + endpoint id). */
+  secrets: SecretBox;
 }
 
 export type DeliverOutcome =
@@ -115,8 +115,16 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
       return 'throttled';
     }
   }
-  // Key trouble surfaces before the claim, so it cannot leave an attempt leased for nothing.
-  const box = endpoint?.status === 'enabled' ? await deps.secrets() : undefined;
+  // Key trouble (KMS unreachable, a secret not sealed for this endpoint) surfaces before the claim,
+  // so it cannot leave an attempt leased for nothing.
+  const secrets =
+    endpoint?.status === 'enabled'
+      ? await Promise.all(
+          signingSecrets(endpoint, now).map((sealed) =>
+            deps.secrets.open(sealed, { tenant: endpoint.tenant, endpointId: endpoint.id }),
+          ),
+        )
+      : [];
   const claimId = deps.newClaimId();
   if (
     !(await deps.deliveries.claim(
@@ -148,7 +156,6 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
     return skipped ? 'skipped' : 'cancelled';
   }
 
-  const secrets = signingSecrets(endpoint, now).map((sealed) => box!.open(sealed));
   const timestampSeconds = Math.floor(now.getTime() / 1000);
   const result = await deps.send({
     url: endpoint.url,

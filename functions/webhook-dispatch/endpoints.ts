@@ -22,7 +22,7 @@ export interface EndpointDeps {
   ids: IdGenerator;
   stage: string;
   /** Seals secrets before they are stored. */
-  secrets: () => Promise<SecretBox>;
+  secrets: SecretBox;
 }
 
 export const DEFAULT_RATE_LIMIT = 10;
@@ -77,8 +77,9 @@ export async function createEndpoint(input: CreateEndpointInput, caller: Caller,
   checkEventTypes(input.eventTypes);
   const now = deps.clock.now().toISOString();
   const secret = generateSecret();
+  const id = deps.ids.next('ep');
   const endpoint: WebhookEndpoint = {
-    id: deps.ids.next('ep'),
+    id,
     tenant: caller.tenant,
     url: input.url,
     eventTypes: [...new Set(input.eventTypes)],
@@ -86,7 +87,7 @@ export async function createEndpoint(input: CreateEndpointInput, caller: Caller,
     rateLimitPerSecond: input.rateLimitPerSecond ?? DEFAULT_RATE_LIMIT,
     status: 'enabled',
     allEvents: caller.scopes.includes('webhooks:all-events'),
-    secret: (await deps.secrets()).seal(secret),
+    secret: await deps.secrets.seal(secret, { tenant: caller.tenant, endpointId: id }),
     createdAt: now,
     updatedAt: now,
   };
@@ -152,7 +153,7 @@ export async function rotateSecret(id: string, caller: Caller, deps: EndpointDep
   const previousSecretExpiresAt = new Date(now.getTime() + ROTATION_OVERLAP_MS).toISOString();
   // The stored (sealed) current secret becomes the previous one as is: no need to open it.
   const updated = await deps.endpoints.update(caller.tenant, id, {
-    secret: (await deps.secrets()).seal(secret),
+    secret: await deps.secrets.seal(secret, { tenant: caller.tenant, endpointId: id }),
     previousSecret: ep.secret,
     previousSecretExpiresAt,
     updatedAt: now.toISOString(),

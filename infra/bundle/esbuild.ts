@@ -8,7 +8,7 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 
 /** One function to bundle. */
 export interface BundleJob {
-  /** Manifest name (or `signing-key-provider`): labels errors and the metafile. */
+  /** Manifest name (or `signing-key-rotator`): labels errors and the metafile. */
   functionName: string;
   /** Handler module, repository-relative (`functions/token/handler.ts`); its export is `handler`. */
   entry: string;
@@ -169,7 +169,14 @@ export const BUNDLE_BUDGET_EXCEPTIONS: Readonly<Record<string, { budget: number;
     reason: 'order use case + screening + OAuth 1.0a + 5 SDK clients',
   },
   'appdirect-notifier': { budget: 530 * 1024, reason: 'order use case + screening + 5 SDK clients' },
-  'ops-api': { budget: 520 * 1024, reason: 'every entity, SQS and CloudWatch for dead letters' },
+  'ops-api': {
+    budget: 525 * 1024,
+    reason: 'every entity, SQS and CloudWatch for dead letters, the JWKS verifier (kid, cached key set)',
+  },
+  'webhook-dispatch': {
+    budget: 515 * 1024,
+    reason: 'KMS client: endpoint secrets are sealed with envelope encryption (GenerateDataKey)',
+  },
 };
 
 /** The budget (besides tracing) and the whole-file ceiling of one function. */

@@ -2,6 +2,7 @@ import { Duration, type RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -13,6 +14,7 @@ import type { StageConfig } from '../config.ts';
 import {
   envName,
   type FunctionSpec,
+  type KmsKeyName,
   partnerSecret,
   type ResourceUse,
   type SecretName,
@@ -48,8 +50,8 @@ export interface ServiceResources {
   bus: IEventBus;
   secrets: Record<SecretName, ISecret>;
   queues: Record<string, IQueue>;
-  /** Public JWK (JSON) that verifies access tokens. */
-  publicJwk: string;
+  /** Customer-managed KMS keys (stateful stack). */
+  keys: Record<KmsKeyName, IKey>;
   /** Origin(s) of the operator console, comma-separated (`https://<distribution>`). */
   consoleOrigins?: string;
   /** Every dead-letter queue, by the name operators see, with the queue it serves (if any). */
@@ -77,11 +79,13 @@ export interface ServiceFunctionProps {
  */
 export class ServiceFunction extends Construct {
   readonly fn: LambdaFunction;
+  /** Serves JWT routes or declares `authVerify`: gets AUTH_JWKS_URL. */
+  readonly verifiesTokens: boolean;
   readonly logGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
     super(scope, id);
-    const { name, spec, config, resources } = props;
+    const { name, spec, config } = props;
 
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: config.logRetentionDays as RetentionDays,
@@ -132,10 +136,8 @@ export class ServiceFunction extends Construct {
     });
     Tags.of(this.fn).add(FUNCTION_TAG, name);
 
-    const needsAuth = props.verifiesTokens || spec.uses.some((u) => u.kind === 'authVerify');
-    if (needsAuth) {
-      this.fn.addEnvironment('AUTH_PUBLIC_JWK', resources.publicJwk);
-    }
+    // AUTH_JWKS_URL is added by the stateless stack once the API (whose URL it is) exists.
+    this.verifiesTokens = props.verifiesTokens || spec.uses.some((u) => u.kind === 'authVerify');
     for (const use of spec.uses) this.applyUse(use, props);
 
     acknowledgeFunctionFindings(this.fn, role);
@@ -196,6 +198,13 @@ export class ServiceFunction extends Construct {
         if (!resources.consoleOrigins)
           throw new Error(`function ${name} uses the console, which is not built`);
         fn.addEnvironment('CONSOLE_ORIGINS', resources.consoleOrigins);
+        return;
+      }
+      case 'kmsKey': {
+        const key = resources.keys[use.name];
+        if (!key) throw new Error(`function ${name} uses KMS key ${use.name}, which is not built`);
+        fn.addEnvironment(envName.kmsKeyArn(use.name), key.keyArn);
+        key.grant(fn, use.access === 'encrypt' ? 'kms:GenerateDataKey' : 'kms:Decrypt');
         return;
       }
       case 'deadLetters': {

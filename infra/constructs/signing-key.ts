@@ -1,26 +1,19 @@
-import { CustomResource, Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import {
-  Architecture,
-  type CfnFunction,
-  Function as LambdaFunction,
-  Runtime,
-  Tracing,
-} from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Provider } from 'aws-cdk-lib/custom-resources';
+import { CfnRotationSchedule, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { HANDLER } from '../bundle/esbuild.ts';
 import type { Wiring } from '../wiring-types.ts';
 import { functionCode } from './bundling.ts';
 import { acknowledgeFunctionFindings } from './service-function.ts';
 
-export interface SigningKeyProps {
-  /** The `auth-signing-key` secret that receives the private JWK. */
+export interface SigningKeyRotationProps {
+  /** The `auth-signing-key` secret that holds the key set {previous?, current, next}. */
   secret: ISecret;
-  /** Changing it generates a new key pair (rotation); tokens signed by the old key stop verifying. */
-  keyVersion: string;
+  /** Days between rotations. */
+  rotationDays: number;
   logRetention: RetentionDays;
   removalPolicy: RemovalPolicy;
   /** The manifest (build-time modules of the bundle come from it). */
@@ -28,15 +21,16 @@ export interface SigningKeyProps {
 }
 
 /**
- * The token signing key: a custom resource whose Lambda generates an ES256 key pair at deploy time,
- * writes the private JWK to the secret (only the token function can read it) and exposes the public
- * JWK, which the stateless stack passes to every JWT-verifying function as `AUTH_PUBLIC_JWK`.
+ * Rotation of the token signing keys: the `signing-key-rotator` function and the Secrets Manager
+ * rotation schedule that calls it (createSecret, setSecret, testSecret, finishSecret). Each rotation
+ * promotes next → current → previous and mints a new next; the first one runs as soon as the schedule
+ * is deployed (it turns the generated secret, or a pre-rotation `{privateJwk}`, into a key set).
+ * Verifiers read the public keys from `GET /.well-known/jwks.json` (AUTH_JWKS_URL).
  */
-export class SigningKey extends Construct {
-  /** Public JWK as a JSON string (a CloudFormation attribute). */
-  readonly publicJwk: string;
+export class SigningKeyRotation extends Construct {
+  readonly rotator: LambdaFunction;
 
-  constructor(scope: Construct, id: string, props: SigningKeyProps) {
+  constructor(scope: Construct, id: string, props: SigningKeyRotationProps) {
     super(scope, id);
     const logGroup = new LogGroup(this, 'Logs', {
       retention: props.logRetention,
@@ -49,12 +43,12 @@ export class SigningKey extends Construct {
         resources: [logGroup.logGroupArn],
       }),
     );
-    const onEvent = new LambdaFunction(this, 'Handler', {
+    this.rotator = new LambdaFunction(this, 'Handler', {
       role,
-      description: 'Generates the ES256 token signing key (custom resource)',
+      description: 'Rotates the ES256 token signing key set (Secrets Manager rotation function)',
       code: functionCode(this, {
-        functionName: 'signing-key-provider',
-        entry: 'functions/signing-key-provider/handler.ts',
+        functionName: 'signing-key-rotator',
+        entry: 'functions/signing-key-rotator/handler.ts',
         wiring: props.wiring,
       }),
       handler: HANDLER,
@@ -65,51 +59,36 @@ export class SigningKey extends Construct {
       tracing: Tracing.ACTIVE,
       logGroup,
       environment: {
-        POWERTOOLS_SERVICE_NAME: 'signing-key-provider',
+        POWERTOOLS_SERVICE_NAME: 'signing-key-rotator',
         // Stack traces point into the TypeScript sources (see ServiceFunction).
         NODE_OPTIONS: '--enable-source-maps',
       },
     });
-    acknowledgeFunctionFindings(onEvent, role);
-    props.secret.grantRead(onEvent);
-    props.secret.grantWrite(onEvent);
-
-    const provider = new Provider(this, 'Provider', {
-      onEventHandler: onEvent,
-      logGroup: new LogGroup(this, 'ProviderLogs', {
-        retention: props.logRetention,
-        removalPolicy: props.removalPolicy,
+    acknowledgeFunctionFindings(this.rotator, role);
+    // The L1 schedule rather than RotationSchedule: the L2 also grants GetRandomPassword on "*",
+    // which this rotator never calls. Grants are on this secret only.
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        resources: [props.secret.secretArn],
       }),
+    );
+    this.rotator.addPermission('InvokedBySecretsManager', {
+      principal: new ServicePrincipal('secretsmanager.amazonaws.com'),
     });
-    const resource = new CustomResource(this, 'Resource', {
-      serviceToken: provider.serviceToken,
-      resourceType: 'Custom::SigningKey',
-      properties: { SecretArn: props.secret.secretArn, KeyVersion: props.keyVersion },
+    const invoke = this.rotator.permissionsNode.findChild('InvokedBySecretsManager');
+    const schedule = new CfnRotationSchedule(this, 'Schedule', {
+      secretId: props.secret.secretArn,
+      rotationLambdaArn: this.rotator.functionArn,
+      rotationRules: { scheduleExpression: `rate(${props.rotationDays} days)` },
+      rotateImmediatelyOnUpdate: true,
     });
-    this.publicJwk = resource.getAttString('PublicJwk');
-
-    const stack = Stack.of(this);
-    const handlerId = stack.resolve(stack.getLogicalId(onEvent.node.defaultChild as CfnFunction));
-    Validations.of(provider).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${handlerId}.Arn>:*]`,
-      reason: 'CDK Provider framework grants invoke on the handler and its versions',
-    });
-    Validations.of(provider).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'CDK Provider framework function role is generated by CDK',
-    });
-    // The Provider framework's own Lambda is generated by CDK; its settings are not ours to choose.
-    for (const [id, reason] of [
-      ['AwsSolutions-L1', 'Provider framework function: CDK picks and updates its runtime'],
-      [
-        'Serverless-LambdaTracing',
-        'Provider framework function is generated by CDK; the handler it calls is traced',
-      ],
-      ['Serverless-LambdaDLQ', 'Provider framework function: CloudFormation retries and reports failures'],
-      ['Serverless-LambdaDefaultMemorySize', 'Provider framework function sizing is set by CDK'],
-      ['Serverless-LambdaLatestVersion', 'Provider framework function: CDK picks and updates its runtime'],
-    ] as const) {
-      Validations.of(provider).acknowledge({ id, reason });
-    }
+    // Secrets Manager rotates at once on creation: the permission and the grants must exist by then.
+    schedule.node.addDependency(invoke, role);
   }
 }

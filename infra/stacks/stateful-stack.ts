@@ -1,11 +1,12 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, type ITableV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { tableDefinition } from '../../shared/db/table.ts';
 import type { StageConfig } from '../config.ts';
-import { partnerSecret, type SecretName, type Wiring } from '../wiring-types.ts';
+import { type KmsKeyName, partnerSecret, type SecretName, type Wiring } from '../wiring-types.ts';
 
 export interface StatefulStackProps extends StackProps {
   config: StageConfig;
@@ -21,8 +22,16 @@ export function secretNames(wiring: Wiring): SecretName[] {
       if (use.kind === 'partner') names.add(partnerSecret(use.name));
     }
   }
-  // The token function signs with it; the signing-key custom resource always fills it.
+  // The token function signs with it; the signing-key rotation fills and rotates it.
   names.add('auth-signing-key');
+  return [...names].sort();
+}
+
+/** Every KMS key a function uses. */
+export function kmsKeyNames(wiring: Wiring): KmsKeyName[] {
+  const names = new Set<KmsKeyName>();
+  for (const fn of Object.values(wiring.functions))
+    for (const use of fn.uses) if (use.kind === 'kmsKey') names.add(use.name);
   return [...names].sort();
 }
 
@@ -35,6 +44,7 @@ export class StatefulStack extends Stack {
   readonly table: ITableV2;
   readonly bus: IEventBus;
   readonly secrets: Record<SecretName, ISecret>;
+  readonly keys: Record<KmsKeyName, IKey>;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -82,7 +92,7 @@ export class StatefulStack extends Stack {
         id: 'AwsSolutions-SMG4',
         reason:
           name === 'auth-signing-key'
-            ? 'Rotated by bumping signingKeyVersion (the custom resource writes a new key pair)'
+            ? 'Rotated by its rotation schedule in the stateless stack (signing-key-rotator)'
             : 'Partner-issued credentials: rotated when the partner issues new ones, not by a Lambda',
       });
       secrets[name] = secret;
@@ -92,5 +102,18 @@ export class StatefulStack extends Stack {
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName });
     this.secrets = secrets as Record<SecretName, ISecret>;
+
+    // Envelope encryption keys (webhook endpoint secrets): KMS rotates the key material yearly and
+    // keeps every old version, so data keys sealed before a rotation still decrypt.
+    const keys: Partial<Record<KmsKeyName, IKey>> = {};
+    for (const name of kmsKeyNames(wiring)) {
+      keys[name] = new Key(this, `Key-${name}`, {
+        description: `Switchboard ${config.stage}: ${name} envelope encryption`,
+        enableKeyRotation: true,
+        removalPolicy,
+        ...(retain ? {} : { pendingWindow: Duration.days(7) }),
+      });
+    }
+    this.keys = keys as Record<KmsKeyName, IKey>;
   }
 }

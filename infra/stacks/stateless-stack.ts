@@ -5,6 +5,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -19,8 +20,8 @@ import { repoPath } from '../constructs/bundling.ts';
 import { ConsoleSite } from '../constructs/console-site.ts';
 import { Monitoring } from '../constructs/monitoring.ts';
 import { ServiceFunction } from '../constructs/service-function.ts';
-import { SigningKey } from '../constructs/signing-key.ts';
-import { routeKey, type SecretName, type Wiring } from '../wiring-types.ts';
+import { SigningKeyRotation } from '../constructs/signing-key.ts';
+import { type KmsKeyName, routeKey, type SecretName, type Wiring } from '../wiring-types.ts';
 
 export interface StatelessStackProps extends StackProps {
   config: StageConfig;
@@ -28,6 +29,7 @@ export interface StatelessStackProps extends StackProps {
   table: ITableV2;
   bus: IEventBus;
   secrets: Record<SecretName, ISecret>;
+  keys: Record<KmsKeyName, IKey>;
 }
 
 /** Prefix put in rule and schedule descriptions: `[name] description` (names are AWS-generated). */
@@ -119,11 +121,11 @@ export class StatelessStack extends Stack {
       });
     }
 
-    // Here rather than in the stateful stack: its public key feeds env vars of this stack, and a
-    // cross-stack export could not change value when the key is rotated (`signingKeyVersion`).
-    const signingKey = new SigningKey(this, 'SigningKey', {
+    // The rotation schedule lives with its function here (the secret is the stateful stack's): a
+    // schedule in the stateful stack would make it depend on this one.
+    new SigningKeyRotation(this, 'SigningKeyRotation', {
       secret: props.secrets['auth-signing-key'],
-      keyVersion: config.signingKeyVersion,
+      rotationDays: config.signingKeyRotationDays,
       logRetention: retention,
       removalPolicy,
       wiring,
@@ -154,8 +156,8 @@ export class StatelessStack extends Stack {
           table: props.table,
           bus: props.bus,
           secrets: props.secrets,
+          keys: props.keys,
           queues: this.queues,
-          publicJwk: signingKey.publicJwk,
           consoleOrigins: consoleSite.origin,
           deadLetterQueues,
         },
@@ -179,6 +181,12 @@ export class StatelessStack extends Stack {
     }
 
     this.api = this.buildApi(props, retention, removalPolicy, consoleSite.origin);
+    // Verifiers fetch the published key set from the API itself (the API does not depend on the
+    // functions' configuration, only its routes do, so this is no cycle).
+    for (const fn of Object.values(this.functions)) {
+      if (fn.verifiesTokens)
+        fn.fn.addEnvironment('AUTH_JWKS_URL', `${this.api.apiEndpoint}/.well-known/jwks.json`);
+    }
     consoleSite.deploy(this.api.apiEndpoint);
     new CfnOutput(this, 'ConsoleUrl', {
       value: `${consoleSite.origin}/console/`,

@@ -33,8 +33,13 @@ const manage = (
 });
 
 const deliveryQueue = { kind: 'queue', name: 'webhook-delivery', access: 'send' } as const;
-/** Seals endpoint signing secrets in the table; only the functions that create or use them read it. */
+/**
+ * Endpoint signing secrets are sealed with KMS envelope encryption (a data key per secret, bound to
+ * tenant + endpoint id). The older `webhook-secrets-key` secret only opens secrets sealed before that.
+ */
 const secretsKey = { kind: 'secret', name: 'webhook-secrets-key', access: 'read' } as const;
+const sealKey = { kind: 'kmsKey', name: 'webhook-secrets', access: 'encrypt' } as const;
+const openKey = { kind: 'kmsKey', name: 'webhook-secrets', access: 'decrypt' } as const;
 
 export const webhooksWiring: WiringPart = {
   functions: {
@@ -49,6 +54,7 @@ export const webhooksWiring: WiringPart = {
         { kind: 'authVerify' },
         deliveryQueue,
         secretsKey,
+        sealKey,
       ],
     },
     'webhook-fanout': {
@@ -66,7 +72,7 @@ export const webhooksWiring: WiringPart = {
       // A batch runs in parallel; each request is capped at 15 s. Below the 90 s attempt lease.
       timeoutSeconds: 60,
       reservedConcurrency: 20,
-      uses: [{ kind: 'table', access: 'readWrite' }, { kind: 'bus' }, deliveryQueue, secretsKey],
+      uses: [{ kind: 'table', access: 'readWrite' }, { kind: 'bus' }, deliveryQueue, secretsKey, openKey],
     },
     'webhook-sweeper': {
       description: 'Re-enqueues webhook deliveries whose due time has come (long waits, crash recovery)',

@@ -27,21 +27,12 @@ const running = runningRuntime();
 let result: unknown;
 if (running) {
   const { functionEnvironments, localEnvironment } = await import('../env.ts');
-  const keys = JSON.parse(
-    readFileSync(
-      `${running.url ? '' : ''}${process.env.SWITCHBOARD_DATA_DIR ?? '.switchboard'}/signing-key.json`,
-      'utf8',
-    ),
-  ) as {
-    publicJwk: unknown;
-  };
   Object.assign(
     process.env,
     localEnvironment({
       wiring,
       runtimeUrl: running.url,
       dynamoEndpoint: running.dynamoEndpoint,
-      publicJwk: JSON.stringify(keys.publicJwk),
     }),
     { TABLE_NAME: LOCAL_TABLE },
   );

@@ -1,4 +1,12 @@
-import { importJWK, type JWK, type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import {
+  decodeProtectedHeader,
+  importJWK,
+  type JWK,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
 import type { Clock } from '../clock.ts';
 
 /** Claims the hub puts in every access token. The tenant comes from the credential, never the body. */
@@ -61,7 +69,7 @@ export interface Verifier {
   verify(token: string): Promise<AccessClaims>;
 }
 
-/** Builds a verifier for the public JWK (imported once, reused for every request). */
+/** Builds a verifier for one public JWK (tests and single-key setups; `kid` is not required). */
 export function createVerifier(options: {
   publicJwk: JWK;
   issuer: string;
@@ -69,10 +77,93 @@ export function createVerifier(options: {
   clock: Clock;
 }): Verifier {
   const keyPromise = importJWK(options.publicJwk, ALG);
+  return verifierWith(async () => keyPromise, options);
+}
+
+type ImportedKey = Awaited<ReturnType<typeof importJWK>>;
+
+/** Where a verifier gets the published keys from (`GET /.well-known/jwks.json`). */
+export type JwksSource = () => Promise<{ keys: JWK[] }>;
+
+export interface JwksVerifierOptions {
+  jwks: JwksSource;
+  issuer: string;
+  audience: string;
+  clock: Clock;
+  /** How long a fetched key set is used before it is fetched again (default 300 s). */
+  cacheSeconds?: number;
+  /** A token with a kid the cached set lacks refetches the set at most this often (default 30 s). */
+  refetchSeconds?: number;
+}
+
+/**
+ * A verifier over the published key set: the token's `kid` selects the key; a token without a kid,
+ * or whose kid is not in the set (a removed or unknown key), is refused. The set is cached
+ * `cacheSeconds`; an unknown kid refetches it at most once per `refetchSeconds`, so a flood of forged
+ * kids cannot turn into a flood of fetches. A failed refresh keeps using the set already held.
+ */
+export function createJwksVerifier(options: JwksVerifierOptions): Verifier {
+  const cacheMs = (options.cacheSeconds ?? 300) * 1000;
+  const refetchMs = (options.refetchSeconds ?? 30) * 1000;
+  let held: { at: number; keys: Map<string, Promise<ImportedKey>> } | undefined;
+  let inflight: Promise<void> | undefined;
+  const now = () => options.clock.now().getTime();
+  const refresh = (): Promise<void> => {
+    inflight ??= (async () => {
+      try {
+        const { keys } = await options.jwks();
+        const map = new Map<string, Promise<ImportedKey>>();
+        for (const jwk of keys) {
+          if (!jwk.kid || jwk.kty !== 'EC') continue;
+          const imported = importJWK(jwk, ALG) as Promise<ImportedKey>;
+          imported.catch(() => undefined);
+          map.set(jwk.kid, imported);
+        }
+        held = { at: now(), keys: map };
+      } catch (error) {
+        if (!held) throw error;
+        held = { ...held, at: now() }; // keep the stale set; try again after refetchSeconds
+      } finally {
+        inflight = undefined;
+      }
+    })();
+    return inflight;
+  };
+  return verifierWith(async (token) => {
+    let kid: unknown;
+    try {
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      throw new TokenInvalidError('invalid', 'token signature or claims are invalid');
+    }
+    if (typeof kid !== 'string' || !kid) throw new TokenInvalidError('invalid', 'token has no key id (kid)');
+    if (!held || now() - held.at >= cacheMs) await refresh();
+    else if (!held.keys.has(kid) && now() - held.at >= refetchMs) await refresh();
+    const key = held?.keys.get(kid);
+    if (!key) throw new TokenInvalidError('invalid', 'token is signed by a key that is not published');
+    return key;
+  }, options);
+}
+
+/** A JWKS source over HTTP (`AUTH_JWKS_URL`), with a timeout so a stuck fetch cannot hold a request. */
+export function httpJwks(url: string, timeoutMs = 3000): JwksSource {
+  return async () => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) throw new Error(`JWKS ${url} answered ${res.status}`);
+    const body = (await res.json()) as { keys?: unknown };
+    if (!Array.isArray(body.keys)) throw new Error(`JWKS ${url} has no keys array`);
+    return { keys: body.keys as JWK[] };
+  };
+}
+
+function verifierWith(
+  keyFor: (token: string) => Promise<ImportedKey>,
+  options: { issuer: string; audience: string; clock: Clock },
+): Verifier {
   return {
     async verify(token: string): Promise<AccessClaims> {
       try {
-        const { payload } = await jwtVerify(token, await keyPromise, {
+        const { payload } = await jwtVerify(token, await keyFor(token), {
           algorithms: [ALG],
           issuer: options.issuer,
           audience: options.audience,

@@ -12,3 +12,12 @@ export function secretsProvider(): SecretsProvider {
   provider ??= new SecretsProvider({ awsSdkV3Client: awsClient(SecretsManagerClient, {}) });
   return provider;
 }
+
+/**
+ * Forgets every cached secret value of this execution environment (Powertools' `clearCaches` only
+ * clears its default providers, not this one). The local runtime calls it after rotating a secret so
+ * the next read sees the new version at once.
+ */
+export function clearSecretsCache(): void {
+  provider?.clearCache();
+}

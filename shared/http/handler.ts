@@ -1,7 +1,14 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { JWK } from 'jose';
 import { type RouteAuth, type RouteSpec, routeKey } from '../../infra/wiring-types.ts';
-import { type AccessClaims, createVerifier, TokenInvalidError, type Verifier } from '../auth/jwt.ts';
+import {
+  type AccessClaims,
+  createJwksVerifier,
+  createVerifier,
+  httpJwks,
+  TokenInvalidError,
+  type Verifier,
+} from '../auth/jwt.ts';
 import { systemClock } from '../clock.ts';
 import { authEnvSchema, parseEnv } from '../env.ts';
 import { AppError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.ts';
@@ -19,7 +26,7 @@ export interface HttpHandlerOptions {
   /** Name of this function in the manifest; its routes (and their scopes) come from there (`routeTable`). */
   functionName: string;
   routes: Record<string, RouteHandler | { handler: RouteHandler; options: RouteOptions }>;
-  /** Override the verifier (tests); defaults to one built from `AUTH_PUBLIC_JWK`. */
+  /** Override the verifier (tests); defaults to one built from `AUTH_JWKS_URL`. */
   verifier?: Verifier;
   /** Route specs to serve instead of the manifest's (tests of the kernel only). */
   specs?: Array<RouteSpec | RouteAuth>;
@@ -146,12 +153,14 @@ let defaultVerifier: Verifier | undefined;
 function verifierFromEnv(): Verifier {
   if (!defaultVerifier) {
     const env = parseEnv(authEnvSchema);
-    defaultVerifier = createVerifier({
-      publicJwk: JSON.parse(env.AUTH_PUBLIC_JWK) as JWK,
-      issuer: env.AUTH_ISSUER,
-      audience: env.AUTH_AUDIENCE,
-      clock: systemClock,
-    });
+    const common = { issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE, clock: systemClock };
+    if (env.AUTH_JWKS_URL) {
+      defaultVerifier = createJwksVerifier({ jwks: httpJwks(env.AUTH_JWKS_URL), ...common });
+    } else if (env.AUTH_PUBLIC_JWK) {
+      defaultVerifier = createVerifier({ publicJwk: JSON.parse(env.AUTH_PUBLIC_JWK) as JWK, ...common });
+    } else {
+      throw new Error('Invalid environment configuration: set AUTH_JWKS_URL (or AUTH_PUBLIC_JWK)');
+    }
   }
   return defaultVerifier;
 }

@@ -59,7 +59,7 @@ export function synthWithBundles(stage = 'dev'): BundledSynth {
     const name =
       tags.find((t) => t.Key === FUNCTION_TAG)?.Value ??
       (String(resource.Properties?.Description ?? '').includes('signing key')
-        ? 'signing-key-provider'
+        ? 'signing-key-rotator'
         : undefined);
     if (!assetPath || !name) continue; // CDK's own provider functions
     const metaPath = join(outdir, BUNDLE_META_DIR, `${name}.meta.json`);

@@ -47,9 +47,9 @@ const PRIVATE_KEY_MARKERS: Array<[string, RegExp]> = [
 ];
 
 describe('bundle purity: nothing local in a deployable', () => {
-  it('synthesizes one bundle per manifest function, plus the signing-key provider', () => {
+  it('synthesizes one bundle per manifest function, plus the signing-key rotator', () => {
     expect(synth.functions.map((f) => f.name).sort()).toEqual(
-      [...Object.keys(wiring.functions), 'signing-key-provider'].sort(),
+      [...Object.keys(wiring.functions), 'signing-key-rotator'].sort(),
     );
     for (const fn of synth.functions) {
       expect(fn.handler, fn.name).toBe('index.handler');
@@ -199,8 +199,15 @@ function resolveIntrinsic(name: string, value: unknown, publicJwk: string): stri
   const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
   if (join) {
     const [separator, parts] = join;
+    // A URL built on a reference (`${api.apiEndpoint}/.well-known/jwks.json`) stays a URL.
     return parts
-      .map((p) => (typeof p === 'string' ? p : `placeholder-${name.toLowerCase()}`))
+      .map((p, i) =>
+        typeof p === 'string'
+          ? p
+          : i === 0 && name.endsWith('_URL')
+            ? 'https://example.invalid'
+            : `placeholder-${name.toLowerCase()}`,
+      )
       .join(separator);
   }
   return placeholder(name, publicJwk);

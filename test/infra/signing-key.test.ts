@@ -1,171 +1,85 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
-import { type SecretStore, signingKeyLifecycle } from '../../functions/signing-key-provider/signing-key.ts';
-import { signingKeySecretSchema } from '../../functions/token/schema.ts';
-import { createVerifier, signAccessToken } from '../../shared/auth/jwt.ts';
-import { systemClock } from '../../shared/clock.ts';
-import { testContext } from '../helpers/auth.ts';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { FUNCTION_TAG } from '../../infra/constructs/service-function.ts';
+import { envName } from '../../infra/wiring-types.ts';
+import { realWiring, refOf, testApp } from './synth.ts';
 
-const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth-signing-key-AbCdEf';
+// Synthesizing the app is CPU-bound (seconds); no timing is asserted.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
-function memoryStore(initial?: string): SecretStore & { value: string | undefined; writes: number } {
-  const store = {
-    value: initial,
-    writes: 0,
-    async read() {
-      return store.value;
-    },
-    async write(_id: string, value: string) {
-      store.value = value;
-      store.writes += 1;
-    },
-  };
-  return store;
-}
+type Json = any;
+type Resource = { Type: string; Properties: Record<string, Json> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
-const base = {
-  ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:provider',
-  ResponseURL: 'https://example.invalid/response',
-  StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/s/1',
-  RequestId: 'r1',
-  LogicalResourceId: 'SigningKey',
-  ResourceType: 'Custom::SigningKey',
-};
-const create = (version = '1'): CloudFormationCustomResourceEvent => ({
-  ...base,
-  RequestType: 'Create',
-  ResourceProperties: { ServiceToken: base.ServiceToken, SecretArn: SECRET, KeyVersion: version },
-});
-const update = (from: string, to: string, physicalId: string): CloudFormationCustomResourceEvent => ({
-  ...base,
-  RequestType: 'Update',
-  PhysicalResourceId: physicalId,
-  ResourceProperties: { ServiceToken: base.ServiceToken, SecretArn: SECRET, KeyVersion: to },
-  OldResourceProperties: { ServiceToken: base.ServiceToken, SecretArn: SECRET, KeyVersion: from },
-});
+describe('signing-key rotation and the webhook secrets KMS key (synthesized templates)', () => {
+  let stateful: Record<string, Resource>;
+  let stateless: Record<string, Resource>;
+  beforeAll(async () => {
+    const app = testApp('dev', { wiring: await realWiring(), context: { alarmEmail: 'ops@example.com' } });
+    stateful = Template.fromStack(app.stateful).toJSON().Resources;
+    stateless = Template.fromStack(app.stateless).toJSON().Resources;
+  });
+  const ofType = (r: Record<string, Resource>, type: string) =>
+    Object.entries(r).filter(([, x]) => x.Type === type);
+  const statementsOfRole = (roleId: string): Statement[] =>
+    ofType(stateless, 'AWS::IAM::Policy')
+      .filter(([, p]) => p.Properties.Roles.some((r: unknown) => refOf(r) === roleId))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+  const manifestFunction = (name: string) =>
+    ofType(stateless, 'AWS::Lambda::Function').find(([, f]) =>
+      (f.Properties.Tags ?? []).some(
+        (t: { Key: string; Value: string }) => t.Key === FUNCTION_TAG && t.Value === name,
+      ),
+    )!;
 
-describe('signing-key custom resource', () => {
-  it('on Create stores {privateJwk} (ES256, as the token function reads it) and returns the public half, which verifies its tokens', async () => {
-    const store = memoryStore();
-    const out = await signingKeyLifecycle(create(), { store });
-    const stored = JSON.parse(store.value!);
-    expect(signingKeySecretSchema.safeParse(stored).success).toBe(true);
-    const privateJwk = stored.privateJwk;
-    const publicJwk = JSON.parse(out.Data!.PublicJwk);
-    expect(privateJwk).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256' });
-    expect(typeof privateJwk.d).toBe('string');
-    expect(publicJwk.d).toBeUndefined();
-    expect(publicJwk.kid).toBe(privateJwk.kid);
-    expect(out.Data!.Kid).toBe(privateJwk.kid);
-    expect(out.PhysicalResourceId).toBe(`${SECRET}#v1`);
-
-    const options = { issuer: 'switchboard', audience: 'switchboard-api', clock: systemClock };
-    const token = await signAccessToken(
-      { sub: 'c1', tenant: 't1', scopes: ['orders:write'], jti: 'j1' },
-      { ...options, privateJwk, ttlSeconds: 60 },
+  it('rotates auth-signing-key on a schedule through the signing-key-rotator (no custom resource)', () => {
+    expect(ofType(stateless, 'Custom::SigningKey')).toEqual([]);
+    const [[, schedule]] = ofType(stateless, 'AWS::SecretsManager::RotationSchedule') as [[string, Resource]];
+    expect(JSON.stringify(schedule.Properties.SecretId)).toMatch(/Secretauthsigningkey/);
+    expect(JSON.stringify(schedule.Properties.RotationRules)).toMatch(/30 days|"AutomaticallyAfterDays":30/);
+    expect(schedule.Properties.RotateImmediatelyOnUpdate).toBe(true);
+    const rotatorId = refOf(schedule.Properties.RotationLambdaARN)!;
+    const rotator = stateless[rotatorId]!;
+    expect(rotator.Type).toBe('AWS::Lambda::Function');
+    expect(rotator.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).toBe('signing-key-rotator');
+    // Secrets Manager may invoke it; it may stage versions of that secret (and nothing else).
+    const invoke = ofType(stateless, 'AWS::Lambda::Permission').find(
+      ([, p]) => refOf(p.Properties.FunctionName) === rotatorId,
     );
-    const claims = await createVerifier({ ...options, publicJwk }).verify(token);
-    expect(claims).toMatchObject({ sub: 'c1', tenant: 't1', scopes: ['orders:write'] });
-  });
-
-  it('on Update with the same keyVersion keeps the key (no write) and still returns the public JWK', async () => {
-    const store = memoryStore();
-    const first = await signingKeyLifecycle(create(), { store });
-    const again = await signingKeyLifecycle(update('1', '1', first.PhysicalResourceId), { store });
-    expect(store.writes).toBe(1);
-    expect(again).toEqual(first);
-  });
-
-  it('on Update with a new keyVersion rotates the key under a new physical id', async () => {
-    const store = memoryStore();
-    const first = await signingKeyLifecycle(create(), { store });
-    const rotated = await signingKeyLifecycle(update('1', '2', first.PhysicalResourceId), { store });
-    expect(store.writes).toBe(2);
-    expect(rotated.PhysicalResourceId).toBe(`${SECRET}#v2`);
-    expect(JSON.parse(rotated.Data!.PublicJwk).x).not.toBe(JSON.parse(first.Data!.PublicJwk).x);
-  });
-
-  it('repairs a secret that no longer holds a private JWK', async () => {
-    const store = memoryStore('not json at all');
-    const out = await signingKeyLifecycle(update('1', '1', `${SECRET}#v1`), { store });
-    expect(store.writes).toBe(1);
-    expect(JSON.parse(out.Data!.PublicJwk).crv).toBe('P-256');
-  });
-
-  it('on Delete leaves the secret alone (it belongs to the stateful stack)', async () => {
-    const store = memoryStore('{"kty":"EC"}');
-    const out = await signingKeyLifecycle(
-      {
-        ...base,
-        RequestType: 'Delete',
-        PhysicalResourceId: `${SECRET}#v1`,
-        ResourceProperties: { ServiceToken: base.ServiceToken, SecretArn: SECRET, KeyVersion: '1' },
-      },
-      { store },
+    expect(invoke?.[1].Properties.Principal).toBe('secretsmanager.amazonaws.com');
+    const actions = statementsOfRole(refOf(rotator.Properties.Role)!).flatMap((s) => list(s.Action));
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:UpdateSecretVersionStage',
+        'secretsmanager:DescribeSecret',
+      ]),
     );
-    expect(out).toEqual({ PhysicalResourceId: `${SECRET}#v1` });
-    expect(store.writes).toBe(0);
   });
 
-  it('rejects a request without the secret ARN', async () => {
-    const store = memoryStore();
-    const event = create();
-    (event.ResourceProperties as Record<string, unknown>).SecretArn = undefined;
-    await expect(signingKeyLifecycle(event, { store })).rejects.toThrow(/SecretArn/);
-    expect(store.writes).toBe(0);
+  it('no function carries a fixed public key: verifiers get AUTH_JWKS_URL, the token function the secret', () => {
+    expect(JSON.stringify(stateless)).not.toContain('AUTH_PUBLIC_JWK');
+    const [, dispatch] = manifestFunction('webhook-dispatch');
+    expect(JSON.stringify(dispatch.Properties.Environment.Variables.AUTH_JWKS_URL)).toContain(
+      '/.well-known/jwks.json',
+    );
   });
-});
 
-describe('signing-key provider handler (real AWS SDK against a loopback Secrets Manager)', () => {
-  it('writes the key through PutSecretValue and reads it back on a no-op Update', async () => {
-    const secrets = new Map<string, string>();
-    const calls: string[] = [];
-    const server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk) => {
-        body += chunk;
-      });
-      req.on('end', () => {
-        const target = String(req.headers['x-amz-target'] ?? '');
-        const input = JSON.parse(body || '{}') as { SecretId: string; SecretString?: string };
-        calls.push(target.split('.').pop()!);
-        res.setHeader('content-type', 'application/x-amz-json-1.1');
-        if (target.endsWith('PutSecretValue')) {
-          secrets.set(input.SecretId, input.SecretString!);
-          res.end(JSON.stringify({ ARN: input.SecretId, VersionId: 'v1' }));
-        } else if (target.endsWith('GetSecretValue') && secrets.has(input.SecretId)) {
-          res.end(JSON.stringify({ ARN: input.SecretId, SecretString: secrets.get(input.SecretId) }));
-        } else {
-          res.statusCode = 400;
-          res.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: 'no such secret' }));
-        }
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const saved = { ...process.env };
-    try {
-      const { port } = server.address() as AddressInfo;
-      Object.assign(process.env, {
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}`,
-        AWS_REGION: 'eu-west-1',
-        AWS_ACCESS_KEY_ID: 'test',
-        AWS_SECRET_ACCESS_KEY: 'test',
-      });
-      const { handler } = await import('../../functions/signing-key-provider/handler.ts');
-      const created = await handler(create(), testContext('signing-key-provider'));
-      expect(calls).toEqual(['PutSecretValue']);
-      expect(JSON.parse(secrets.get(SECRET)!).privateJwk.d).toBeTypeOf('string');
-      const updated = await handler(
-        update('1', '1', created.PhysicalResourceId),
-        testContext('signing-key-provider'),
-      );
-      expect(calls).toEqual(['PutSecretValue', 'GetSecretValue']);
-      expect(updated.Data).toEqual(created.Data);
-    } finally {
-      process.env = saved;
-      await new Promise((resolve) => server.close(resolve));
-    }
+  it('a customer-managed KMS key with rotation seals webhook secrets; dispatch may only generate data keys, the deliverer only decrypt', () => {
+    const keys = ofType(stateful, 'AWS::KMS::Key');
+    expect(keys).toHaveLength(1);
+    expect(keys[0]![1].Properties.EnableKeyRotation).toBe(true);
+    const grants = (fn: string) => {
+      const [, f] = manifestFunction(fn);
+      expect(f.Properties.Environment.Variables[envName.kmsKeyArn('webhook-secrets')], fn).toBeDefined();
+      return statementsOfRole(refOf(f.Properties.Role)!)
+        .flatMap((s) => list(s.Action))
+        .filter((a) => a.startsWith('kms:'));
+    };
+    expect(grants('webhook-dispatch')).toEqual(['kms:GenerateDataKey']);
+    expect(grants('webhook-deliverer')).toEqual(['kms:Decrypt']);
+    const [, fanout] = manifestFunction('webhook-fanout');
+    expect(fanout.Properties.Environment.Variables[envName.kmsKeyArn('webhook-secrets')]).toBeUndefined();
   });
 });

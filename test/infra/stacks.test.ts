@@ -176,7 +176,7 @@ function invariants(label: string, load: () => Promise<{ stateful: Template; sta
         expect(list(xray[0]!.Action)).toContain('xray:PutTelemetryRecords');
         const env = fn.Properties.Environment?.Variables ?? {};
         const tag = (fn.Properties.Tags ?? []).find((t: { Key: string }) => t.Key === FUNCTION_TAG);
-        expect(env.POWERTOOLS_SERVICE_NAME, id).toBe(tag?.Value ?? 'signing-key-provider');
+        expect(env.POWERTOOLS_SERVICE_NAME, id).toBe(tag?.Value ?? 'signing-key-rotator');
         expect(env.NODE_OPTIONS, id).toContain('--enable-source-maps');
         expect(resources[refOf(fn.Properties.Role)!]?.Type).toBe('AWS::IAM::Role');
       }
@@ -242,7 +242,7 @@ describe('generated from the fixture manifest', () => {
   it('each use becomes its env var, and functions serving JWT routes get the verification key', () => {
     const api = envOf(dev.stateless, 'api');
     expect(Object.keys(api)).toEqual(
-      expect.arrayContaining(['TABLE_NAME', 'EVENT_BUS_NAME', 'QUEUE_DELIVERIES_URL', 'AUTH_PUBLIC_JWK']),
+      expect.arrayContaining(['TABLE_NAME', 'EVENT_BUS_NAME', 'QUEUE_DELIVERIES_URL', 'AUTH_JWKS_URL']),
     );
     expect(api).toMatchObject({ AUTH_ISSUER: 'switchboard', AUTH_AUDIENCE: 'switchboard-api', STAGE: 'dev' });
     const worker = envOf(dev.stateless, 'worker');
@@ -258,7 +258,7 @@ describe('generated from the fixture manifest', () => {
       expect.arrayContaining([
         'SECRET_ZUORA_CREDENTIALS_ARN',
         'SECRET_LICENCE_SIGNING_KEY_ARN',
-        'AUTH_PUBLIC_JWK', // authVerify use
+        'AUTH_JWKS_URL', // authVerify use
       ]),
     );
     // Only a public route: no key, no table, nothing it does not use.
@@ -276,11 +276,12 @@ describe('generated from the fixture manifest', () => {
     );
   });
 
-  it('AUTH_PUBLIC_JWK comes from the signing-key custom resource attribute (same stack, so it can rotate)', () => {
-    const [[keyId, key]] = ofType(dev.stateless, 'Custom::SigningKey') as [[string, Resource]];
-    expect(key.Properties.KeyVersion).toBe('1');
-    expect(JSON.stringify(key.Properties.SecretArn)).toContain('Fn::ImportValue');
-    expect(envOf(dev.stateless, 'api').AUTH_PUBLIC_JWK).toEqual({ 'Fn::GetAtt': [keyId, 'PublicJwk'] });
+  it("AUTH_JWKS_URL is the JWKS route of the stack's own API (verifiers follow rotations, no redeploy)", () => {
+    const [[apiId]] = ofType(dev.stateless, 'AWS::ApiGatewayV2::Api') as [[string, Resource]];
+    const url = JSON.stringify(envOf(dev.stateless, 'api').AUTH_JWKS_URL);
+    expect(url).toContain(apiId);
+    expect(url).toContain('/.well-known/jwks.json');
+    expect(envOf(dev.stateless, 'api').AUTH_PUBLIC_JWK).toBeUndefined();
   });
 
   it('grants follow uses: read-only table users cannot write; writers can; nothing else is granted', () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -14,6 +14,7 @@ import { updateEndpoint } from '../../../../functions/webhook-dispatch/endpoints
 import type { DispatchDeps } from '../../../../functions/webhook-dispatch/routes.ts';
 import { fanOut } from '../../../../functions/webhook-fanout/fan-out.ts';
 import { sweep } from '../../../../functions/webhook-sweeper/sweep.ts';
+import { inProcessKms, LOCAL_KMS_KEY_ARN, LocalKms } from '../../../../local/kms.ts';
 import { WebhookDeliveryRepository } from '../../../../shared/db/entities/webhook-deliveries.ts';
 import {
   type WebhookEndpoint,
@@ -23,11 +24,14 @@ import type { ReceivedEvent } from '../../../../shared/events/consumer.ts';
 import type { HubEvent } from '../../../../shared/events/publisher.ts';
 import { newId, ulidGenerator } from '../../../../shared/ids.ts';
 import type { DeliveryMessage } from '../../../../shared/webhooks/delivery-queue.ts';
-import { secretBox } from '../../../../shared/webhooks/secret-box.ts';
+import { type KmsSend, kmsSecretBox } from '../../../../shared/webhooks/secret-box.ts';
 import { generateSecret } from '../../../../shared/webhooks/signing.ts';
 import { startTestTable, type TestTable } from '../../../helpers/dynamo.ts';
 
-const box = secretBox('test key material');
+const box = kmsSecretBox({
+  kms: inProcessKms(new LocalKms(randomBytes(32))) as KmsSend,
+  keyId: LOCAL_KMS_KEY_ARN,
+});
 let table: TestTable;
 let endpoints: WebhookEndpointRepository;
 let deliveries: WebhookDeliveryRepository;
@@ -79,7 +83,7 @@ function world(options: { respond?: (req: SendRequest, n: number) => SendResult;
     clock: { now: () => new Date(now) },
     random: () => 0.5,
     newClaimId: randomUUID,
-    secrets: async () => box,
+    secrets: box,
   };
   return {
     deps,
@@ -117,15 +121,16 @@ async function endpoint(
 ): Promise<WebhookEndpoint & { plainSecret: string }> {
   const at = new Date().toISOString();
   const plainSecret = generateSecret();
+  const id = overrides.id ?? newId('ep');
   const ep: WebhookEndpoint = {
-    id: newId('ep'),
+    id,
     tenant,
     url: 'https://hooks.partner.example/in',
     eventTypes: ['*'],
     rateLimitPerSecond: 10,
     status: 'enabled',
     allEvents: false,
-    secret: box.seal(plainSecret),
+    secret: await box.seal(plainSecret, { tenant, endpointId: id }),
     createdAt: at,
     updatedAt: at,
     ...overrides,
@@ -183,8 +188,10 @@ describe('webhook delivery', () => {
   it('signs with the current and the previous secret while a rotation overlaps, and opens sealed secrets only', async () => {
     const w = world();
     const previous = generateSecret();
+    const epId = newId('ep');
     const ep = await endpoint(tenant, {
-      previousSecret: box.seal(previous),
+      id: epId,
+      previousSecret: await box.seal(previous, { tenant, endpointId: epId }),
       previousSecretExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
     });
     expect((await endpoints.get(tenant, ep.id))!.secret).not.toContain('whsec_');

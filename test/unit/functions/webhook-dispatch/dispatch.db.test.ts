@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webhookRoutes } from '../../../../functions/webhook-dispatch/routes.ts';
+import { inProcessKms, LOCAL_KMS_KEY_ARN, LocalKms } from '../../../../local/kms.ts';
 import { systemClock } from '../../../../shared/clock.ts';
 import { CustomEventRepository } from '../../../../shared/db/entities/webhook-custom-events.ts';
 import {
@@ -13,11 +15,14 @@ import type { HubEvent } from '../../../../shared/events/publisher.ts';
 import { httpHandler } from '../../../../shared/http/handler.ts';
 import { newId, ulidGenerator } from '../../../../shared/ids.ts';
 import type { DeliveryMessage } from '../../../../shared/webhooks/delivery-queue.ts';
-import { secretBox } from '../../../../shared/webhooks/secret-box.ts';
+import { type KmsSend, kmsSecretBox } from '../../../../shared/webhooks/secret-box.ts';
 import { apiEvent, type TestKeys, testContext, testKeys } from '../../../helpers/auth.ts';
 import { startTestTable, type TestTable } from '../../../helpers/dynamo.ts';
 
-const box = secretBox('dispatch test key');
+const box = kmsSecretBox({
+  kms: inProcessKms(new LocalKms(randomBytes(32))) as KmsSend,
+  keyId: LOCAL_KMS_KEY_ARN,
+});
 let table: TestTable;
 let keys: TestKeys;
 let handler: ReturnType<typeof httpHandler>;
@@ -46,7 +51,7 @@ beforeAll(async () => {
       clock: systemClock,
       ids: ulidGenerator,
       stage: 'prod',
-      secrets: async () => box,
+      secrets: box,
     }),
   });
 });
@@ -146,10 +151,22 @@ describe('webhook endpoints API', () => {
     // Stored sealed: neither secret is readable in the table.
     const stored = (await endpoints.get('crud', id))!;
     expect(JSON.stringify(stored)).not.toContain('whsec_');
-    expect(box.open(stored.secret)).toBe(rotated.body.secret);
-    expect(box.open(stored.previousSecret!)).toBe(created.body.secret);
+    const owner = { tenant: 'crud', endpointId: id };
+    expect(await box.open(stored.secret, owner)).toBe(rotated.body.secret);
+    expect(await box.open(stored.previousSecret!, owner)).toBe(created.body.secret);
     expect(Date.parse(rotated.body.previousSecretExpiresAt) - Date.now()).toBeGreaterThan(23 * 3_600_000);
-    expect(() => secretBox('another key').open(stored.secret)).toThrow();
+    // Sealed for this endpoint only: another endpoint id or tenant, or another KMS key, cannot open it.
+    await expect(box.open(stored.secret, { tenant: 'crud', endpointId: 'ep_other' })).rejects.toThrow(
+      /not sealed for this endpoint/,
+    );
+    await expect(box.open(stored.secret, { tenant: 'other', endpointId: id })).rejects.toThrow(
+      /not sealed for this endpoint/,
+    );
+    const otherKms = kmsSecretBox({
+      kms: inProcessKms(new LocalKms(randomBytes(32))) as KmsSend,
+      keyId: LOCAL_KMS_KEY_ARN,
+    });
+    await expect(otherKms.open(stored.secret, owner)).rejects.toThrow();
     for (let i = 0; i < 2; i++)
       await call('POST', '/v1/webhooks/endpoints', { tenant: 'crud', body: validEndpoint });
     const first = await call('GET', '/v1/webhooks/endpoints', { tenant: 'crud', query: { limit: '2' } });
@@ -198,7 +215,9 @@ describe('webhook endpoints API', () => {
       query: { endpointId: id },
     });
     expect(log.body.items).toEqual([]);
-    expect(box.open((await endpoints.get('owner', id))!.secret)).toBe(mine.body.secret);
+    expect(
+      await box.open((await endpoints.get('owner', id))!.secret, { tenant: 'owner', endpointId: id }),
+    ).toBe(mine.body.secret);
     expect((await endpoints.get('owner', id))!.status).toBe('enabled');
     expect((await deliveries.get(d.id))!.status).toBe('failed');
   });
