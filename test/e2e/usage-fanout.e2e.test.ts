@@ -26,10 +26,17 @@ const SUBSCRIPTIONS = 200;
 const RECORDS = 20_000;
 
 function testWiring(): Wiring {
-  const w = structuredClone(wiring) as Wiring;
-  w.functions['usage-billing-worker']!.timeoutSeconds = 2;
-  w.queues['usage-billing-slices']!.visibilityTimeoutSeconds = 30;
-  return w;
+  return {
+    ...wiring,
+    functions: {
+      ...wiring.functions,
+      'usage-billing-worker': { ...wiring.functions['usage-billing-worker']!, timeoutSeconds: 2 },
+    },
+    queues: {
+      ...wiring.queues,
+      'usage-billing-slices': { ...wiring.queues['usage-billing-slices']!, visibilityTimeoutSeconds: 30 },
+    },
+  };
 }
 
 describe('usage billing fan-out end to end', () => {

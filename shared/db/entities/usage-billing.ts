@@ -415,18 +415,20 @@ export class UsageBillingStore {
    * undefined when this slice had already been counted.
    */
   async completeSlice(result: SliceResult, now: Date): Promise<BillingRun | undefined> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          PK: key('USAGERUN', result.runId),
-          SK: key('SLICE', result.slice),
-          entity: 'usage-billing-slice',
-          expiresAt: Math.floor(now.getTime() / 1000) + 90 * 86_400,
-          ...sliceResultSchema.parse(result),
-        },
-      }),
-    );
+    // An empty slice (no subscription in it this period) has nothing to report: counted only.
+    if (result.subscriptions.length || result.failures.length)
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            PK: key('USAGERUN', result.runId),
+            SK: key('SLICE', result.slice),
+            entity: 'usage-billing-slice',
+            expiresAt: Math.floor(now.getTime() / 1000) + 90 * 86_400,
+            ...sliceResultSchema.parse(result),
+          },
+        }),
+      );
     const stats = result.stats;
     const names = Object.keys(stats) as Array<keyof RunStats>;
     let updated: BillingRun;
