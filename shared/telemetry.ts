@@ -66,6 +66,7 @@ export type MetricName =
   | 'UsageRecordsDuplicate'
   | 'UsageRecordsRejected'
   | 'UsageLinesBilled'
+  | 'UsageBillingSlicesPlanned'
   | 'UsageBillingFailures'
   | 'ZuoraEventItems'
   | 'ZuoraEventLatency';

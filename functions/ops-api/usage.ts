@@ -19,6 +19,7 @@ const runRow = (r: BillingRun) => ({
   ...(r.startedAt ? { startedAt: r.startedAt } : {}),
   ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}),
   ...(r.stats ? { stats: r.stats } : {}),
+  ...(r.slices ? { slices: r.slices } : {}),
   ...(r.error ? { error: r.error } : {}),
 });
 

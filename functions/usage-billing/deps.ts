@@ -1,3 +1,4 @@
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod';
 import {
   appDirectSecretSchema,
@@ -16,13 +17,46 @@ import { baseEnvSchema, busEnvSchema, parseEnv, tableEnvSchema } from '../../sha
 import { PermanentError } from '../../shared/errors.ts';
 import { publisherFromEnv } from '../../shared/events/publisher.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
+import { awsClient } from '../../shared/telemetry.ts';
 import { usageEnvSchema, usageShards } from '../../shared/usage/config.ts';
 import { AppDirectClient, AppDirectUsageBiller } from './appdirect-usage.ts';
-import type { RunBillingDeps } from './run-billing.ts';
+import type { PlanDeps, RunBillingDeps } from './run-billing.ts';
 import { ZuoraUsageBiller, zuoraDateFormats } from './zuora-usage.ts';
 
+/** The planner's adapters: the run store, the slices queue and the usage settings. */
+export function planDepsFromEnv(): PlanDeps {
+  const env = parseEnv(
+    baseEnvSchema
+      .extend(tableEnvSchema.shape)
+      .extend(usageEnvSchema.shape)
+      .extend({ QUEUE_USAGE_BILLING_SLICES_URL: z.string().url() }),
+  );
+  const sqs = awsClient(SQSClient, {});
+  return {
+    billing: new UsageBillingStore(documentClient(), env.TABLE_NAME),
+    slices: {
+      send: async (messages) => {
+        for (let i = 0; i < messages.length; i += 10) {
+          const batch = messages.slice(i, i + 10);
+          const res = await sqs.send(
+            new SendMessageBatchCommand({
+              QueueUrl: env.QUEUE_USAGE_BILLING_SLICES_URL,
+              Entries: batch.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) })),
+            }),
+          );
+          if (res.Failed?.length) throw new Error(`could not queue ${res.Failed.length} billing slices`);
+        }
+      },
+    },
+    periodShards: usageShards(env).period,
+    clock: systemClock,
+    ids: ulidGenerator,
+    config: { lateWindowDays: env.USAGE_LATE_WINDOW_DAYS },
+  };
+}
+
 /**
- * The billing function's adapters, built once per execution environment from its environment
+ * The billing worker's adapters, built once per execution environment from its environment
  * (table, bus, partner base URLs and credentials secrets, usage settings from the manifest).
  */
 export function billingDepsFromEnv(): RunBillingDeps {

@@ -8,8 +8,10 @@ import type {
   BillingRun,
   GroupKey,
   GroupState,
+  RunStats,
   Submission,
   SubmissionLine,
+  SubscriptionResult,
   UsageBillingStore,
 } from '../../shared/db/entities/usage-billing.ts';
 import type { UsageRecordItem } from '../../shared/db/entities/usage-records.ts';
@@ -51,6 +53,8 @@ export interface RunBillingDeps {
     | 'updateSubmission'
     | 'putRun'
     | 'getRun'
+    | 'completeSlice'
+    | 'isSliceDone'
   >;
   registry: {
     get(sub: string): Promise<(RegisteredSubscription & { charges: RegisteredCharge[] }) | undefined>;
@@ -90,157 +94,291 @@ interface Aggregate extends GroupKey {
   maxTimestamp: string;
 }
 
+export interface BillingSlice {
+  period: string;
+  /** GSI2 shard: a hash of tenant#subscription (every record of a subscription's period is in one). */
+  shard: number;
+}
+export const sliceName = (s: BillingSlice) => `${s.period}#${s.shard}`;
+
+/** Every (period, subscription shard) slice of a run started at `now`: computed from keys, no read. */
+export function planSlices(now: Date, lateWindowDays: number, periodShards: number): BillingSlice[] {
+  return openPeriods(now, lateWindowDays).flatMap((period) =>
+    Array.from({ length: periodShards }, (_, shard) => ({ period, shard })),
+  );
+}
+
+export interface PlanDeps {
+  billing: Pick<UsageBillingStore, 'putRun' | 'getRun'>;
+  /** Hands slices to the `usage-billing-worker` function (the `usage-billing-slices` queue). */
+  slices: { send(messages: Array<{ runId: string } & BillingSlice>): Promise<void> };
+  periodShards: number;
+  clock: Clock;
+  ids: IdGenerator;
+  config: Pick<BillingConfig, 'lateWindowDays'>;
+}
+
+const ZERO_STATS = () => ({
+  groups: 0,
+  submissions: 0,
+  billed: 0,
+  failed: 0,
+  pending: 0,
+  recovered: 0,
+  skipped: 0,
+});
+
 /**
- * One billing run. For every (tenant, subscription, charge, unit, period) group it bills the delta
- * between the current total and the billed total, and records the new billed total only after the
- * biller confirmed. Safe at every line:
- *  - a group is claimed (conditional write) before its submission is uploaded: concurrent runs
- *    cannot both bill it, and a claim lost to a newer record or run is simply dropped;
- *  - the submission (exact lines) is written before the claim and before any upload, so a crashed
- *    run's work is resumed from it by a later run, asking the biller what it already has (Zuora:
- *    the import by file name; AppDirect: the same idempotency key) instead of uploading twice;
- *  - late records raise the total and are billed by the next run as a new delta.
+ * Plans one billing run (the scheduled run, or one started by `POST /v1/usage/billing-runs`): records
+ * the run as `running` with its slice count, then sends one message per (period, subscription
+ * shard) slice. Workers bill the slices in parallel; the last one to finish closes the run. A run
+ * redelivered after it was planned is not planned again (its slices are already queued); a planner
+ * that crashed between the two writes re-sends them all, which workers absorb (a slice is counted
+ * once and billing is a delta against the billed total).
  */
-export async function runBilling(
+export async function planBillingRun(
   input: { runId?: string; trigger: BillingRun['trigger'] },
-  deps: RunBillingDeps,
+  deps: PlanDeps,
 ): Promise<BillingRun> {
   const startedAt = deps.clock.now();
   const existing = input.runId ? await deps.billing.getRun(input.runId) : undefined;
-  // A redelivered request for a finished run is a no-op; a failed run is run again.
-  if (existing && (existing.status === 'succeeded' || existing.status === 'partial')) return existing;
-  const run: BillingRun = existing ?? {
-    id: input.runId ?? deps.ids.next('urun'),
-    trigger: input.trigger,
-    status: 'queued',
-    createdAt: startedAt.toISOString(),
-    failures: [],
-    expiresAt: Math.floor(startedAt.getTime() / 1000) + RUN_RETENTION_SECONDS,
+  if (existing && existing.status !== 'queued' && existing.slices && existing.slices.done > 0)
+    return existing;
+  const slices = planSlices(startedAt, deps.config.lateWindowDays, deps.periodShards);
+  const run: BillingRun = {
+    ...(existing ?? {
+      id: input.runId ?? deps.ids.next('urun'),
+      trigger: input.trigger,
+      createdAt: startedAt.toISOString(),
+      failures: [],
+      expiresAt: Math.floor(startedAt.getTime() / 1000) + RUN_RETENTION_SECONDS,
+    }),
+    status: 'running',
+    startedAt: startedAt.toISOString(),
+    stats: ZERO_STATS(),
+    slices: { total: slices.length, done: 0 },
   };
-  run.status = 'running';
-  run.startedAt = startedAt.toISOString();
   await deps.billing.putRun(run);
-  const stats = { groups: 0, submissions: 0, billed: 0, failed: 0, pending: 0, recovered: 0, skipped: 0 };
-  const failures: BillingRun['failures'] = [];
-  const ctx = { deps, runId: run.id, stats, failures };
-  try {
-    const aggregates = await aggregate(deps, startedAt);
-    stats.groups = aggregates.size;
-    const states = await loadStates(deps, aggregates);
-    const subscriptions = new Map<string, Awaited<ReturnType<RunBillingDeps['registry']['get']>>>();
-    await forEachLimit(
-      [...new Set([...aggregates.values()].map((a) => a.subscriptionNumber))],
-      16,
-      async (s) => {
-        subscriptions.set(s, await deps.registry.get(s));
-      },
-    );
-
-    const now = deps.clock.now();
-    const toRecover = new Set<string>();
-    const candidates: Array<{ line: SubmissionLine; version: number; failures: number; biller: Biller }> = [];
-    for (const [id, agg] of aggregates) {
-      const state = states.get(id);
-      if (state?.inflight) {
-        toRecover.add(state.inflight.submissionId);
-        continue;
-      }
-      if (state?.retryAt && Date.parse(state.retryAt) > now.getTime()) {
-        stats.skipped++;
-        continue;
-      }
-      const billed = toScaled(state?.billed ?? '0') ?? 0n;
-      const delta = agg.total - billed;
-      if (delta <= 0n) continue;
-      const sub = subscriptions.get(agg.subscriptionNumber);
-      const biller = sub ? (deps.config.billerOverrides?.[sub.subscriptionNumber] ?? sub.biller) : undefined;
-      if (!sub || !biller || !deps.billers[biller]) {
-        stats.skipped++;
-        logger.warn('usage group has no biller', {
-          subscription: agg.subscriptionNumber,
-          biller,
-        });
-        continue;
-      }
-      const charge = sub.charges.find((c) => c.chargeNumber === agg.chargeNumber);
-      candidates.push({
-        biller,
-        version: state?.version ?? 0,
-        failures: state?.failures ?? 0,
-        line: {
-          tenant: agg.tenant,
-          subscriptionNumber: agg.subscriptionNumber,
-          chargeNumber: agg.chargeNumber,
-          unit: agg.unit,
-          period: agg.period,
-          // AppDirect bills the account identifier the channel answered, on the marketplace holding it.
-          accountNumber: (biller === 'appdirect' && sub.appdirect?.accountIdentifier) || sub.accountNumber,
-          ...(biller === 'appdirect' && sub.appdirect
-            ? { marketplaceId: sub.appdirect.marketplaceId, marketplaceBaseUrl: sub.appdirect.baseUrl }
-            : {}),
-          quantity: fromScaled(delta),
-          target: fromScaled(agg.total),
-          targetCount: agg.count,
-          usageDate: agg.maxTimestamp,
-          ...(charge?.pricing ? { pricing: charge.pricing } : {}),
-        },
-      });
-    }
-
-    await forEachLimit([...toRecover], deps.config.submissionConcurrency, (id) => recover(ctx, id));
-
-    const chunks: Array<{ biller: Biller; items: typeof candidates }> = [];
-    for (const biller of Object.keys(deps.billers) as Biller[]) {
-      const mine = candidates.filter((c) => c.biller === biller);
-      if (!mine.length) continue;
-      const byLine = new Map(mine.map((c) => [c.line, c]));
-      const isolated = (l: SubmissionLine) => (byLine.get(l)?.failures ?? 0) > 0;
-      const lineChunks =
-        biller === 'appdirect'
-          ? chunkAppDirectLines(
-              mine.map((c) => c.line),
-              isolated,
-            )
-          : chunkLines(
-              mine.map((c) => c.line),
-              deps.billers[biller]!.maxLines,
-              isolated,
-            );
-      for (const lines of lineChunks) chunks.push({ biller, items: lines.map((l) => byLine.get(l)!) });
-    }
-    await forEachLimit(chunks, deps.config.submissionConcurrency, (chunk) =>
-      submitChunk(ctx, chunk.biller, chunk.items),
-    );
-
-    run.status = stats.failed === 0 && stats.pending === 0 ? 'succeeded' : 'partial';
-  } catch (error) {
-    run.status = 'failed';
-    run.error = (error as Error).message;
-    logger.error('billing run failed', { error, runId: run.id });
-  }
-  run.finishedAt = deps.clock.now().toISOString();
-  run.stats = stats;
-  run.failures = failures.slice(0, MAX_RUN_FAILURES_LISTED);
-  await deps.billing.putRun(run);
-  if (run.status === 'failed') throw new Error(`billing run ${run.id} failed: ${run.error}`);
+  await deps.slices.send(slices.map((s) => ({ runId: run.id, ...s })));
+  count('UsageBillingSlicesPlanned', slices.length);
   return run;
 }
 
+export interface SliceOutcome {
+  stats: RunStats;
+  failures: BillingRun['failures'];
+  subscriptions: SubscriptionResult[];
+  /** Records read for this slice. */
+  records: number;
+}
+
+/**
+ * One worker invocation: bills one slice of a run. For every (tenant, subscription, charge, unit,
+ * period) group of the slice (all its records are in the slice, see `subscriptionShardOf`) it bills
+ * the delta between the current total and the billed total, and records the new billed total only
+ * after the biller confirmed. Safe at every line:
+ *  - a group is claimed (conditional write) before its submission is uploaded: concurrent runs
+ *    cannot both bill it, and a claim lost to a newer record or run is simply dropped;
+ *  - the submission (exact lines) is written before the claim and before any upload, so a crashed
+ *    worker's work is resumed from it by the redelivered slice (same run: taken over at once) or a
+ *    later run (after the lease), asking the biller what it already has (Zuora: the import by file
+ *    name; AppDirect: the same idempotency key) instead of uploading twice;
+ *  - late records raise the total and are billed by the next run as a new delta.
+ * Then the slice is counted on the run, once (`completeSlice`).
+ */
+export async function billSlice(
+  input: { runId: string } & BillingSlice,
+  deps: RunBillingDeps,
+  attempt = 1,
+): Promise<SliceOutcome | undefined> {
+  const name = sliceName(input);
+  if (await deps.billing.isSliceDone(input.runId, name)) return undefined; // redelivered after counting
+  const outcome = await billSliceGroups(input, deps);
+  await deps.billing.completeSlice(
+    {
+      runId: input.runId,
+      slice: name,
+      attempt,
+      finishedAt: deps.clock.now().toISOString(),
+      stats: outcome.stats,
+      subscriptions: outcome.subscriptions,
+      failures: outcome.failures.slice(0, MAX_RUN_FAILURES_LISTED),
+    },
+    deps.clock.now(),
+  );
+  return outcome;
+}
+
+async function billSliceGroups(
+  input: { runId: string } & BillingSlice,
+  deps: RunBillingDeps,
+): Promise<SliceOutcome> {
+  const startedAt = deps.clock.now();
+  const stats = ZERO_STATS();
+  const failures: BillingRun['failures'] = [];
+  const ctx: Ctx = { deps, runId: input.runId, stats, failures, outcomes: new Map(), billedTo: new Map() };
+  const { aggregates, records } = await aggregate(deps, startedAt, [input]);
+  stats.groups = aggregates.size;
+  const states = await loadStates(deps, aggregates);
+  const subscriptions = new Map<string, Awaited<ReturnType<RunBillingDeps['registry']['get']>>>();
+  await forEachLimit(
+    [...new Set([...aggregates.values()].map((a) => a.subscriptionNumber))],
+    16,
+    async (s) => {
+      subscriptions.set(s, await deps.registry.get(s));
+    },
+  );
+
+  const now = deps.clock.now();
+  const toRecover = new Set<string>();
+  const candidates: Array<{ line: SubmissionLine; version: number; failures: number; biller: Biller }> = [];
+  for (const [id, agg] of aggregates) {
+    const state = states.get(id);
+    if (state?.inflight) {
+      toRecover.add(state.inflight.submissionId);
+      continue;
+    }
+    if (state?.retryAt && Date.parse(state.retryAt) > now.getTime()) {
+      stats.skipped++;
+      ctx.outcomes.set(id, 'skipped');
+      continue;
+    }
+    const billed = toScaled(state?.billed ?? '0') ?? 0n;
+    const delta = agg.total - billed;
+    if (delta <= 0n) continue;
+    const sub = subscriptions.get(agg.subscriptionNumber);
+    const biller = sub ? (deps.config.billerOverrides?.[sub.subscriptionNumber] ?? sub.biller) : undefined;
+    if (!sub || !biller || !deps.billers[biller]) {
+      stats.skipped++;
+      ctx.outcomes.set(id, 'skipped');
+      logger.warn('usage group has no biller', {
+        subscription: agg.subscriptionNumber,
+        biller,
+      });
+      continue;
+    }
+    const charge = sub.charges.find((c) => c.chargeNumber === agg.chargeNumber);
+    candidates.push({
+      biller,
+      version: state?.version ?? 0,
+      failures: state?.failures ?? 0,
+      line: {
+        tenant: agg.tenant,
+        subscriptionNumber: agg.subscriptionNumber,
+        chargeNumber: agg.chargeNumber,
+        unit: agg.unit,
+        period: agg.period,
+        // AppDirect bills the account identifier the channel answered, on the marketplace holding it.
+        accountNumber: (biller === 'appdirect' && sub.appdirect?.accountIdentifier) || sub.accountNumber,
+        ...(biller === 'appdirect' && sub.appdirect
+          ? { marketplaceId: sub.appdirect.marketplaceId, marketplaceBaseUrl: sub.appdirect.baseUrl }
+          : {}),
+        quantity: fromScaled(delta),
+        target: fromScaled(agg.total),
+        targetCount: agg.count,
+        usageDate: agg.maxTimestamp,
+        ...(charge?.pricing ? { pricing: charge.pricing } : {}),
+      },
+    });
+  }
+
+  await forEachLimit([...toRecover], deps.config.submissionConcurrency, (id) => recover(ctx, id));
+
+  const chunks: Array<{ biller: Biller; items: typeof candidates }> = [];
+  for (const biller of Object.keys(deps.billers) as Biller[]) {
+    const mine = candidates.filter((c) => c.biller === biller);
+    if (!mine.length) continue;
+    const byLine = new Map(mine.map((c) => [c.line, c]));
+    const isolated = (l: SubmissionLine) => (byLine.get(l)?.failures ?? 0) > 0;
+    const lineChunks =
+      biller === 'appdirect'
+        ? chunkAppDirectLines(
+            mine.map((c) => c.line),
+            isolated,
+          )
+        : chunkLines(
+            mine.map((c) => c.line),
+            deps.billers[biller]!.maxLines,
+            isolated,
+          );
+    for (const lines of lineChunks) chunks.push({ biller, items: lines.map((l) => byLine.get(l)!) });
+  }
+  await forEachLimit(chunks, deps.config.submissionConcurrency, (chunk) =>
+    submitChunk(ctx, chunk.biller, chunk.items),
+  );
+
+  return { stats, failures, subscriptions: perSubscription(aggregates, states, ctx), records };
+}
+
+/** The slice's outcome per (tenant, subscription, period), from what it read and did. */
+function perSubscription(
+  aggregates: Map<string, Aggregate>,
+  states: Map<string, GroupState>,
+  ctx: Ctx,
+): SubscriptionResult[] {
+  const out = new Map<string, SubscriptionResult & { t: bigint; b: bigint }>();
+  for (const [id, a] of aggregates) {
+    const k = `${a.tenant}#${a.subscriptionNumber}#${a.period}`;
+    let r = out.get(k);
+    if (!r) {
+      r = {
+        tenant: a.tenant,
+        subscriptionNumber: a.subscriptionNumber,
+        period: a.period,
+        groups: 0,
+        records: 0,
+        total: '0',
+        billed: '0',
+        billedGroups: 0,
+        pendingGroups: 0,
+        failedGroups: 0,
+        skippedGroups: 0,
+        t: 0n,
+        b: 0n,
+      };
+      out.set(k, r);
+    }
+    r.groups++;
+    r.records += a.count;
+    r.t += a.total;
+    const o = ctx.outcomes.get(id);
+    const billedBefore = toScaled(states.get(id)?.billed ?? '0') ?? 0n;
+    r.b += ctx.billedTo.get(id) ?? billedBefore;
+    if (o === 'billed') r.billedGroups++;
+    else if (o === 'pending') r.pendingGroups++;
+    else if (o === 'failed') r.failedGroups++;
+    else if (o === 'skipped') r.skippedGroups++;
+  }
+  return [...out.values()].map(({ t, b, ...r }) => ({ ...r, total: fromScaled(t), billed: fromScaled(b) }));
+}
+
+type Outcome = 'billed' | 'pending' | 'failed' | 'skipped';
 type Ctx = {
   deps: RunBillingDeps;
   runId: string;
-  stats: NonNullable<BillingRun['stats']>;
+  stats: RunStats;
   failures: BillingRun['failures'];
+  /** Per group id (`lineId`): what the slice did with it, and the total it billed it up to. */
+  outcomes: Map<string, Outcome>;
+  billedTo: Map<string, bigint>;
 };
 
-async function aggregate(deps: RunBillingDeps, now: Date): Promise<Map<string, Aggregate>> {
+const lineId = (g: GroupKey) => [g.tenant, g.subscriptionNumber, g.chargeNumber, g.unit, g.period].join('#');
+function mark(ctx: Ctx, lines: GroupKey[], outcome: Outcome): void {
+  for (const l of lines) ctx.outcomes.set(lineId(l), outcome);
+}
+
+async function aggregate(
+  deps: RunBillingDeps,
+  now: Date,
+  tasks: BillingSlice[],
+): Promise<{ aggregates: Map<string, Aggregate>; records: number }> {
   const nowSec = Math.floor(now.getTime() / 1000);
   const out = new Map<string, Aggregate>();
-  const tasks = openPeriods(now, deps.config.lateWindowDays).flatMap((period) =>
-    Array.from({ length: deps.records.periodShards }, (_, shard) => ({ period, shard })),
-  );
+  let records = 0;
   await forEachLimit(tasks, 8, async ({ period, shard }) => {
     for await (const r of deps.records.listPeriodShard(period, shard, nowSec)) {
+      records++;
       const id = [r.tenant, r.subscriptionNumber, r.chargeNumber, r.unit, r.period].join('#');
       let agg = out.get(id);
       if (!agg) {
@@ -261,7 +399,7 @@ async function aggregate(deps: RunBillingDeps, now: Date): Promise<Map<string, A
       if (r.timestamp > agg.maxTimestamp) agg.maxTimestamp = r.timestamp;
     }
   });
-  return out;
+  return { aggregates: out, records };
 }
 
 async function loadStates(
@@ -334,6 +472,11 @@ async function submitChunk(
   if (lines.length !== items.length) {
     // Another run (or newer records) got there first: bill only what this submission holds.
     ctx.stats.skipped += items.length - lines.length;
+    mark(
+      ctx,
+      items.filter((_, idx) => !claimed[idx]).map((i) => i.line),
+      'skipped',
+    );
     const ok = await deps.billing.updateSubmission(
       submission.id,
       { lines, ...(lines.length ? {} : { status: 'abandoned' as const }) },
@@ -358,8 +501,12 @@ async function recover(ctx: Ctx, submissionId: string): Promise<void> {
   const idle = now.getTime() - Date.parse(s.updatedAt) >= deps.config.leaseSeconds * 1000;
   const handedBack = s.status === 'interrupted' && (!s.retryAt || Date.parse(s.retryAt) <= now.getTime());
   const terminal = s.status === 'billed' || s.status === 'failed' || s.status === 'abandoned';
-  if (!idle && !handedBack && !terminal) {
+  // This run's own submission: left by a worker of this run that died mid-slice (the slice message
+  // came back only after the visibility timeout, longer than the function's): take it over now.
+  const ownRun = s.owner === ctx.runId;
+  if (!idle && !handedBack && !terminal && !ownRun) {
     ctx.stats.pending++;
+    mark(ctx, s.lines, 'pending');
     return;
   }
   // Take it over: only one run wins this conditional write.
@@ -414,6 +561,7 @@ async function deliver(ctx: Ctx, s: Submission): Promise<void> {
       await finishBilled(ctx, s);
     } else if (outcome.status === 'pending') {
       ctx.stats.pending++;
+      mark(ctx, s.lines, 'pending');
       await write({ status: 'interrupted', reason: 'biller still processing' });
     } else {
       await fail(ctx, s, outcome.reason);
@@ -421,6 +569,7 @@ async function deliver(ctx: Ctx, s: Submission): Promise<void> {
   } catch (error) {
     const reason = (error as Error).message;
     ctx.stats.pending++;
+    mark(ctx, s.lines, 'pending');
     ctx.failures.push({ submissionId: s.id, biller: s.biller, reason });
     logger.warn('usage submission interrupted; a later run resumes it', { submissionId: s.id, reason });
     const retryAt = new Date(deps.clock.now().getTime() + backoffSeconds(deps.config, s.attempts) * 1000);
@@ -473,12 +622,15 @@ async function finishBilled(ctx: Ctx, s: Submission): Promise<void> {
   });
   if (s.status !== 'billed') await deps.billing.updateSubmission(s.id, { status: 'billed' }, now);
   ctx.stats.billed++;
+  mark(ctx, s.lines, 'billed');
+  for (const l of s.lines) ctx.billedTo.set(lineId(l), toScaled(l.target) ?? 0n);
   count('UsageLinesBilled', s.lines.length);
 }
 
 async function fail(ctx: Ctx, s: Submission, reason: string): Promise<void> {
   const { deps } = ctx;
   ctx.stats.failed++;
+  mark(ctx, s.lines, 'failed');
   count('UsageBillingFailures');
   ctx.failures.push({ submissionId: s.id, biller: s.biller, reason });
   await deps.billing.updateSubmission(

@@ -10,7 +10,8 @@ import type { WiringPart } from '../wiring-types.ts';
 
 /**
  * Usage part of the manifest: submission and summary (API), billing runs started by the schedule or
- * the API (through the `usage-billing-runs` queue), billed to Zuora usage import or AppDirect
+ * the API (through the `usage-billing-runs` queue), planned into (period, subscription shard) slices
+ * billed by `usage-billing-worker` (the `usage-billing-slices` queue), billed to Zuora usage import or AppDirect
  * Billing Usage V2. Settings shared by both functions live in `usageSettings`.
  */
 export const USAGE_BILLING_SCHEDULE = process.env.USAGE_BILLING_SCHEDULE ?? 'cron(0 17 * * ? *)';
@@ -39,12 +40,23 @@ export const usageWiring: WiringPart = {
       environment: usageSettings,
     },
     'usage-billing': {
-      description: 'Usage billing run: bills every usage delta once to Zuora usage import or AppDirect',
+      description: 'Usage billing run planner: records the run, fans its (period, shard) slices out',
       entry: 'functions/usage-billing/handler.ts',
+      memoryMb: 512,
+      timeoutSeconds: 60,
+      reservedConcurrency: 2,
+      uses: [
+        { kind: 'table', access: 'readWrite' },
+        { kind: 'queue', name: 'usage-billing-slices', access: 'send' },
+      ],
+      environment: usageSettings,
+    },
+    'usage-billing-worker': {
+      description:
+        'Usage billing worker: bills one slice of a run, every usage delta once, to Zuora or AppDirect',
+      entry: 'functions/usage-billing/worker.ts',
       memoryMb: 1024,
       timeoutSeconds: BILLING_TIMEOUT_SECONDS,
-      // Two runs at most (schedule + API): claims make overlap safe; partners' limits are small.
-      reservedConcurrency: 2,
       uses: [
         { kind: 'table', access: 'readWrite' },
         { kind: 'bus' },
@@ -129,11 +141,22 @@ export const usageWiring: WiringPart = {
   queues: {
     'usage-billing-runs': {
       consumer: 'usage-billing',
-      visibilityTimeoutSeconds: BILLING_TIMEOUT_SECONDS * 6,
+      visibilityTimeoutSeconds: 6 * 60,
       maxReceiveCount: 3,
       batchSize: 1,
       maxBatchingWindowSeconds: 0,
       maxConcurrency: 2,
+    },
+    // One (period, subscription shard) slice per message. A slice whose worker died comes back after
+    // the visibility timeout (longer than the worker's timeout) and is re-done idempotently.
+    'usage-billing-slices': {
+      consumer: 'usage-billing-worker',
+      visibilityTimeoutSeconds: BILLING_TIMEOUT_SECONDS * 6,
+      maxReceiveCount: 5,
+      batchSize: 1,
+      maxBatchingWindowSeconds: 0,
+      // Partners' rate limits: at most this many slices billed at once.
+      maxConcurrency: 16,
     },
   },
 

@@ -1,10 +1,15 @@
 import type { Clock } from '../clock.ts';
-import type { BillingRun } from '../db/entities/usage-billing.ts';
+import type { BillingRun, SliceResult, SubscriptionResult } from '../db/entities/usage-billing.ts';
 import { NotFoundError } from '../errors.ts';
 import type { IdGenerator } from '../ids.ts';
 
 export interface BillingRunDeps {
-  runs: { putRun(run: BillingRun): Promise<void>; getRun(id: string): Promise<BillingRun | undefined> };
+  runs: {
+    putRun(run: BillingRun): Promise<void>;
+    getRun(id: string): Promise<BillingRun | undefined>;
+    /** The per-slice results the run's workers wrote under it. */
+    listSlices(id: string): Promise<SliceResult[]>;
+  };
   /** Hands the run to the usage-billing function (its SQS queue). */
   queue: { send(message: { runId: string }): Promise<void> };
   ids: IdGenerator;
@@ -37,11 +42,43 @@ export async function startBillingRun(
   return run;
 }
 
-/** The outcome of one run (404 when unknown). */
-export async function getBillingRun(id: string, deps: Pick<BillingRunDeps, 'runs'>): Promise<BillingRun> {
+const MAX_SUBSCRIPTIONS_LISTED = 1000;
+const MAX_FAILURES_LISTED = 100;
+
+export type BillingRunReport = BillingRun & {
+  /** Subscriptions (per period) the run's finished slices read, with what was billed. */
+  subscriptionCount: number;
+  subscriptions: SubscriptionResult[];
+};
+
+/**
+ * The outcome of one run (404 when unknown): its status and totals (`stats`, `slices` done of
+ * total), and per subscription and period what its finished slices read and billed (the first
+ * 1,000 by subscription number; `subscriptionCount` says how many there are).
+ */
+export async function getBillingRun(
+  id: string,
+  deps: Pick<BillingRunDeps, 'runs'>,
+): Promise<BillingRunReport> {
   const run = /^urun_[0-9A-HJKMNP-TV-Z]{26}$/.test(id) ? await deps.runs.getRun(id) : undefined;
   if (!run) throw new NotFoundError(`No billing run ${id}.`);
-  return run;
+  const slices = run.slices ? await deps.runs.listSlices(run.id) : [];
+  const subscriptions = slices
+    .flatMap((s) => s.subscriptions)
+    .sort((a, b) =>
+      a.subscriptionNumber === b.subscriptionNumber
+        ? a.period.localeCompare(b.period) || a.tenant.localeCompare(b.tenant)
+        : a.subscriptionNumber < b.subscriptionNumber
+          ? -1
+          : 1,
+    );
+  const failures = [...run.failures, ...slices.flatMap((s) => s.failures)].slice(0, MAX_FAILURES_LISTED);
+  return {
+    ...run,
+    failures,
+    subscriptionCount: subscriptions.length,
+    subscriptions: subscriptions.slice(0, MAX_SUBSCRIPTIONS_LISTED),
+  };
 }
 
 /** A run as its caller sees it: the stored item without internal bookkeeping (`expiresAt`, the TTL). */

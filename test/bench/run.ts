@@ -32,9 +32,15 @@ if (flags.section) {
   process.exit(0);
 }
 
+// Section names come first; options after them (`npm run bench -- scale --records 100000`) go to the
+// sections, which parse them (BENCH_ARGS) with the CLI kit.
+const firstOption = args.findIndex((a) => a.startsWith('-'));
+const names = firstOption < 0 ? args : args.slice(0, firstOption);
+const sectionArgs = firstOption < 0 ? [] : args.slice(firstOption);
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))
-  .filter((f) => args.length === 0 || args.some((o) => f.includes(o)))
+  // `scale` (1 M records, minutes) runs only when named.
+  .filter((f) => (names.length === 0 ? !f.startsWith('scale.') : names.some((o) => f.includes(o))))
   .sort();
 
 console.log(`Switchboard benchmarks — node ${process.version}, ${new Date().toISOString()}`);
@@ -57,6 +63,7 @@ for (const [i, file] of files.entries()) {
         ...process.env,
         POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
         BENCH_FIGURES_FILE: figuresFile,
+        BENCH_ARGS: JSON.stringify(sectionArgs),
       },
     },
   );

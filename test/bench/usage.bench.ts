@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppDirectClient, AppDirectUsageBiller } from '../../functions/usage-billing/appdirect-usage.ts';
-import { runBilling } from '../../functions/usage-billing/run-billing.ts';
+
 import { ZuoraUsageBiller } from '../../functions/usage-billing/zuora-usage.ts';
 import { localDynamoClient } from '../../local/dynamo.ts';
 import { startRuntime } from '../../local/runtime.ts';
@@ -20,6 +20,7 @@ import { UsageRecordStore } from '../../shared/db/entities/usage-records.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
 import { startTestTable } from '../helpers/dynamo.ts';
 import { serveSandboxes } from '../helpers/sandbox-server.ts';
+import { runBillingInline } from '../helpers/usage-billing.ts';
 import { recordFigure } from './table.ts';
 
 /**
@@ -278,7 +279,7 @@ async function billingRun(): Promise<void> {
       },
     };
     const started = Date.now();
-    const run = await runBilling({ trigger: 'schedule' }, deps);
+    const run = await runBillingInline({ trigger: 'schedule' }, deps);
     const seconds = (Date.now() - started) / 1000;
     recordFigure({
       figure: `billing run, ${BILLING_RECORDS} records / ${subCount} subscriptions`,
@@ -292,7 +293,7 @@ async function billingRun(): Promise<void> {
           : ''),
     );
     const again = Date.now();
-    await runBilling({ trigger: 'schedule' }, deps);
+    await runBillingInline({ trigger: 'schedule' }, deps);
     console.log(
       `second run with nothing new (reads every record, submits nothing): ${((Date.now() - again) / 1000).toFixed(1)} s`,
     );

@@ -139,6 +139,22 @@ describe('usage end to end', () => {
     const run = await api(rt, 'GET', `/v1/usage/billing-runs/${start.body.id}`, { token });
     expect(run.status).toBe(200);
     expect(run.body).toMatchObject({ status: 'succeeded', trigger: 'api', stats: { billed: 2, failed: 0 } });
+    // Fanned out in (period, subscription shard) slices, all done; reported per subscription.
+    expect(run.body.slices.done).toBe(run.body.slices.total);
+    expect(run.body.subscriptions).toEqual([
+      expect.objectContaining({
+        subscriptionNumber: 'E2E-AD-1',
+        total: '4.25',
+        billed: '4.25',
+        billedGroups: 1,
+      }),
+      expect.objectContaining({
+        subscriptionNumber: 'E2E-Z-1',
+        total: '42.5',
+        billed: '42.5',
+        billedGroups: 1,
+      }),
+    ]);
 
     expect(zuoraRows()).toEqual([
       expect.objectContaining({

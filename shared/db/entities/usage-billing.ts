@@ -139,9 +139,41 @@ export const runSchema = z.object({
     .array(z.object({ submissionId: z.string(), biller: z.string(), reason: z.string() }))
     .default([]),
   error: z.string().optional(),
+  /** Fan-out: slices (period, subscription shard) planned, and finished so far. */
+  slices: z.object({ total: z.number().int(), done: z.number().int() }).optional(),
   expiresAt: z.number(),
 });
 export type BillingRun = z.infer<typeof runSchema>;
+export type RunStats = NonNullable<BillingRun['stats']>;
+
+/** What one slice of a run did, per subscription (item under the run: PK `USAGERUN#<id>` SK `SLICE#…`). */
+export const subscriptionResultSchema = z.object({
+  tenant: z.string(),
+  subscriptionNumber: z.string(),
+  period: z.string(),
+  groups: z.number().int(),
+  records: z.number().int(),
+  /** Sum of the accepted records' quantities (decimal text). */
+  total: z.string(),
+  /** Billed total after the slice (decimal text): equals `total` when everything is billed. */
+  billed: z.string(),
+  /** Groups billed by this slice, still with the biller, refused (retried later), or skipped. */
+  billedGroups: z.number().int(),
+  pendingGroups: z.number().int(),
+  failedGroups: z.number().int(),
+  skippedGroups: z.number().int(),
+});
+export type SubscriptionResult = z.infer<typeof subscriptionResultSchema>;
+export const sliceResultSchema = z.object({
+  runId: z.string(),
+  slice: z.string(),
+  attempt: z.number().int(),
+  finishedAt: z.string(),
+  stats: runSchema.shape.stats.unwrap(),
+  subscriptions: z.array(subscriptionResultSchema),
+  failures: runSchema.shape.failures,
+});
+export type SliceResult = z.infer<typeof sliceResultSchema>;
 
 const submissionKey = (id: string) => ({ PK: key('USAGESUB', id), SK: 'SUBMISSION' });
 const runKey = (id: string) => ({ PK: key('USAGERUN', id), SK: 'RUN' });
@@ -374,6 +406,118 @@ export class UsageBillingStore {
       new GetCommand({ TableName: this.tableName, Key: runKey(id), ConsistentRead: true }),
     );
     return res.Item ? runSchema.parse(res.Item) : undefined;
+  }
+
+  /**
+   * Records one finished slice of a fan-out run, once: its stats are added to the run's and the
+   * done counter moves, in one conditional update (a redelivered slice is a no-op here). The slice
+   * that brings `done` to `total` closes the run. Returns the run as it is after the update, or
+   * undefined when this slice had already been counted.
+   */
+  async completeSlice(result: SliceResult, now: Date): Promise<BillingRun | undefined> {
+    // An empty slice (no subscription in it this period) has nothing to report: counted only.
+    if (result.subscriptions.length || result.failures.length)
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            PK: key('USAGERUN', result.runId),
+            SK: key('SLICE', result.slice),
+            entity: 'usage-billing-slice',
+            expiresAt: Math.floor(now.getTime() / 1000) + 90 * 86_400,
+            ...sliceResultSchema.parse(result),
+          },
+        }),
+      );
+    const stats = result.stats;
+    const names = Object.keys(stats) as Array<keyof RunStats>;
+    let updated: BillingRun;
+    try {
+      const res = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(result.runId),
+          UpdateExpression: `ADD doneSlices :slice, slices.done :one, ${names.map((n) => `stats.${n} :${n}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(PK) AND NOT contains(doneSlices, :id)',
+          ExpressionAttributeValues: {
+            ':slice': new Set([result.slice]),
+            ':id': result.slice,
+            ':one': 1,
+            ...Object.fromEntries(names.map((n) => [`:${n}`, stats[n]])),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      updated = runSchema.parse(res.Attributes);
+    } catch (error) {
+      if (isConditionFailed(error)) return undefined;
+      throw error;
+    }
+    if (updated.slices && updated.slices.done >= updated.slices.total && updated.status === 'running') {
+      const s = updated.stats;
+      const status = s && s.failed === 0 && s.pending === 0 ? 'succeeded' : 'partial';
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: runKey(result.runId),
+            UpdateExpression: 'SET #status = :status, finishedAt = :at',
+            ConditionExpression: '#status = :running',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':status': status, ':at': now.toISOString(), ':running': 'running' },
+          }),
+        );
+        updated.status = status;
+        updated.finishedAt = now.toISOString();
+      } catch (error) {
+        if (!isConditionFailed(error)) throw error;
+      }
+    }
+    return updated;
+  }
+
+  async getSlice(runId: string, slice: string): Promise<SliceResult | undefined> {
+    const res = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { PK: key('USAGERUN', runId), SK: key('SLICE', slice) },
+        ConsistentRead: true,
+      }),
+    );
+    return res.Item ? sliceResultSchema.parse(res.Item) : undefined;
+  }
+
+  /** Whether a slice of a run has already been counted (a redelivered slice message). */
+  async isSliceDone(runId: string, slice: string): Promise<boolean> {
+    const res = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: runKey(runId),
+        ProjectionExpression: 'doneSlices',
+        ConsistentRead: true,
+      }),
+    );
+    const done = res.Item?.doneSlices as Set<string> | undefined;
+    return Boolean(done?.has(slice));
+  }
+
+  /** Every slice result of a run (one query on the run's partition, no scan). */
+  async listSlices(runId: string): Promise<SliceResult[]> {
+    const out: SliceResult[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
+          ExpressionAttributeValues: { ':pk': key('USAGERUN', runId), ':sk': 'SLICE#' },
+          ExclusiveStartKey: start,
+        }),
+      );
+      out.push(...(res.Items ?? []).map((i) => sliceResultSchema.parse(i)));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
   }
 
   /** The most recent runs, newest first (operations console). */

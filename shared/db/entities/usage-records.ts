@@ -17,7 +17,8 @@ import { key, shardOf } from '../keys.ts';
  *
  *   PK `USAGE#<tenant>#<id>`  SK `RECORD`
  *   GSI1 `USAGE#<tenant>#<subscription>#<period>#<shard>` / `<charge>#<unit>#<id>`  (summary)
- *   GSI2 `USAGEPERIOD#<period>#<shard>` / `<tenant>#<subscription>#<charge>#<unit>#<id>` (billing run)
+ *   GSI2 `USAGEPERIOD#<period>#<shard>` / `<tenant>#<subscription>#<charge>#<unit>#<id>` (billing run;
+ *        shard = hash of tenant#subscription: one billing slice holds whole subscriptions)
  *
  * The base table spreads writes over one partition per record; both indexes are sharded by a hash of
  * the id so a hot subscription (or a busy month) stays under ~1,000 writes/s per index partition, and
@@ -61,6 +62,13 @@ export const usageRecordKey = (tenant: string, id: string) => ({
 export const usageGroupShardKey = (tenant: string, sub: string, period: string, shard: number) =>
   key('USAGE', tenant, sub, period, shard);
 export const usagePeriodShardKey = (period: string, shard: number) => key('USAGEPERIOD', period, shard);
+/**
+ * The GSI2 shard of a subscription: every record of one (tenant, subscription, period) lands in the
+ * same `USAGEPERIOD#<period>#<shard>` partition, so a billing slice (period, shard) holds whole
+ * billing groups and a worker can bill their delta without reading any other slice.
+ */
+export const subscriptionShardOf = (tenant: string, subscriptionNumber: string, shards: number) =>
+  shardOf(key(tenant, subscriptionNumber), shards);
 
 /** Hash of what makes two deliveries "the same record" (everything but the acceptance metadata). */
 export function usageContentHash(
@@ -110,7 +118,10 @@ export function toUsageItem(record: NewUsageRecord, shards: UsageShards): Record
       shardOf(item.id, shards.group),
     ),
     GSI1SK: key(item.chargeNumber, item.unit, item.id),
-    GSI2PK: usagePeriodShardKey(item.period, shardOf(item.id, shards.period)),
+    GSI2PK: usagePeriodShardKey(
+      item.period,
+      subscriptionShardOf(item.tenant, item.subscriptionNumber, shards.period),
+    ),
     GSI2SK: key(item.tenant, item.subscriptionNumber, item.chargeNumber, item.unit, item.id),
     ...item,
   };

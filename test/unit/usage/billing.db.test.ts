@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppDirectClient, AppDirectUsageBiller } from '../../../functions/usage-billing/appdirect-usage.ts';
 import type { BillerAdapter } from '../../../functions/usage-billing/biller.ts';
-import { type RunBillingDeps, runBilling } from '../../../functions/usage-billing/run-billing.ts';
+import {
+  billSlice,
+  planBillingRun,
+  type RunBillingDeps,
+} from '../../../functions/usage-billing/run-billing.ts';
 import { ZuoraUsageBiller } from '../../../functions/usage-billing/zuora-usage.ts';
 import { createAppDirectSandbox } from '../../../local/sandboxes/appdirect.ts';
 import { LOCAL_APPDIRECT_CREDENTIALS } from '../../../local/sandboxes/appdirect-credentials.ts';
@@ -12,12 +16,13 @@ import { ZuoraClient } from '../../../shared/clients/zuora.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import { SubscriptionRegistry } from '../../../shared/db/entities/subscriptions.ts';
 import { UsageBillingStore } from '../../../shared/db/entities/usage-billing.ts';
-import { UsageRecordStore } from '../../../shared/db/entities/usage-records.ts';
+import { subscriptionShardOf, UsageRecordStore } from '../../../shared/db/entities/usage-records.ts';
 import type { HubEvent } from '../../../shared/events/publisher.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
 import { fromScaled, toScaled } from '../../../shared/usage/quantity.ts';
 import { startTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { serveSandboxes } from '../../helpers/sandbox-server.ts';
+import { runBillingInline } from '../../helpers/usage-billing.ts';
 
 /**
  * The billing run against the Zuora and AppDirect sandboxes served over loopback HTTP, on the
@@ -195,7 +200,7 @@ describe('billing run: deltas', () => {
       const sub = await subscription(biller);
       await usage(sub, '1.5');
       await usage(sub, '2.25');
-      const run1 = await runBilling({ trigger: 'schedule' }, deps());
+      const run1 = await runBillingInline({ trigger: 'schedule' }, deps());
       expect(run1.status).toBe('succeeded');
       expect(billedFor(sub)).toBe('3.75');
       expect(
@@ -205,12 +210,12 @@ describe('billing run: deltas', () => {
       // A late record (earlier timestamp, same period) arrives after the run.
       await usage(sub, '0.25', { at: new Date(t - 5 * 86_400_000).toISOString().replace(/-\d\dT/, '-16T') });
       t += 60_000;
-      await runBilling({ trigger: 'schedule' }, deps());
+      await runBillingInline({ trigger: 'schedule' }, deps());
       expect(billedFor(sub)).toBe('4');
 
       const before = zuora().records.length + appdirect().records.length;
       t += 60_000;
-      await runBilling({ trigger: 'schedule' }, deps());
+      await runBillingInline({ trigger: 'schedule' }, deps());
       expect(billedFor(sub)).toBe('4');
       const uploads = [...zuora().records, ...appdirect().records]
         .slice(before)
@@ -223,7 +228,7 @@ describe('billing run: deltas', () => {
     const sub = await subscription('zuora');
     await usage(sub, '8');
     const base = deps();
-    await runBilling(
+    await runBillingInline(
       { trigger: 'schedule' },
       { ...base, config: { ...base.config, billerOverrides: { [sub]: 'appdirect' } } },
     );
@@ -240,7 +245,7 @@ describe('billing run: deltas', () => {
     const sub = await subscription('zuora', { charges: 2 });
     await usage(sub, '10');
     await usage(sub, '5', { charge: 2 });
-    const run = await runBilling({ trigger: 'api' }, deps());
+    const run = await runBillingInline({ trigger: 'api' }, deps());
     const stored = await new UsageBillingStore(table.doc, table.tableName).getRun(run.id);
     expect(stored).toMatchObject({
       status: 'succeeded',
@@ -262,7 +267,7 @@ describe('billing run: deltas', () => {
     const good = await subscription('zuora');
     await usage(bad, '7');
     await usage(good, '3');
-    const run1 = await runBilling(
+    const run1 = await runBillingInline(
       { trigger: 'schedule' },
       deps({
         config: {
@@ -277,17 +282,22 @@ describe('billing run: deltas', () => {
     expect(run1.status).toBe('partial');
     expect(run1.failures[0]?.reason).toMatch(/ACCOUNT_ID/);
     expect(billedFor(bad)).toBeUndefined();
-    expect(billedFor(good)).toBeUndefined(); // same atomic file
+    // One Zuora file is atomic, and a file holds one slice's groups: the good subscription is held
+    // back with the bad one only when both are in the same (period, subscription shard) slice.
+    const sameSlice =
+      subscriptionShardOf('platform', bad, records.periodShards) ===
+      subscriptionShardOf('platform', good, records.periodShards);
+    expect(billedFor(good)).toBe(sameSlice ? undefined : '3');
     expect(events.filter((e) => e.type === 'usage.billing.failed')).toHaveLength(1);
 
     // Backoff: a run right away does not retry them.
     t += 60_000;
-    const run2 = await runBilling({ trigger: 'schedule' }, deps());
-    expect(run2.stats?.skipped).toBeGreaterThanOrEqual(2);
+    const run2 = await runBillingInline({ trigger: 'schedule' }, deps());
+    expect(run2.stats?.skipped).toBeGreaterThanOrEqual(sameSlice ? 2 : 1);
 
     // After the backoff each failed group goes alone: the good one bills, the bad one fails again.
     t += 3_600_000;
-    await runBilling({ trigger: 'schedule' }, deps());
+    await runBillingInline({ trigger: 'schedule' }, deps());
     expect(billedFor(good)).toBe('3');
     expect(billedFor(bad)).toBeUndefined();
 
@@ -299,7 +309,7 @@ describe('billing run: deltas', () => {
       now: clock.now(),
     });
     t += 86_400_000;
-    await runBilling({ trigger: 'schedule' }, deps());
+    await runBillingInline({ trigger: 'schedule' }, deps());
     expect(billedFor(bad)).toBe('7');
   });
 });
@@ -328,6 +338,8 @@ describe('billing run: crashes and concurrency', () => {
       updateSubmission: guard(store.updateSubmission.bind(store)),
       putRun: guard(store.putRun.bind(store)),
       getRun: guard(store.getRun.bind(store)),
+      completeSlice: guard(store.completeSlice.bind(store)),
+      isSliceDone: guard(store.isSliceDone.bind(store)),
     };
     return { billing, state };
   }
@@ -373,7 +385,7 @@ describe('billing run: crashes and concurrency', () => {
     const { billing, state } = mortal();
     const b = billers();
     await expect(
-      runBilling(
+      runBillingInline(
         { trigger: 'schedule' },
         deps({ billing, billers: { ...b, [biller]: crashing(b[biller], state, at) } }),
       ),
@@ -381,16 +393,16 @@ describe('billing run: crashes and concurrency', () => {
 
     // A run soon after the crash leaves the submission to its (presumed live) owner.
     t += 60_000;
-    await runBilling({ trigger: 'schedule' }, deps());
+    await runBillingInline({ trigger: 'schedule' }, deps());
     const afterEarlyRun = billedFor(sub);
     expect(afterEarlyRun === undefined || afterEarlyRun === '4.5').toBe(true);
 
     // After the lease the next run resumes it: it finds what the biller already has.
     t += 700_000;
     await usage(sub, '1'); // and a new record meanwhile
-    await runBilling({ trigger: 'schedule' }, deps());
+    await runBillingInline({ trigger: 'schedule' }, deps());
     t += 60_000;
-    await runBilling({ trigger: 'schedule' }, deps());
+    await runBillingInline({ trigger: 'schedule' }, deps());
     expect(billedFor(sub)).toBe('5.5');
     if (biller === 'zuora') {
       const imports = zuora().records.filter(
@@ -403,6 +415,60 @@ describe('billing run: crashes and concurrency', () => {
       );
     }
   });
+
+  it.each([
+    ['zuora', 'afterUpload'],
+    ['zuora', 'afterDelivered'],
+    ['appdirect', 'afterUpload'],
+  ] as const)(
+    '%s: a worker killed %s: its slice, redelivered, is billed at once, once, and counted once',
+    async (biller, at) => {
+      const sub = await subscription(biller);
+      await usage(sub, '3.25');
+      const { billing, state } = mortal();
+      const b = billers();
+      const crashed = { ...b, [biller]: crashing(b[biller], state, at) };
+      // Plan with the real store, then let the one slice holding `sub` die on the mortal one.
+      const slices: Array<{ runId: string; period: string; shard: number }> = [];
+      const run = await planBillingRun(
+        { trigger: 'schedule' },
+        {
+          billing: new UsageBillingStore(table.doc, table.tableName),
+          slices: { send: async (m) => void slices.push(...m) },
+          periodShards: records.periodShards,
+          clock,
+          ids: ulidGenerator,
+          config: { lateWindowDays: 35 },
+        },
+      );
+      for (const s of slices) {
+        await billSlice(s, deps({ billing, billers: crashed })).catch(() => {});
+        if (state.dead) {
+          // SQS redelivers the message after the visibility timeout (longer than the worker's
+          // timeout, far shorter than the lease): the same run takes its own submission over.
+          t += 60_000;
+          const redelivered = await billSlice(s, deps(), 2);
+          expect(redelivered).toBeDefined();
+          expect(billedFor(sub)).toBe('3.25');
+          expect(await billSlice(s, deps(), 3)).toBeUndefined(); // a duplicate delivery: counted once
+          state.dead = false; // the next slices run on a live store
+          Object.assign(crashed, b);
+        } else {
+          await billSlice(s, deps());
+        }
+      }
+      const done = await new UsageBillingStore(table.doc, table.tableName).getRun(run.id);
+      expect(done?.slices).toEqual({ total: slices.length, done: slices.length });
+      expect(done?.status).toBe('succeeded');
+      expect(billedFor(sub)).toBe('3.25');
+      if (biller === 'zuora') {
+        const imports = zuora().records.filter(
+          (r) => r.kind === 'usage.imported' && JSON.stringify(r.rows).includes(sub),
+        );
+        expect(imports).toHaveLength(1);
+      }
+    },
+  );
 
   it('a run that died between its claims and trimming its lines uploads only the groups it holds', async () => {
     const sub = await subscription('zuora', { charges: 2 });
@@ -447,7 +513,7 @@ describe('billing run: crashes and concurrency', () => {
       ),
     ).toBe(true);
     t += 700_000;
-    await runBilling({ trigger: 'schedule' }, deps());
+    await runBillingInline({ trigger: 'schedule' }, deps());
     expect(billedFor(sub, 1)).toBe('6');
     expect(billedFor(sub, 2)).toBe('9');
     expect((await store.getSubmission('usub_01KDEADRUN00000000000000001'))?.lines).toHaveLength(1);
@@ -462,12 +528,12 @@ describe('billing run: crashes and concurrency', () => {
       await usage(s, '0.001');
     }
     const [a, b] = await Promise.all([
-      runBilling({ trigger: 'schedule' }, deps()),
-      runBilling({ trigger: 'api' }, deps()),
+      runBillingInline({ trigger: 'schedule' }, deps()),
+      runBillingInline({ trigger: 'api' }, deps()),
     ]);
     expect([a.status, b.status]).toEqual(expect.arrayContaining(['succeeded']));
     t += 700_000;
-    await runBilling({ trigger: 'schedule' }, deps());
+    await runBillingInline({ trigger: 'schedule' }, deps());
     for (const s of subs) expect(billedFor(s)).toBe('2.001');
   });
 });
@@ -522,7 +588,7 @@ describe('billing run: 10,000 records, 3× delivery, 30% biller faults', () => {
       expect(res.rejected).toBe(0);
       if (i % 15_000 === 0) {
         t += 700_000;
-        await runBilling({ trigger: 'schedule' }, deps());
+        await runBillingInline({ trigger: 'schedule' }, deps());
       }
     }
     expect(accepted).toBe(10_000);
@@ -530,7 +596,7 @@ describe('billing run: 10,000 records, 3× delivery, 30% biller faults', () => {
     let runs = 0;
     for (; runs < 40; runs++) {
       t += 700_000;
-      const run = await runBilling({ trigger: 'schedule' }, deps());
+      const run = await runBillingInline({ trigger: 'schedule' }, deps());
       if (run.status === 'succeeded' && run.stats?.submissions === 0 && run.stats.recovered === 0) break;
     }
     expect(runs).toBeLessThan(40);
