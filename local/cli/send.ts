@@ -1,9 +1,10 @@
 import '../quiet-warnings.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { tokenSource } from '@switchboard/client';
 import { wiring } from '../../infra/wiring.ts';
 import type { RouteSpec } from '../../infra/wiring-types.ts';
-import { dataDir, fetchDevToken, readDevClients, runningRuntime } from './common.ts';
+import { dataDir, readDevClients, runningRuntime } from './common.ts';
 import { parseCli, runCli, usage } from './kit.ts';
 
 const NAME = 'npm run send --';
@@ -107,7 +108,18 @@ runCli(NAME, async () => {
       values['content-type'] ??
       (file!.includes('cloudevents') ? 'application/cloudevents-batch+json' : 'application/json');
   headers['x-client-id'] = client.clientId;
-  if (route.auth === 'jwt') headers.authorization = `Bearer ${await fetchDevToken(runtime.url, client)}`;
+  if (route.auth === 'jwt') {
+    // The typed client's token helper, as an integrator would use it (client credentials or password).
+    const tokens = tokenSource({
+      baseUrl: runtime.url,
+      clientId: client.clientId,
+      clientSecret: client.clientSecret,
+      grant: client.grantTypes.includes('client_credentials')
+        ? { type: 'client_credentials' }
+        : { type: 'password', username: client.username ?? '', password: client.password ?? '' },
+    });
+    headers.authorization = `Bearer ${await tokens.token()}`;
+  }
 
   const res = await fetch(`${runtime.url}${route.path}`, { method: route.method, headers, body });
   const text = await res.text();

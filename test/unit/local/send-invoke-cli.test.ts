@@ -1,19 +1,24 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { wiring } from '../../../infra/wiring.ts';
+import { startTestRuntime } from '../../helpers/runtime.ts';
 
 /** `npm run send` / `npm run invoke` as a user runs them: a child process, its exit code and output. */
 const data = mkdtempSync(join(tmpdir(), 'sb-cli-'));
 afterAll(() => rmSync(data, { recursive: true, force: true }));
 
 function run(cli: 'send' | 'invoke', ...args: string[]) {
+  return runIn(data, cli, ...args);
+}
+
+function runIn(dir: string, cli: 'send' | 'invoke', ...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', `local/cli/${cli}.ts`, ...args], {
     encoding: 'utf8',
     // no suite runs on this empty data folder
-    env: { ...process.env, SWITCHBOARD_DATA_DIR: data, DEBUG: '' },
+    env: { ...process.env, SWITCHBOARD_DATA_DIR: dir, DEBUG: '' },
     timeout: 60_000,
   });
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
@@ -69,6 +74,31 @@ describe('npm run send', () => {
     expect(r.code).toBe(1);
     expect(oneLine(r)).toContain('no local suite is running');
   });
+});
+
+describe('npm run send against a running suite', () => {
+  it("posts a sample with a token from the typed client's tokenSource and prints the answer", async () => {
+    const rt = await startTestRuntime();
+    try {
+      // spawnSync would block the suite this process serves: run the child asynchronously.
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'local/cli/send.ts', 'events/api/orders/valid.json'],
+        {
+          env: { ...process.env, SWITCHBOARD_DATA_DIR: rt.dataDir, DEBUG: '' },
+        },
+      );
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(out).toMatch(/^POST \/v1\/orders as distributor \(\S+\) → 201/);
+      expect(code).toBe(0);
+    } finally {
+      await rt.cleanup();
+    }
+  }, 120_000);
 });
 
 describe('npm run invoke', () => {
