@@ -3,6 +3,7 @@ import {
   listOrdersQuerySchema,
   orderAcceptedResponseSchema,
   orderRequestSchema,
+  orderViewSchema,
   reviewDecisionSchema,
 } from '../../shared/orders/contract.ts';
 import type { QueueSpec, WiringPart } from '../wiring-types.ts';
@@ -141,7 +142,11 @@ export const ordersWiring: WiringPart = {
       auth: 'jwt',
       scopes: ['orders:read'],
       summary: 'An order: status, history and the ids created downstream',
-      responses: { 200: { description: 'The order' }, ...errors, 404: { description: 'No such order' } },
+      responses: {
+        200: { description: 'The order', body: orderViewSchema },
+        ...errors,
+        404: { description: 'No such order' },
+      },
     },
     {
       method: 'POST',

@@ -854,6 +854,23 @@ export interface components {
             /** @enum {string} */
             status: "RECEIVED" | "SCREENING" | "ACCEPTED" | "NEEDS_REVIEW" | "REJECTED" | "BILLING_PROVISIONED" | "FULFILLED" | "ERROR";
         };
+        OrderView: {
+            channel: string;
+            channelOrderId: string;
+            currency: string;
+            history: ({
+                /** @enum {string} */
+                status: "RECEIVED" | "SCREENING" | "ACCEPTED" | "NEEDS_REVIEW" | "REJECTED" | "BILLING_PROVISIONED" | "FULFILLED" | "ERROR";
+            } & {
+                [key: string]: unknown;
+            })[];
+            orderId: string;
+            orderType: string;
+            /** @enum {string} */
+            status: "RECEIVED" | "SCREENING" | "ACCEPTED" | "NEEDS_REVIEW" | "REJECTED" | "BILLING_PROVISIONED" | "FULFILLED" | "ERROR";
+        } & {
+            [key: string]: unknown;
+        };
         PublishWebhookEvent: {
             data: {
                 [key: string]: unknown;
@@ -2266,7 +2283,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["OrderView"];
+                };
             };
             /** @description Invalid input; details name each field */
             400: {
