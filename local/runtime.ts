@@ -30,6 +30,7 @@ import { LocalQueue } from './bus/queue.ts';
 import { LocalScheduler } from './bus/scheduler.ts';
 import { fetchDevToken } from './cli/common.ts';
 import { type DevClient, type DevOperator, ensureDevClients, ensureDevOperator } from './dev-clients.ts';
+import { type DocsFile, docsFiles, docsSecurityHeaders } from './docs.ts';
 import { ensureTable, localDynamoClient, startEmbeddedDynamo, upgradeTable } from './dynamo.ts';
 import { functionEnvironments, LOCAL_BUS, LOCAL_TABLE, localEnvironment, localSecretArn } from './env.ts';
 import { LocalKms } from './kms.ts';
@@ -252,6 +253,27 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       body: file.body,
     };
   }
+  // The API reference (Swagger UI over GET /openapi.json), read from swagger-ui-dist on first request.
+  let docs: Map<string, DocsFile> | undefined;
+  function serveDocs(path: string): HttpResult {
+    if (path === '/docs')
+      return { status: 301, headers: { location: '/docs/' }, cookies: [], body: Buffer.alloc(0) };
+    docs ??= docsFiles('/openapi.json');
+    const file = docs.get(path.slice('/docs/'.length) || 'index.html');
+    if (!file)
+      return {
+        status: 404,
+        headers: { 'content-type': 'text/plain' },
+        cookies: [],
+        body: Buffer.from('Not Found'),
+      };
+    return {
+      status: 200,
+      headers: { 'content-type': file.contentType, 'cache-control': 'no-cache', ...docsSecurityHeaders() },
+      cookies: [],
+      body: file.body,
+    };
+  }
   const moveTasks = new Map<string, MoveTask[]>();
   const mail = sandboxes.get('mail')!;
 
@@ -443,6 +465,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
           result = await handleSandbox(sandboxes, req, path, query, body, abort.signal);
         } else if (path === '/console' || path.startsWith('/console/')) {
           result = await serveConsole(path);
+        } else if (path === '/docs' || path.startsWith('/docs/')) {
+          result = serveDocs(path);
         } else if (path === '/_local' || path.startsWith('/_local/')) {
           result = await handleLocal(method, path, body);
         } else {

@@ -19,7 +19,7 @@ import type { MailClaimStore, MailCopy } from './mail-claims.ts';
  */
 export interface Mailer {
   /** Resolves with SES's MessageId. Throws an error marked with `mailNotSent` when SES refused it. */
-  send(message: { to: string; subject: string; text: string }): Promise<string | undefined | void>;
+  send(message: { to: string; subject: string; text: string }): Promise<string | undefined>;
 }
 
 /** Outlasts one attempt (the function's 30 s timeout) and ends before the queue's 180 s redelivery. */
@@ -72,7 +72,7 @@ async function sendCopy(
     });
   }
   const to = copy === 'buyer' ? order.sellTo.contact.email : order.partner.contact.email;
-  let messageId: string | undefined | void;
+  let messageId: string | undefined;
   try {
     messageId = await deps.mailer.send({ to, ...licenceMail(order, licence, copy) });
   } catch (error) {

@@ -72,11 +72,14 @@ const errorSchema: JsonSchema = {
 /** Query parameters of a route from its zod object schema (each property becomes a parameter). */
 function queryParameters(
   route: RouteSpec,
-  toSchema: ReturnType<typeof schemaConverter>['toSchema'],
+  { toSchema, components }: ReturnType<typeof schemaConverter>,
 ): JsonSchema[] {
   const query = route.request?.query;
   if (!query) return [];
-  const schema = toSchema(query, 'input');
+  let schema = toSchema(query, 'input');
+  // A named query object comes back as a reference: its properties become the parameters.
+  const ref = /^#\/components\/schemas\/(.+)$/.exec(String(schema.$ref ?? ''))?.[1];
+  if (ref && components[ref]) schema = components[ref]!;
   const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((schema.required as string[] | undefined) ?? []);
   return Object.entries(props).map(([name, s]) => ({
@@ -93,7 +96,8 @@ function queryParameters(
  */
 export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?: string }): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
-  const { toSchema, components } = schemaConverter();
+  const converter = schemaConverter();
+  const { toSchema, components } = converter;
   for (const route of wiring.routes) {
     const op: Record<string, unknown> = {
       operationId: `${route.method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
@@ -107,7 +111,7 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
         required: true,
         schema: { type: 'string' },
       })),
-      ...queryParameters(route, toSchema),
+      ...queryParameters(route, converter),
     ];
     if (params.length) op.parameters = params;
     if (route.request?.body) {
@@ -126,8 +130,9 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
         ...(r.body ? { content: { 'application/json': { schema: toSchema(r.body, 'output') } } } : {}),
       };
     }
+    // `none`: no bearer token (the route is public, or checks its own signature, e.g. AppDirect's OAuth 1.0).
+    op.security = route.auth === 'jwt' ? [{ oauth2: route.scopes }] : [];
     if (route.auth === 'jwt') {
-      op.security = [{ oauth2: route.scopes }];
       responses['401'] ??= {
         description: 'Missing, expired or invalid token',
         content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
@@ -147,6 +152,7 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
     paths[route.path] ??= {};
     paths[route.path]![route.method.toLowerCase()] = op;
   }
+  pruneUnreferenced(components, paths);
   const allScopes = [...new Set(wiring.routes.flatMap((r) => r.scopes))].sort();
   return {
     openapi: '3.1.0',
@@ -156,7 +162,8 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
       description:
         'Integration hub: orders, restricted-party screening, Zuora, Salesforce, licences, usage billing and signed webhooks.',
     },
-    ...(info.serverUrl ? { servers: [{ url: info.serverUrl }] } : {}),
+    // Without a configured URL the document is served by the hub itself: paths are relative to it.
+    servers: [{ url: info.serverUrl ?? '/' }],
     paths,
     components: {
       schemas: { ...components, Error: errorSchema },
@@ -174,4 +181,24 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
       },
     },
   };
+}
+
+/** Drops components no path (nor any kept component) refers to, e.g. a named query object inlined as parameters. */
+function pruneUnreferenced(components: Record<string, JsonSchema>, paths: unknown): void {
+  const used = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(visit);
+    else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        const name =
+          k === '$ref' && typeof v === 'string' ? /^#\/components\/schemas\/(.+)$/.exec(v)?.[1] : undefined;
+        if (name && !used.has(name)) {
+          used.add(name);
+          visit(components[name]);
+        } else visit(v);
+      }
+    }
+  };
+  visit(paths);
+  for (const name of Object.keys(components)) if (!used.has(name)) delete components[name];
 }

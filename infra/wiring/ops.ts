@@ -168,6 +168,11 @@ export const opsWiring: WiringPart = {
       scopes: [],
       summary: 'Operator sign-in page (authorization code + PKCE S256, console client only)',
       throttle: { rateLimit: 10, burstLimit: 20 },
+      responses: {
+        200: { description: 'The sign-in page (text/html)' },
+        302: { description: 'Back to redirect_uri with an RFC 6749 error (e.g. invalid_scope)' },
+        400: { description: 'Error page: unknown client_id or redirect_uri, PKCE S256 missing' },
+      },
     },
     {
       method: 'POST',
@@ -178,6 +183,11 @@ export const opsWiring: WiringPart = {
       summary: 'Operator credentials → redirect to the console with a one-time code',
       throttle: { rateLimit: 10, burstLimit: 20 },
       request: { contentTypes: ['application/x-www-form-urlencoded'] },
+      responses: {
+        302: { description: 'Back to redirect_uri with a one-time code (or an RFC 6749 error)' },
+        400: { description: 'Error page: unknown client_id or redirect_uri, PKCE S256 missing' },
+        401: { description: 'The sign-in page again: incorrect credentials, or locked for 15 minutes' },
+      },
     },
     {
       method: 'POST',
@@ -188,6 +198,11 @@ export const opsWiring: WiringPart = {
       summary: 'End an operator sign-in (RFC 7009, refresh token)',
       throttle: { rateLimit: 10, burstLimit: 20 },
       request: { contentTypes: ['application/x-www-form-urlencoded'] },
+      responses: {
+        200: { description: 'Revoked (also for an unknown or already revoked token, RFC 7009)' },
+        400: { description: 'RFC 6749 error {error, error_description} (invalid_request)' },
+        401: { description: 'RFC 6749 error invalid_client: not the console client' },
+      },
     },
   ],
 };

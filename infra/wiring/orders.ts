@@ -3,6 +3,7 @@ import {
   listOrdersQuerySchema,
   orderAcceptedResponseSchema,
   orderRequestSchema,
+  orderViewSchema,
   reviewDecisionSchema,
 } from '../../shared/orders/contract.ts';
 import type { QueueSpec, WiringPart } from '../wiring-types.ts';
@@ -145,6 +146,7 @@ export const ordersWiring: WiringPart = {
         200: {
           description:
             'The order as its channel sees it: outcomes only (screening outcome without evidence; a failure as a stable code, the partner code and a fixed sentence, never partner text)',
+          body: orderViewSchema,
         },
         ...errors,
         404: { description: 'No such order' },

@@ -30,20 +30,6 @@ export function fail(message: string): never {
   process.exit(2);
 }
 
-/** `--name value` flags and positional arguments. */
-export function parseArgs(argv: string[]): { positional: string[]; flags: Record<string, string> } {
-  const positional: string[] = [];
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a.startsWith('--')) {
-      const [name, inline] = a.slice(2).split(/=(.*)/s);
-      flags[name!] = inline ?? (argv[i + 1] && !argv[i + 1]!.startsWith('--') ? argv[++i]! : 'true');
-    } else positional.push(a);
-  }
-  return { positional, flags };
-}
-
 /** A dev client as written to `<data>/dev-clients.json`. */
 export interface DevClientFile {
   kind: string;

@@ -120,3 +120,20 @@ export const listOrdersQuerySchema = z
     limit: z.coerce.number().int().min(1).max(100).default(25),
   })
   .strict();
+
+/**
+ * Answer of `GET /v1/orders/{orderId}` (`orderView` in functions/order-intake/read-orders.ts), as
+ * published in the OpenAPI document: the fields every order has; the downstream ids (screening,
+ * billing, crm, licence…) appear as the order progresses.
+ */
+export const orderViewSchema = z
+  .looseObject({
+    orderId: z.string(),
+    channel: z.string(),
+    channelOrderId: z.string(),
+    orderType: z.string(),
+    currency: z.string(),
+    status: orderStatusSchema,
+    history: z.array(z.looseObject({ status: orderStatusSchema })),
+  })
+  .meta({ id: 'OrderView' });

@@ -111,6 +111,7 @@ beforeEach(() => {
         throw mailNotSent(new TransientError('SES throttled'));
       }
       mails.push(m);
+      return undefined;
     },
   };
 });
@@ -217,6 +218,7 @@ describe('licence-provisioner and the fulfilment join', () => {
           throw mailNotSent(new TransientError('SES throttled'));
         }
         mails.push(m);
+        return undefined;
       },
     };
     await expect(issueLicence({ orderId }, { ...licenceDeps(), mailer: flaky })).rejects.toBeInstanceOf(
