@@ -99,7 +99,8 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'backfill-indexes': {
-        const report = await backfillIndexes(doc, table);
+        const shards = Number(process.env.USAGE_PERIOD_SHARDS ?? '');
+        const report = await backfillIndexes(doc, table, shards > 0 ? { usagePeriodShards: shards } : {});
         out(
           `Index keys written: ${report.orders} orders, ${report.deliveries} deliveries, ${report.other} other items.`,
         );

@@ -8,6 +8,12 @@ import {
 import { isConditionFailed } from './client.ts';
 import { fromItem as orderFromItem, orderIndexKeys, orderKey, stagePk } from './entities/orders.ts';
 import { runIndexKeys, runSchema, submissionIndexKeys, submissionSchema } from './entities/usage-billing.ts';
+import {
+  DEFAULT_USAGE_SHARDS,
+  fromUsageItem,
+  subscriptionShardOf,
+  usagePeriodShardKey,
+} from './entities/usage-records.ts';
 import { deliveryIndexKeys, deliveryKey, fromDeliveryItem } from './entities/webhook-deliveries.ts';
 import { endpointIndexKeys, fromEndpointItem } from './entities/webhook-endpoints.ts';
 
@@ -17,13 +23,16 @@ import { endpointIndexKeys, fromEndpointItem } from './entities/webhook-endpoint
  * lists every webhook endpoint, and lists billing runs and each run's submissions. Version 3 shards
  * each tenant's order partition (GSI1PK `TENANT#<tenant>#ORDERS#<s>`), so an order stored under the
  * single `TENANT#<tenant>#ORDERS` key is rewritten to its shard (the order plan recomputes every key).
+ * Version 4 (billing fan-out) moves each usage record's GSI2 key to its subscription's shard
+ * (`USAGEPERIOD#<period>#<hash of tenant#subscription>`), so a billing slice holds whole subscriptions;
+ * a record still under the old per-record shard would be missed by the worker of its subscription.
  * Items written before it lack those keys: `backfillIndexes` rewrites them once per table (locally
  * at start; in AWS with `npm run operators -- backfill-indexes --table <name>` after the stateful
  * stack has the indexes). It scans the table, which is why it is a one-off migration and never a
  * request path; it is safe to run again and alongside live traffic (each rewrite is conditional on
  * the status it read, and retried on a race).
  */
-export const INDEX_LAYOUT_VERSION = 3;
+export const INDEX_LAYOUT_VERSION = 4;
 const markerKey = { PK: 'META', SK: 'INDEX-LAYOUT' };
 
 /** The layout version a table's items were last backfilled to (1 when never). */
@@ -42,13 +51,19 @@ export interface BackfillReport {
 
 type Plan = (item: Record<string, unknown>) => {
   key: Record<string, string>;
-  status: string;
+  /** The rewrite applies only while the item still has this status (undefined: while it exists). */
+  status: string | undefined;
   keys: Record<string, string>;
 };
+
+export interface BackfillOptions {
+  /** `USAGE_PERIOD_SHARDS` of the deployed usage functions (default 32, as in the manifest). */
+  usagePeriodShards?: number;
+}
 const same = (item: Record<string, unknown>) => ({ PK: String(item.PK), SK: String(item.SK) });
 
-/** What each entity gains in layout 2 (recomputed from the item as read). */
-const plans: Record<string, Plan> = {
+/** Every entity's index keys, recomputed from the item as read. */
+const plansFor = (options: BackfillOptions): Record<string, Plan> => ({
   order: (fresh) => {
     const order = orderFromItem(fresh);
     return {
@@ -77,14 +92,28 @@ const plans: Record<string, Plan> = {
     const sub = submissionSchema.parse(fresh);
     return { key: same(fresh), status: sub.status, keys: submissionIndexKeys(sub) };
   },
-};
+  'usage-record': (fresh) => {
+    // Immutable once accepted: no status to guard, only that it still exists (TTL may delete it).
+    const r = fromUsageItem(fresh);
+    const shards = options.usagePeriodShards ?? DEFAULT_USAGE_SHARDS.period;
+    return {
+      key: same(fresh),
+      status: undefined,
+      keys: {
+        GSI2PK: usagePeriodShardKey(r.period, subscriptionShardOf(r.tenant, r.subscriptionNumber, shards)),
+      },
+    };
+  },
+});
 
-/** Rewrites the index keys of every order and delivery, then records the layout version. */
+/** Rewrites the index keys of every entity in `plansFor`, then records the layout version. */
 export async function backfillIndexes(
   doc: Pick<DynamoDBDocumentClient, 'send'>,
   tableName: string,
+  options: BackfillOptions = {},
 ): Promise<BackfillReport> {
   const report: BackfillReport = { orders: 0, deliveries: 0, other: 0 };
+  const plans = plansFor(options);
   const entities = Object.keys(plans);
   let start: Record<string, unknown> | undefined;
   do {
@@ -122,8 +151,8 @@ async function rewrite(
   let item: Record<string, unknown> | undefined = first;
   for (let attempt = 0; item && attempt < 10; attempt++) {
     const { key, status, keys } = plan(item);
-    const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = { ':status': status };
+    const names: Record<string, string> = status === undefined ? {} : { '#status': 'status' };
+    const values: Record<string, unknown> = status === undefined ? {} : { ':status': status };
     const sets = Object.entries(keys).map(([k, v], i) => {
       names[`#k${i}`] = k;
       values[`:k${i}`] = v;
@@ -135,7 +164,7 @@ async function rewrite(
           TableName: tableName,
           Key: key,
           UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: '#status = :status',
+          ConditionExpression: status === undefined ? 'attribute_exists(PK)' : '#status = :status',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),

@@ -1,7 +1,14 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planBillingRun, planSlices, sliceName } from '../../../functions/usage-billing/run-billing.ts';
 import { UsageBillingStore } from '../../../shared/db/entities/usage-billing.ts';
-import { subscriptionShardOf, UsageRecordStore } from '../../../shared/db/entities/usage-records.ts';
+import {
+  subscriptionShardOf,
+  UsageRecordStore,
+  usagePeriodShardKey,
+} from '../../../shared/db/entities/usage-records.ts';
+import { backfillIndexes } from '../../../shared/db/index-backfill.ts';
+import { shardOf } from '../../../shared/db/keys.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
 import { startTestTable, type TestTable } from '../../helpers/dynamo.ts';
 
@@ -108,5 +115,34 @@ describe('billing run planner and slices', () => {
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
     // Spread: the subscriptions do not all land in one slice.
     expect(new Set(sliceOfGroup.values()).size).toBeGreaterThan(SHARDS);
+  });
+
+  it("index layout 4 moves a record keyed the old way (shard by record id) into its subscription's slice", async () => {
+    // The record shard before the fan-out: hash of the record id. Pick a record whose two shards differ.
+    const id = [...accepted.keys()].find((k) => {
+      const [tenant, rid] = k.split('#') as [string, string];
+      const sub = accepted.get(k)!.split('#')[1]!;
+      return shardOf(rid, SHARDS) !== subscriptionShardOf(tenant, sub, SHARDS);
+    })!;
+    const [tenant, rid] = id.split('#') as [string, string];
+    const [, sub, period] = accepted.get(id)!.split('#') as [string, string, string];
+    const slice = { period, shard: subscriptionShardOf(tenant, sub, SHARDS) };
+    const inSlice = async () => {
+      const ids: string[] = [];
+      for await (const r of records.listPeriodShard(slice.period, slice.shard, nowSec)) ids.push(r.id);
+      return ids;
+    };
+    await table.doc.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { PK: `USAGE#${tenant}#${rid}`, SK: 'RECORD' },
+        UpdateExpression: 'SET GSI2PK = :old',
+        ExpressionAttributeValues: { ':old': usagePeriodShardKey(period, shardOf(rid, SHARDS)) },
+        ConditionExpression: 'attribute_exists(PK)',
+      }),
+    );
+    expect(await inSlice()).not.toContain(rid); // its worker would never bill it
+    await backfillIndexes(table.doc, table.tableName, { usagePeriodShards: SHARDS });
+    expect(await inSlice()).toContain(rid);
   });
 });
