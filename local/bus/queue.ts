@@ -131,6 +131,8 @@ export class LocalQueue {
   private messages: StoredMessage[] = [];
   private dead: DeadLetter[] = [];
   private readonly batches = new Set<Promise<void>>();
+  /** Receipt handles of the messages whose invocation is still running. */
+  private readonly invoking = new Set<string>();
   private sequence = 0;
   private counters = { sent: 0, deleted: 0, receives: 0, failedBatches: 0 };
   private timer: NodeJS.Timeout | undefined;
@@ -457,7 +459,11 @@ export class LocalQueue {
       if (records.length >= this.spec.batchSize) break;
       const group = message.messageGroupId;
       if (group !== undefined && blockedGroups.has(group)) continue;
-      if (message.visibleAt > now) {
+      // Past its visibility timeout but its invocation still running: only a clock move gets here (in
+      // AWS the visibility timeout, ≥ 6× the function timeout, cannot lapse before Lambda ends the
+      // invocation). It comes back once that invocation has ended, as it would in AWS.
+      const held = message.receiptHandle !== undefined && this.invoking.has(message.receiptHandle);
+      if (message.visibleAt > now || held) {
         if (group !== undefined && message.receiveCount > 0) blockedGroups.add(group);
         continue;
       }
@@ -509,6 +515,7 @@ export class LocalQueue {
     if (!consumer) return;
     const ids = records.map((r) => r.messageId);
     let failed: Set<string>;
+    for (const r of records) this.invoking.add(r.receiptHandle);
     try {
       const response = await this.withTimeout(consumer({ Records: records }));
       failed = readBatchResponse(response, ids);
@@ -517,6 +524,9 @@ export class LocalQueue {
       this.counters.failedBatches++;
       this.onBatchError?.(error, { queue: this.name, messageIds: ids });
       return;
+    } finally {
+      for (const r of records) this.invoking.delete(r.receiptHandle);
+      this.wake(); // a message held past its visibility timeout may be received again now
     }
     let changed = false;
     for (const record of records) {

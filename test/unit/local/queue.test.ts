@@ -198,6 +198,30 @@ describe('LocalQueue failures', () => {
     expect(q.stats()).toMatchObject({ inFlight: 1, deleted: 0 });
   });
 
+  it('a clock move past the visibility timeout does not hand a message to a second invocation while the first runs', async () => {
+    let release: (() => void) | undefined;
+    let calls = 0;
+    const consumer: SqsConsumer = async () => {
+      calls++;
+      if (calls === 1) {
+        await new Promise<void>((resolve) => (release = resolve));
+        throw new Error('first attempt failed');
+      }
+      return undefined;
+    };
+    const q = queue({ consumer, spec: spec({ visibilityTimeoutSeconds: 30 }) });
+    q.send('long');
+    q.start();
+    await vi.waitFor(() => expect(calls).toBe(1));
+    advanceClock(10 * 60_000); // far past the visibility timeout, the first invocation still running
+    await new Promise((resolve) => setTimeout(resolve, 150)); // the delivery loop runs meanwhile
+    expect(calls).toBe(1);
+    // Once that invocation has ended (failed), the message is received again.
+    release?.();
+    await vi.waitFor(() => expect(calls).toBe(2));
+    await vi.waitFor(() => expect(q.stats()).toMatchObject({ visible: 0, inFlight: 0, deleted: 1 }));
+  });
+
   it('a batchItemFailures id that is not in the batch fails the whole batch', async () => {
     const r = recorder(() => ({ batchItemFailures: [{ itemIdentifier: 'not-a-message' }] }));
     const errors: string[] = [];
