@@ -17,14 +17,25 @@ import { type BenchFigure, fmt } from './table.ts';
  * can be compared. Figures are printed, never asserted.
  */
 const here = dirname(fileURLToPath(import.meta.url));
-const { values: flags, positionals: args } = parseCli({
-  name: 'npm run bench --',
-  usage: `usage: npm run bench -- [<section>…]
+// Section names come first; options after them (`npm run bench -- scale --records 100000`) go to the
+// sections, which parse them (BENCH_ARGS) with the CLI kit.
+const argv = process.argv.slice(2);
+const firstSectionOption = argv.findIndex(
+  (a, i) => i > 0 && a.startsWith('-') && !argv[i - 1]!.startsWith('-'),
+);
+const ownArgv = firstSectionOption < 0 ? argv : argv.slice(0, firstSectionOption);
+const sectionArgs = firstSectionOption < 0 ? [] : argv.slice(firstSectionOption);
+const { values: flags, positionals: names } = parseCli(
+  {
+    name: 'npm run bench --',
+    usage: `usage: npm run bench -- [<section>…]
   Runs every test/bench/*.bench.ts in its own process (or only those whose name contains a <section>)
   and prints a table of figures. Progress goes to stderr.`,
-  options: { section: { type: 'string' } },
-  allowPositionals: true,
-});
+    options: { section: { type: 'string' } },
+    allowPositionals: true,
+  },
+  ownArgv,
+);
 
 if (flags.section) {
   const section = (await import(pathToFileURL(flags.section).href)) as { default: () => Promise<void> };
@@ -32,11 +43,6 @@ if (flags.section) {
   process.exit(0);
 }
 
-// Section names come first; options after them (`npm run bench -- scale --records 100000`) go to the
-// sections, which parse them (BENCH_ARGS) with the CLI kit.
-const firstOption = args.findIndex((a) => a.startsWith('-'));
-const names = firstOption < 0 ? args : args.slice(0, firstOption);
-const sectionArgs = firstOption < 0 ? [] : args.slice(firstOption);
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))
   // `scale` (1 M records, minutes) runs only when named.
@@ -101,7 +107,7 @@ if (table.length) {
       at: new Date().toISOString(),
       node: process.version,
       cpus: cpus().length,
-      sections: args,
+      sections: names,
       figures: table,
     },
     null,
