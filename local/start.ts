@@ -35,7 +35,7 @@ await (globalThis as { [k: symbol]: ((r: typeof runtime) => Promise<void>) | und
 const lines = [
   '',
   `Switchboard is running at ${runtime.url}  (data: ${runtime.dataDir})`,
-  `  OpenAPI: ${runtime.url}/openapi.json    health: ${runtime.url}/health`,
+  `  API reference: ${runtime.url}/docs/    OpenAPI: ${runtime.url}/openapi.json    health: ${runtime.url}/health`,
   `  sandboxes: ${runtime.url}/_sandbox/<${runtime.sandboxNames.join('|')}>/_records`,
   '',
   'Dev OAuth clients (also in dev-clients.json in the data folder):',
