@@ -62,7 +62,21 @@ export interface RouteSpec {
   throttle?: { rateLimit: number; burstLimit: number };
   /** For the OpenAPI document. */
   request?: { body?: z.ZodType; query?: z.ZodType; contentTypes?: string[] };
-  responses?: Record<number, { description: string; body?: z.ZodType }>;
+  responses?: Record<number, ResponseSpec>;
+  /**
+   * Body of the route's 4xx/5xx answers (OpenAPI) when a response names none: the hub's `Error` by
+   * default; partner contracts with their own error shape (RFC 6749, Zuora KO, AppDirect) set theirs.
+   */
+  errorBody?: z.ZodType;
+  /** Folder under `events/api/` with this route's request samples (default: derived from a POST path). */
+  samples?: string;
+}
+
+export interface ResponseSpec {
+  description: string;
+  body?: z.ZodType;
+  /** Media types of the answer (default JSON); `text/html` is a page (the operator sign-in). */
+  mediaTypes?: Array<'application/json' | 'text/html'>;
 }
 
 /** What a handler needs of its routes at run time: the key and the auth facts (no schemas, no docs). */

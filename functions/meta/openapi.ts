@@ -1,5 +1,7 @@
 import * as z from 'zod';
-import type { RouteSpec, Wiring } from '../../infra/wiring-types.ts';
+import type { ResponseSpec, RouteSpec, Wiring } from '../../infra/wiring-types.ts';
+import { errorBodySchema } from '../../shared/contracts/errors.ts';
+import { type ApiSample, LOCAL_URL_PLACEHOLDER } from './samples.ts';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -56,19 +58,6 @@ function schemaConverter() {
   return { toSchema, components };
 }
 
-const errorSchema: JsonSchema = {
-  type: 'object',
-  required: ['error', 'message'],
-  properties: {
-    error: { type: 'string', description: 'Machine-readable code, e.g. VALIDATION_FAILED' },
-    message: { type: 'string', description: 'Human sentence naming the problem' },
-    details: {
-      type: 'array',
-      items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
-    },
-  },
-};
-
 /** Query parameters of a route from its zod object schema (each property becomes a parameter). */
 function queryParameters(
   route: RouteSpec,
@@ -94,7 +83,10 @@ function queryParameters(
  * The OpenAPI 3.1 document of the hub, generated from the manifest's routes and their zod schemas, so
  * the published contract is the one the handlers validate against.
  */
-export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?: string }): JsonSchema {
+export function buildOpenApi(
+  wiring: Wiring,
+  info: { version: string; serverUrl?: string; samples?: Record<string, ApiSample[]> },
+): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
   const converter = schemaConverter();
   const { toSchema, components } = converter;
@@ -116,36 +108,50 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
     if (params.length) op.parameters = params;
     if (route.request?.body) {
       const types = route.request.contentTypes ?? ['application/json'];
+      const examples = requestExamples(route.request.body, info.samples?.[`${route.method} ${route.path}`]);
       op.requestBody = {
         required: true,
         content: Object.fromEntries(
-          types.map((t) => [t, { schema: toSchema(route.request!.body!, 'input') }]),
+          types.map((t) => [
+            t,
+            {
+              schema: toSchema(route.request!.body!, 'input'),
+              ...(t === 'application/json' && examples ? { examples } : {}),
+            },
+          ]),
         ),
-      };
-    }
-    const responses: Record<string, unknown> = {};
-    for (const [status, r] of Object.entries(route.responses ?? { 200: { description: 'OK' } })) {
-      responses[status] = {
-        description: r.description,
-        ...(r.body ? { content: { 'application/json': { schema: toSchema(r.body, 'output') } } } : {}),
       };
     }
     // `none`: no bearer token (the route is public, or checks its own signature, e.g. AppDirect's OAuth 1.0).
     op.security = route.auth === 'jwt' ? [{ oauth2: route.scopes }] : [];
+    const declared: Record<string, ResponseSpec> = { ...(route.responses ?? { 200: { description: 'OK' } }) };
+    // Answers the kernel gives on every route of a kind, whether or not the route lists them.
     if (route.auth === 'jwt') {
-      responses['401'] ??= {
-        description: 'Missing, expired or invalid token',
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-      };
-      responses['403'] ??= {
-        description: 'Token lacks a required scope',
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-      };
+      declared[401] ??= { description: 'Missing, expired or invalid token' };
+      declared[403] ??= { description: 'Token lacks a required scope' };
     }
-    if (route.request?.body) {
-      responses['400'] ??= {
-        description: 'Malformed or invalid input',
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    if (route.request?.query)
+      declared[400] ??= { description: 'Invalid query string; details name each parameter' };
+    if (route.path.includes('{'))
+      declared[404] ??= { description: 'No such item (another tenant\u2019s answers the same)' };
+    if (route.request?.body || route.request?.contentTypes) {
+      declared[400] ??= { description: 'Malformed or invalid input' };
+      declared[413] ??= { description: 'Body over the route\u2019s size limit' };
+      declared[415] ??= { description: 'Content type not accepted by this route' };
+    }
+    declared[500] ??= { description: 'Unexpected fault (logged); the answer carries no detail' };
+    const responses: Record<string, unknown> = {};
+    for (const [status, r] of Object.entries(declared)) {
+      const isError = Number(status) >= 400;
+      const body = r.body ?? (isError ? (route.errorBody ?? errorBodySchema) : undefined);
+      const content: Record<string, unknown> = {};
+      for (const type of r.mediaTypes ?? ['application/json']) {
+        if (type === 'text/html') content[type] = { schema: { type: 'string' } };
+        else if (body) content[type] = { schema: toSchema(body, 'output') };
+      }
+      responses[status] = {
+        description: r.description,
+        ...(Object.keys(content).length ? { content } : {}),
       };
     }
     op.responses = responses;
@@ -166,7 +172,7 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
     servers: [{ url: info.serverUrl ?? '/' }],
     paths,
     components: {
-      schemas: { ...components, Error: errorSchema },
+      schemas: components,
       securitySchemes: {
         oauth2: {
           type: 'oauth2',
@@ -181,6 +187,25 @@ export function buildOpenApi(wiring: Wiring, info: { version: string; serverUrl?
       },
     },
   };
+}
+
+/**
+ * The samples of `events/api/` the route's schema accepts, as OpenAPI examples named after their file
+ * (samples of refused input, e.g. `missing-lines`, are left out: an example must match its schema).
+ */
+function requestExamples(schema: z.ZodType, samples: ApiSample[] | undefined): JsonSchema | undefined {
+  const entries = (samples ?? []).flatMap(({ name, value }) => {
+    const text = JSON.stringify(value);
+    const local = text.includes(LOCAL_URL_PLACEHOLDER);
+    // The placeholder is no URL; the local runtime resolves it before the handler validates (the
+    // build-time document has an example host in its place).
+    const checked = local
+      ? JSON.parse(text.replaceAll(LOCAL_URL_PLACEHOLDER, 'http://127.0.0.1:3000'))
+      : value;
+    if (!schema.safeParse(checked).success) return [];
+    return [[name, { summary: name.replace(/-/g, ' '), value }] as const];
+  });
+  return entries.length ? Object.fromEntries(entries) : undefined;
 }
 
 /** Drops components no path (nor any kept component) refers to, e.g. a named query object inlined as parameters. */

@@ -31,6 +31,14 @@ export const oauthErrorCodes = [
 ] as const;
 export type OAuthErrorCode = (typeof oauthErrorCodes)[number];
 
+/** RFC 6749 §5.2 error body of `/oauth/token` and `/oauth/revoke` (`server_error` for a fault). */
+export const oauthErrorBodySchema = z
+  .object({
+    error: z.enum([...oauthErrorCodes, 'server_error']),
+    error_description: z.string().describe('Human sentence naming the problem'),
+  })
+  .meta({ id: 'OAuthError' });
+
 export const grantTypes = ['client_credentials', 'password'] as const;
 export type GrantType = (typeof grantTypes)[number];
 

@@ -1,11 +1,25 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { appDirectErrorBody } from '../../functions/appdirect-events/schema.ts';
 import { handler } from '../../functions/meta/handler.ts';
 import { buildOpenApi } from '../../functions/meta/openapi.ts';
+import { formatOAuthError, invalidClient, OAuthError } from '../../functions/token/schema.ts';
+import { buildResponse, echoOf, formatZuoraError } from '../../functions/zuora-event/respond.ts';
 import { wiring } from '../../infra/wiring.ts';
 import type { RouteSpec } from '../../infra/wiring-types.ts';
+import {
+  AppError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthorizedError,
+  UnprocessableError,
+  ValidationError,
+} from '../../shared/errors.ts';
+import { errorResponse } from '../../shared/http/handler.ts';
+import type { HttpRequest } from '../../shared/http/types.ts';
 import { apiEvent, testContext } from '../helpers/auth.ts';
+import { answerChecker } from '../helpers/openapi-answers.ts';
 import { repoRoot } from '../helpers/reference.ts';
 
 /**
@@ -187,4 +201,94 @@ describe('request samples in events/api', () => {
       expect(parsed.error?.issues ?? []).toEqual([]);
     },
   );
+});
+
+describe('error answers match the documented schemas', () => {
+  const check = answerChecker(doc);
+  const answer = (statusCode: number, body: unknown) => ({
+    statusCode,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify(body),
+  });
+  const req = (rawBody: string) => ({ rawBody }) as HttpRequest;
+
+  it('the hub error body of every AppError, and the bare 500', () => {
+    const errors = [
+      new ValidationError('The request body is invalid.', [
+        { field: 'lines.0.quantity', message: 'too small' },
+      ]),
+      new UnauthorizedError(),
+      new ForbiddenError('The token lacks the scope orders:write.', 'INSUFFICIENT_SCOPE'),
+      new UnprocessableError('restricted', 'RESTRICTED_PARTY'),
+    ];
+    for (const e of errors) {
+      expect(check('POST', '/v1/orders', answer(e.status, e.toBody())), e.code).toEqual([]);
+    }
+    const fault = errorResponse(new Error('boom'), req(''));
+    expect(check('GET', '/v1/orders/{orderId}', answer(fault.statusCode, fault.body))).toEqual([]);
+  });
+
+  it('refuses what the handlers do not send', () => {
+    expect(check('POST', '/v1/orders', answer(400, { error: 'X' }))).not.toEqual([]);
+    expect(
+      check('POST', '/v1/orders', answer(400, { error: 'invalid_request', error_description: 'x' })),
+    ).not.toEqual([]);
+    expect(check('GET', '/health', answer(404, new NotFoundError('x').toBody()))[0]).toMatch(
+      /not documented/,
+    );
+  });
+
+  it('RFC 6749 errors on /oauth/token and /oauth/revoke', () => {
+    for (const e of [
+      new OAuthError('invalid_grant', 'The username or password is incorrect.'),
+      invalidClient('Client authentication failed.', true),
+      new ValidationError('The request body is empty.'),
+      new AppError(500, 'INTERNAL_ERROR', 'fault'),
+    ]) {
+      const res = formatOAuthError(e);
+      expect(check('POST', '/oauth/token', answer(res.statusCode, res.body)), e.code).toEqual([]);
+      expect(check('POST', '/oauth/revoke', answer(res.statusCode, res.body)), e.code).toEqual([]);
+    }
+    const hub = new ValidationError('x').toBody();
+    expect(check('POST', '/oauth/token', answer(400, hub))).not.toEqual([]);
+  });
+
+  it('Zuora answers in both shapes, KO included', () => {
+    const zuoraSamples = join(repoRoot, 'events/api/zuora-events');
+    const first = readFileSync(join(zuoraSamples, 'first-client-created.json'), 'utf8');
+    const current = readFileSync(join(zuoraSamples, 'current-client-created.json'), 'utf8');
+    const item = {
+      zReference: 'r1',
+      calculedHash: null,
+      success: false,
+      name: 'BAD_REQUEST' as const,
+      message: 'payload.0.zaccount: required',
+    };
+    const answers = [
+      buildResponse('first', echoOf(JSON.parse(first)), [item]),
+      buildResponse('current', echoOf(JSON.parse(current)), [item]),
+      buildResponse('current', echoOf(JSON.parse(current)), [
+        { ...item, success: true, name: 'CREATED', calculedHash: 'abc', message: null },
+      ]),
+      formatZuoraError(new ValidationError('malformed'), req('{not json'))!,
+      formatZuoraError(new UnauthorizedError(), req(current))!,
+      formatZuoraError(new ForbiddenError('X-Client-Id is required.'), req(first))!,
+      formatZuoraError(new AppError(500, 'INTERNAL_ERROR', 'fault'), req(current))!,
+    ];
+    for (const res of answers) {
+      const label = JSON.stringify(res.body);
+      expect(check('POST', '/v1/zuora/events', answer(res.statusCode, res.body)), label).toEqual([]);
+      expect(check('POST', '/api/billing/events', answer(res.statusCode, res.body)), label).toEqual([]);
+    }
+    // Auth refusals of a body that is no Zuora event keep the hub's shape, also documented.
+    expect(formatZuoraError(new UnauthorizedError(), req('{}'))).toBeUndefined();
+    expect(check('POST', '/v1/zuora/events', answer(401, new UnauthorizedError().toBody()))).toEqual([]);
+  });
+
+  it('AppDirect refusals', () => {
+    for (const e of [new ValidationError('eventUrl is required'), new UnauthorizedError('bad signature')]) {
+      const res = answer(e.status, appDirectErrorBody(e));
+      expect(check('GET', '/v1/channels/appdirect/events', res), e.code).toEqual([]);
+    }
+  });
 });
