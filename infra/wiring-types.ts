@@ -47,6 +47,9 @@ export interface FunctionSpec {
   environment?: Record<string, string>;
 }
 
+/** `authorization_code`: operator sign-in (PKCE S256) of the operations console, its client only. */
+export type OAuthGrant = 'client_credentials' | 'password' | 'authorization_code';
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RouteSpec {
@@ -56,6 +59,12 @@ export interface RouteSpec {
   function: string;
   /** `none`: public; `jwt`: bearer token from `/oauth/token` carrying every scope in `scopes`. */
   auth: 'none' | 'jwt';
+  /**
+   * The OAuth grants whose tokens callers of this `jwt` route are expected to hold (OpenAPI security,
+   * one alternative each): default `client_credentials`. The token carries no grant; the verifier
+   * checks scopes only.
+   */
+  grants?: OAuthGrant[];
   scopes: string[];
   summary: string;
   /** Steady-state requests per second and burst for this route (API Gateway route throttling). */

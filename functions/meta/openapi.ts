@@ -1,6 +1,7 @@
 import * as z from 'zod';
-import type { ResponseSpec, RouteSpec, Wiring } from '../../infra/wiring-types.ts';
+import type { OAuthGrant, ResponseSpec, RouteSpec, Wiring } from '../../infra/wiring-types.ts';
 import { errorBodySchema } from '../../shared/contracts/errors.ts';
+import { scopes as knownScopes, type Scope, scopeDescriptions } from '../../shared/contracts/oauth.ts';
 import { type ApiSample, LOCAL_URL_PLACEHOLDER } from './samples.ts';
 
 type JsonSchema = Record<string, unknown>;
@@ -123,7 +124,7 @@ export function buildOpenApi(
       };
     }
     // `none`: no bearer token (the route is public, or checks its own signature, e.g. AppDirect's OAuth 1.0).
-    op.security = route.auth === 'jwt' ? [{ oauth2: route.scopes }] : [];
+    op.security = route.auth === 'jwt' ? grantsOf(route).map((g) => ({ [SCHEMES[g]]: route.scopes })) : [];
     const declared: Record<string, ResponseSpec> = { ...(route.responses ?? { 200: { description: 'OK' } }) };
     // Answers the kernel gives on every route of a kind, whether or not the route lists them.
     if (route.auth === 'jwt') {
@@ -159,7 +160,6 @@ export function buildOpenApi(
     paths[route.path]![route.method.toLowerCase()] = op;
   }
   pruneUnreferenced(components, paths);
-  const allScopes = [...new Set(wiring.routes.flatMap((r) => r.scopes))].sort();
   return {
     openapi: '3.1.0',
     info: {
@@ -173,16 +173,58 @@ export function buildOpenApi(
     paths,
     components: {
       schemas: components,
-      securitySchemes: {
-        oauth2: {
-          type: 'oauth2',
-          flows: {
-            clientCredentials: {
-              tokenUrl: '/oauth/token',
-              scopes: Object.fromEntries(allScopes.map((s) => [s, s])),
-            },
-            password: { tokenUrl: '/oauth/token', scopes: Object.fromEntries(allScopes.map((s) => [s, s])) },
-          },
+      securitySchemes: securitySchemes(wiring),
+    },
+  };
+}
+
+/** The security scheme of each grant (one flow each, so a route can name the grants it expects). */
+const SCHEMES: Record<OAuthGrant, string> = {
+  client_credentials: 'clientCredentials',
+  password: 'password',
+  authorization_code: 'operatorSignIn',
+};
+
+const grantsOf = (route: RouteSpec): OAuthGrant[] => route.grants ?? ['client_credentials'];
+
+/**
+ * One OAuth 2.0 scheme per grant, listing the scopes of the routes that expect it (scopes no route
+ * requires, e.g. `webhooks:all-events`, are client capabilities: client credentials).
+ */
+function securitySchemes(wiring: Wiring): JsonSchema {
+  const scopesOf = (grant: OAuthGrant) => {
+    const used = wiring.routes
+      .filter((r) => r.auth === 'jwt' && grantsOf(r).includes(grant))
+      .flatMap((r) => r.scopes);
+    if (grant === 'client_credentials') {
+      const required = new Set(wiring.routes.flatMap((r) => r.scopes));
+      used.push(...knownScopes.filter((s) => !required.has(s)));
+    }
+    return Object.fromEntries([...new Set(used)].sort().map((s) => [s, scopeDescriptions[s as Scope] ?? s]));
+  };
+  return {
+    clientCredentials: {
+      type: 'oauth2',
+      description:
+        'Partners and the platform: client id and secret (HTTP Basic or form body) for a token carrying the client\u2019s scopes.',
+      flows: { clientCredentials: { tokenUrl: '/oauth/token', scopes: scopesOf('client_credentials') } },
+    },
+    password: {
+      type: 'oauth2',
+      description:
+        'Zuora\u2019s event emitter: client id and secret plus username and password; send X-Client-Id with the client id.',
+      flows: { password: { tokenUrl: '/oauth/token', scopes: scopesOf('password') } },
+    },
+    operatorSignIn: {
+      type: 'oauth2',
+      description:
+        'Operators signed in to the operations console (authorization code with PKCE S256). Only the console client and its registered redirect URIs may use it; scripts use client credentials.',
+      flows: {
+        authorizationCode: {
+          authorizationUrl: '/oauth/authorize',
+          tokenUrl: '/oauth/token',
+          refreshUrl: '/oauth/token',
+          scopes: scopesOf('authorization_code'),
         },
       },
     },

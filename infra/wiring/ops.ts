@@ -36,6 +36,8 @@ const ops = (
   function: 'ops-api',
   auth: 'jwt',
   scopes: [scope],
+  // Operators signed in to the console, or the ops client of scripts.
+  grants: ['authorization_code', 'client_credentials'],
   summary,
   throttle: { rateLimit: 20, burstLimit: 40 },
   ...(request ? { request } : {}),

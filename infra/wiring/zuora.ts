@@ -16,6 +16,8 @@ const eventRoute = (path: string, summary: string): RouteSpec => ({
   function: 'zuora-event',
   auth: 'jwt',
   scopes: ['zuora:events'],
+  // Zuora's event emitter gets its token with the password grant (seed Event API).
+  grants: ['password'],
   summary,
   // Tens of thousands of events a day, in bursts when Zuora replays a backlog.
   throttle: { rateLimit: 50, burstLimit: 200 },

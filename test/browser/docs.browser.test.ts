@@ -57,6 +57,14 @@ describe.skipIf(!existsSync(CHROMIUM))('API reference (/docs) in Chromium', () =
     );
     // The OAuth 2.0 security scheme shows as the Authorize button.
     expect(await page.locator('button.authorize').count()).toBeGreaterThan(0);
+    // One scheme per grant, each scope described in words.
+    await page.locator('button.authorize').first().click();
+    const dialog = page.locator('.dialog-ux .modal-ux');
+    await dialog.waitFor({ timeout: 10_000 });
+    const text = await dialog.innerText();
+    for (const scheme of ['clientCredentials', 'password', 'operatorSignIn']) expect(text).toContain(scheme);
+    expect(text).toContain('Deliver Zuora subscription events');
+    await page.keyboard.press('Escape');
     expect(await page.title()).toBe('Switchboard API reference');
     expect(problems).toEqual([]);
     await page.close();

@@ -8,6 +8,7 @@ import { formatOAuthError, invalidClient, OAuthError } from '../../functions/tok
 import { buildResponse, echoOf, formatZuoraError } from '../../functions/zuora-event/respond.ts';
 import { wiring } from '../../infra/wiring.ts';
 import type { RouteSpec } from '../../infra/wiring-types.ts';
+import { scopes as knownScopes } from '../../shared/contracts/oauth.ts';
 import {
   AppError,
   ForbiddenError,
@@ -109,18 +110,50 @@ describe('OpenAPI document', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('lists every manifest route with its security scopes', () => {
-    const declared = doc.components.securitySchemes.oauth2.flows.clientCredentials.scopes as Obj;
+  it('lists every manifest route with its security scopes, by grant', () => {
+    const schemes = doc.components.securitySchemes as Obj;
+    const flowScopes = (name: string) => Object.values(schemes[name].flows as Obj)[0].scopes as Obj;
+    const byGrant: Obj = {
+      client_credentials: 'clientCredentials',
+      password: 'password',
+      authorization_code: 'operatorSignIn',
+    };
     for (const route of wiring.routes) {
       const op = doc.paths[route.path]?.[route.method.toLowerCase()];
       expect(op, `${route.method} ${route.path}`).toBeDefined();
       if (route.auth === 'jwt') {
-        expect(op.security).toEqual([{ oauth2: route.scopes }]);
-        for (const scope of route.scopes) expect(declared, scope).toHaveProperty(scope);
+        const grants = route.grants ?? ['client_credentials'];
+        expect(op.security).toEqual(grants.map((g) => ({ [byGrant[g]]: route.scopes })));
+        for (const g of grants) {
+          for (const scope of route.scopes) expect(flowScopes(byGrant[g]), scope).toHaveProperty(scope);
+        }
       } else {
         expect(op.security ?? [], `${route.method} ${route.path} is public`).toEqual([]);
       }
     }
+    // Zuora's emitter uses the password grant; operators sign in or use the ops client.
+    expect(doc.paths['/v1/zuora/events'].post.security).toEqual([{ password: ['zuora:events'] }]);
+    expect(doc.paths['/v1/orders'].post.security).toEqual([{ clientCredentials: ['orders:write'] }]);
+    expect(doc.paths['/v1/ops/orders'].get.security).toEqual([
+      { operatorSignIn: ['ops:read'] },
+      { clientCredentials: ['ops:read'] },
+    ]);
+    expect(schemes.password.flows.password.tokenUrl).toBe('/oauth/token');
+    expect(schemes.operatorSignIn.flows.authorizationCode.authorizationUrl).toBe('/oauth/authorize');
+  });
+
+  it('describes every scope in words, not by its name', () => {
+    const all = Object.values(doc.components.securitySchemes as Obj).flatMap((scheme) =>
+      Object.values((scheme as Obj).flows as Obj).flatMap((flow) => Object.entries((flow as Obj).scopes)),
+    );
+    expect(new Set(all.map(([s]) => s))).toEqual(new Set(knownScopes));
+    for (const [scope, description] of all) {
+      expect(String(description), scope).toMatch(/\S+ \S+ \S+/);
+      expect(description, scope).not.toBe(scope);
+    }
+  });
+
+  it('documents exactly the manifest routes', () => {
     const documented = Object.entries(doc.paths as Obj).flatMap(([p, item]) =>
       Object.keys(item as Obj).map((m) => `${m.toUpperCase()} ${p}`),
     );
