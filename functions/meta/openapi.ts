@@ -81,6 +81,34 @@ function queryParameters(
 }
 
 /**
+ * A route's responses as documented: its own, plus the answers the kernel gives on every route of a
+ * kind whether or not the route lists them; 4xx/5xx without a body get the route's error body.
+ */
+export function declaredResponses(route: RouteSpec): Record<string, ResponseSpec> {
+  const declared: Record<string, ResponseSpec> = { ...(route.responses ?? { 200: { description: 'OK' } }) };
+  if (route.auth === 'jwt') {
+    declared[401] ??= { description: 'Missing, expired or invalid token' };
+    declared[403] ??= { description: 'Token lacks a required scope' };
+  }
+  if (route.request?.query)
+    declared[400] ??= { description: 'Invalid query string; details name each parameter' };
+  if (route.path.includes('{'))
+    declared[404] ??= { description: 'No such item (another tenant\u2019s answers the same)' };
+  if (route.request?.body || route.request?.contentTypes) {
+    declared[400] ??= { description: 'Malformed or invalid input' };
+    declared[413] ??= { description: 'Body over the route\u2019s size limit' };
+    declared[415] ??= { description: 'Content type not accepted by this route' };
+  }
+  declared[500] ??= { description: 'Unexpected fault (logged); the answer carries no detail' };
+  return Object.fromEntries(
+    Object.entries(declared).map(([status, r]) => {
+      const body = r.body ?? (Number(status) >= 400 ? (route.errorBody ?? errorBodySchema) : undefined);
+      return [status, { ...r, ...(body ? { body } : {}) }];
+    }),
+  );
+}
+
+/**
  * The OpenAPI 3.1 document of the hub, generated from the manifest's routes and their zod schemas, so
  * the published contract is the one the handlers validate against.
  */
@@ -125,30 +153,12 @@ export function buildOpenApi(
     }
     // `none`: no bearer token (the route is public, or checks its own signature, e.g. AppDirect's OAuth 1.0).
     op.security = route.auth === 'jwt' ? grantsOf(route).map((g) => ({ [SCHEMES[g]]: route.scopes })) : [];
-    const declared: Record<string, ResponseSpec> = { ...(route.responses ?? { 200: { description: 'OK' } }) };
-    // Answers the kernel gives on every route of a kind, whether or not the route lists them.
-    if (route.auth === 'jwt') {
-      declared[401] ??= { description: 'Missing, expired or invalid token' };
-      declared[403] ??= { description: 'Token lacks a required scope' };
-    }
-    if (route.request?.query)
-      declared[400] ??= { description: 'Invalid query string; details name each parameter' };
-    if (route.path.includes('{'))
-      declared[404] ??= { description: 'No such item (another tenant\u2019s answers the same)' };
-    if (route.request?.body || route.request?.contentTypes) {
-      declared[400] ??= { description: 'Malformed or invalid input' };
-      declared[413] ??= { description: 'Body over the route\u2019s size limit' };
-      declared[415] ??= { description: 'Content type not accepted by this route' };
-    }
-    declared[500] ??= { description: 'Unexpected fault (logged); the answer carries no detail' };
     const responses: Record<string, unknown> = {};
-    for (const [status, r] of Object.entries(declared)) {
-      const isError = Number(status) >= 400;
-      const body = r.body ?? (isError ? (route.errorBody ?? errorBodySchema) : undefined);
+    for (const [status, r] of Object.entries(declaredResponses(route))) {
       const content: Record<string, unknown> = {};
       for (const type of r.mediaTypes ?? ['application/json']) {
         if (type === 'text/html') content[type] = { schema: { type: 'string' } };
-        else if (body) content[type] = { schema: toSchema(body, 'output') };
+        else if (r.body) content[type] = { schema: toSchema(r.body, 'output') };
       }
       responses[status] = {
         description: r.description,
