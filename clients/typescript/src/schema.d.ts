@@ -1428,6 +1428,7 @@ export interface operations {
     getV1ChannelsAppdirectEvents: {
         parameters: {
             query: {
+                /** @description The event to fetch: {marketplace}/api/integration/v1/events/{eventId} */
                 eventUrl: string;
             };
             header?: never;
