@@ -85,6 +85,27 @@ describe('OpenAPI document', () => {
     expect(Object.keys(served.paths).sort()).toEqual(Object.keys(doc.paths).sort());
   });
 
+  it('names the API itself as the server, so a page on another origin calls the API', async () => {
+    const event = apiEvent({
+      method: 'GET',
+      path: '/openapi.json',
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    event.requestContext.domainName = 'abc123.execute-api.eu-west-1.amazonaws.com';
+    const res = (await handler(event, testContext('meta') as never)) as { body: string };
+    const served = JSON.parse(res.body) as Obj;
+    expect(served.servers).toEqual([{ url: 'https://abc123.execute-api.eu-west-1.amazonaws.com' }]);
+    // Token URLs stay relative to that server (Swagger UI resolves them against it).
+    expect(served.components.securitySchemes.clientCredentials.flows.clientCredentials.tokenUrl).toBe(
+      '/oauth/token',
+    );
+    const bare = (await handler(
+      apiEvent({ method: 'GET', path: '/openapi.json' }),
+      testContext('meta') as never,
+    )) as { body: string };
+    expect((JSON.parse(bare.body) as Obj).servers).toEqual([{ url: '/' }]);
+  });
+
   it('has the OpenAPI 3.1 top-level structure', () => {
     expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
     expect(typeof doc.info?.title).toBe('string');
