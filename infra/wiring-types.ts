@@ -47,6 +47,9 @@ export interface FunctionSpec {
   environment?: Record<string, string>;
 }
 
+/** `authorization_code`: operator sign-in (PKCE S256) of the operations console, its client only. */
+export type OAuthGrant = 'client_credentials' | 'password' | 'authorization_code';
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RouteSpec {
@@ -56,13 +59,33 @@ export interface RouteSpec {
   function: string;
   /** `none`: public; `jwt`: bearer token from `/oauth/token` carrying every scope in `scopes`. */
   auth: 'none' | 'jwt';
+  /**
+   * The OAuth grants whose tokens callers of this `jwt` route are expected to hold (OpenAPI security,
+   * one alternative each): default `client_credentials`. The token carries no grant; the verifier
+   * checks scopes only.
+   */
+  grants?: OAuthGrant[];
   scopes: string[];
   summary: string;
   /** Steady-state requests per second and burst for this route (API Gateway route throttling). */
   throttle?: { rateLimit: number; burstLimit: number };
   /** For the OpenAPI document. */
   request?: { body?: z.ZodType; query?: z.ZodType; contentTypes?: string[] };
-  responses?: Record<number, { description: string; body?: z.ZodType }>;
+  responses?: Record<number, ResponseSpec>;
+  /**
+   * Body of the route's 4xx/5xx answers (OpenAPI) when a response names none: the hub's `Error` by
+   * default; partner contracts with their own error shape (RFC 6749, Zuora KO, AppDirect) set theirs.
+   */
+  errorBody?: z.ZodType;
+  /** Folder under `events/api/` with this route's request samples (default: derived from a POST path). */
+  samples?: string;
+}
+
+export interface ResponseSpec {
+  description: string;
+  body?: z.ZodType;
+  /** Media types of the answer (default JSON); `text/html` is a page (the operator sign-in). */
+  mediaTypes?: Array<'application/json' | 'text/html'>;
 }
 
 /** What a handler needs of its routes at run time: the key and the auth facts (no schemas, no docs). */

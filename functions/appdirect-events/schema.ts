@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import type { AppDirectErrorCode } from '../../shared/appdirect/answers.ts';
+import { APPDIRECT_ERROR_CODES, type AppDirectErrorCode } from '../../shared/appdirect/answers.ts';
+import { errorBodySchema } from '../../shared/contracts/errors.ts';
 import type { AppError } from '../../shared/errors.ts';
 
 /** `GET /v1/channels/appdirect/events?eventUrl=…`: the marketplace's notification. */
@@ -24,6 +25,19 @@ export const appDirectAnswerSchema = z
     asynchronous: z.boolean().optional(),
   })
   .meta({ id: 'AppDirectAnswer' });
+
+/** A refusal as documented (OpenAPI): what `appDirectErrorBody` answers. */
+export const appDirectErrorDoc = z
+  .object({
+    success: z.literal(false),
+    errorCode: z
+      .enum(APPDIRECT_ERROR_CODES)
+      .describe('AppDirect error code, shown in the marketplace event log'),
+    message: z.string(),
+    error: errorBodySchema.shape.error,
+    details: errorBodySchema.shape.details,
+  })
+  .meta({ id: 'AppDirectError' });
 
 /** The AppDirect error code of a refusal of the notification itself. */
 const ERROR_CODES: Record<string, AppDirectErrorCode> = {

@@ -11,9 +11,17 @@ export const handler = httpHandler({
   routes: {
     'GET /health': async () =>
       json(200, { status: 'ok', stage: process.env.STAGE ?? 'local', version: VERSION }),
-    'GET /openapi.json': async () => {
+    'GET /openapi.json': async (req) => {
       document ??= openApiDocument(VERSION);
-      return json(200, document, { 'cache-control': 'public, max-age=300' });
+      // The API's absolute URL as the server: the reference page on another origin (the console's
+      // /docs/ in AWS) resolves the token URL and "Try it out" against it, not against its own origin.
+      const domain = req.event.requestContext?.domainName;
+      const proto = req.headers['x-forwarded-proto'];
+      const served =
+        domain && (proto === 'https' || proto === 'http')
+          ? { ...document, servers: [{ url: `${proto}://${domain}` }] }
+          : document;
+      return json(200, served, { 'cache-control': 'public, max-age=300' });
     },
   },
 });

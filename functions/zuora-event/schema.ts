@@ -392,3 +392,35 @@ export const itemDetailSchema = z.object({
     .optional(),
 });
 export type ItemDetail = z.infer<typeof itemDetailSchema>;
+
+// --- responses as documented (OpenAPI) --------------------------------------------------------
+/** Names a refusal of the whole request may carry besides the item outcomes (`requestKo`). */
+const answerNames = z.enum([...outcomeNames, 'UNAUTHORIZED', 'FORBIDDEN']);
+
+/** The "first implementation" answer: `errorDTOS` null on success, one entry per failed item. */
+export const zuoraFirstAnswerDoc = z
+  .object({
+    success: z.boolean(),
+    message: z.string().nullable().describe('null on success, `errors while executing` otherwise'),
+    errorDTOS: z.array(z.object({ name: answerNames, message: z.string().nullable() })).nullable(),
+  })
+  .meta({ id: 'ZuoraFirstAnswer', description: 'Answer to a request in the "first implementation" shape' });
+
+/** The "under development" answer: the envelope echoed, one `details[]` entry per item. */
+export const zuoraCurrentAnswerDoc = z
+  .object({
+    typeEvent: z.string().nullable(),
+    emitter: z.string().nullable(),
+    timestamp: z.string().nullable(),
+    success: z.boolean(),
+    message: z
+      .string()
+      .describe('The distinct outcomes in lower case (e.g. `created`), or `errors while executing`'),
+    details: z.array(itemDetailSchema.extend({ name: answerNames })),
+  })
+  .meta({ id: 'ZuoraCurrentAnswer', description: 'Answer to a request in the "under development" shape' });
+
+/** Every answer of the route (success and KO) is in the shape of the request. */
+export const zuoraEventAnswerDoc = z
+  .union([zuoraFirstAnswerDoc, zuoraCurrentAnswerDoc])
+  .meta({ id: 'ZuoraEventAnswer' });

@@ -1,5 +1,7 @@
 import { buildOpenApi } from '../../functions/meta/openapi.ts';
+import { readApiSamples } from '../../functions/meta/samples.ts';
 import type { RouteAuth, Wiring } from '../wiring-types.ts';
+import { REPO_ROOT } from './esbuild.ts';
 
 /**
  * Modules whose source form reads the manifest, replaced in a Lambda bundle by a literal built here
@@ -35,11 +37,21 @@ export function routeTableModule(wiring: Wiring, functionName: string): string {
 
 const openApiCache = new WeakMap<Wiring, string>();
 
-/** `openApiDocument()` as the finished document (the version is set per call, from the env). */
+/**
+ * What `{{localUrl}}` in a sample becomes in the deployed document: no local runtime resolves it there,
+ * so the example names a receiver host (RFC 2606 example domain) the reader replaces with their own.
+ */
+export const DEPLOYED_EXAMPLE_URL = 'https://receiver.example.com';
+
+/**
+ * `openApiDocument()` as the finished document (the version is set per call, from the env), with the
+ * request examples of `events/api/` read now: the function cannot read `events/` in AWS.
+ */
 export function openApiModule(wiring: Wiring): string {
   let source = openApiCache.get(wiring);
   if (!source) {
-    const document = buildOpenApi(wiring, { version: '0.0.0' });
+    const samples = readApiSamples(REPO_ROOT, wiring, DEPLOYED_EXAMPLE_URL);
+    const document = buildOpenApi(wiring, { version: '0.0.0', samples });
     source = [
       '// Generated at build time from infra/wiring.ts (infra/bundle/build-time-modules.ts).',
       `const DOCUMENT = ${JSON.stringify(document)};`,

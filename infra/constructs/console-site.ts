@@ -1,15 +1,19 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AllowedMethods,
   Distribution,
+  FunctionCode,
+  FunctionEventType,
+  FunctionRuntime,
   HeadersFrameOption,
   HeadersReferrerPolicy,
   PriceClass,
   ResponseHeadersPolicy,
   SecurityPolicyProtocol,
+  Function as ViewerFunction,
   ViewerProtocolPolicy,
 } from 'aws-cdk-lib/aws-cloudfront';
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -23,6 +27,13 @@ import {
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { buildSync } from 'esbuild';
+import {
+  API_DOCS_INDEX,
+  apiDocsContentSecurityPolicy,
+  apiDocsInitializer,
+  SWAGGER_UI_ASSETS,
+  swaggerUiDir,
+} from '../api-docs.ts';
 import { repoPath } from './bundling.ts';
 
 /**
@@ -30,6 +41,8 @@ import { repoPath } from './bundling.ts';
  * with origin access control (no public bucket, no website endpoint), HTTPS only, TLS 1.2+, and
  * security headers (CSP allowing only the API origin for calls, HSTS, no framing, no sniffing,
  * no referrer). `config.json` names the API; the API lets only this origin call it cross-origin.
+ * The API reference (Swagger UI, `infra/api-docs.ts`) is deployed beside it at `/docs/`, reading the
+ * API's `GET /openapi.json` cross-origin (the same CORS grant as the console).
  */
 export class ConsoleSite extends Construct {
   readonly distribution: Distribution;
@@ -78,6 +91,32 @@ export class ConsoleSite extends Construct {
         referrerPolicy: { referrerPolicy: HeadersReferrerPolicy.NO_REFERRER, override: true },
       },
     });
+    // Swagger UI sets inline styles: its own policy, otherwise the console's headers.
+    const docsHeaders = new ResponseHeadersPolicy(this, 'DocsHeaders', {
+      securityHeadersBehavior: {
+        contentSecurityPolicy: {
+          contentSecurityPolicy: apiDocsContentSecurityPolicy("'self' https://*.execute-api.amazonaws.com"),
+          override: true,
+        },
+        strictTransportSecurity: {
+          accessControlMaxAge: Duration.days(730),
+          includeSubdomains: true,
+          override: true,
+        },
+        frameOptions: { frameOption: HeadersFrameOption.DENY, override: true },
+        contentTypeOptions: { override: true },
+        referrerPolicy: { referrerPolicy: HeadersReferrerPolicy.NO_REFERRER, override: true },
+      },
+    });
+    // S3 has no folder index: `/docs` → `/docs/` (relative asset URLs), `/docs/` → its index.html.
+    const docsIndex = new ViewerFunction(this, 'DocsIndex', {
+      runtime: FunctionRuntime.JS_2_0,
+      comment: 'API reference: /docs redirects to /docs/, which serves /docs/index.html',
+      code: FunctionCode.fromInline(
+        "function handler(event) { var r = event.request; if (r.uri === '/docs') { return { statusCode: 301, statusDescription: 'Moved Permanently', headers: { location: { value: '/docs/' } } }; } if (r.uri === '/docs/') { r.uri = '/docs/index.html'; } return r; }",
+      ),
+    });
+    const origin = S3BucketOrigin.withOriginAccessControl(this.bucket);
     this.distribution = new Distribution(this, 'Distribution', {
       comment: 'Switchboard operator console',
       defaultRootObject: 'console/index.html',
@@ -87,10 +126,19 @@ export class ConsoleSite extends Construct {
       logBucket: logs,
       logFilePrefix: 'cloudfront/',
       defaultBehavior: {
-        origin: S3BucketOrigin.withOriginAccessControl(this.bucket),
+        origin,
         viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
         allowedMethods: AllowedMethods.ALLOW_GET_HEAD,
         responseHeadersPolicy: headers,
+      },
+      additionalBehaviors: {
+        '/docs*': {
+          origin,
+          viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+          allowedMethods: AllowedMethods.ALLOW_GET_HEAD,
+          responseHeadersPolicy: docsHeaders,
+          functionAssociations: [{ function: docsIndex, eventType: FunctionEventType.VIEWER_REQUEST }],
+        },
       },
       // Deep links of the single-page app (`/console/anything`) load the app.
       errorResponses: [{ httpStatus: 403, responseHttpStatus: 200, responsePagePath: '/console/index.html' }],
@@ -111,7 +159,11 @@ export class ConsoleSite extends Construct {
     this.origin = `https://${this.distribution.distributionDomainName}`;
   }
 
-  /** Uploads the console built from source, with `config.json` naming the API. */
+  /**
+   * Uploads the console built from source, with `config.json` naming the API, and the API reference
+   * (`docs/`: Swagger UI's files from `swagger-ui-dist`, the page, and `docs.js` naming the API's
+   * `/openapi.json`, resolved at deploy time).
+   */
   deploy(apiUrl: string): void {
     const out = join(tmpdir(), `switchboard-console-${Stack.of(this).stackName}`);
     mkdirSync(join(out, 'console'), { recursive: true });
@@ -128,11 +180,19 @@ export class ConsoleSite extends Construct {
       logLevel: 'silent',
     });
     writeFileSync(join(out, 'console/index.html'), readFileSync(repoPath('console/index.html')));
+    mkdirSync(join(out, 'docs'), { recursive: true });
+    for (const name of Object.keys(SWAGGER_UI_ASSETS))
+      copyFileSync(join(swaggerUiDir(), name), join(out, 'docs', name));
+    writeFileSync(join(out, 'docs/index.html'), API_DOCS_INDEX);
     const deployment = new BucketDeployment(this, 'Deploy', {
-      sources: [Source.asset(out), Source.jsonData('console/config.json', { apiUrl })],
+      sources: [
+        Source.asset(out),
+        Source.jsonData('console/config.json', { apiUrl }),
+        Source.data('docs/docs.js', apiDocsInitializer(`${apiUrl}/openapi.json`)),
+      ],
       destinationBucket: this.bucket,
       distribution: this.distribution,
-      distributionPaths: ['/console/*'],
+      distributionPaths: ['/console/*', '/docs/*'],
       memoryLimit: 256,
     });
     // CDK's own provider function that copies the files: its findings are CDK's design, acknowledged

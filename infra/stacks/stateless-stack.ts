@@ -192,6 +192,10 @@ export class StatelessStack extends Stack {
       value: `${consoleSite.origin}/console/`,
       description: 'Operator console',
     });
+    new CfnOutput(this, 'ApiReferenceUrl', {
+      value: `${consoleSite.origin}/docs/`,
+      description: 'API reference (Swagger UI over the API\u2019s GET /openapi.json)',
+    });
 
     // Events EventBridge could not deliver to a rule's queue (after its retries) land in ruleTargetDlq.
     for (const rule of wiring.rules) {

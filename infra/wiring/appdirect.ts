@@ -1,4 +1,8 @@
-import { appDirectAnswerSchema, notificationQuerySchema } from '../../functions/appdirect-events/schema.ts';
+import {
+  appDirectAnswerSchema,
+  appDirectErrorDoc,
+  notificationQuerySchema,
+} from '../../functions/appdirect-events/schema.ts';
 import type { WiringPart } from '../wiring-types.ts';
 
 /**
@@ -61,6 +65,7 @@ export const appdirectWiring: WiringPart = {
       summary: 'AppDirect notification URL (?eventUrl=…): the event is fetched, handled and answered',
       throttle: { rateLimit: 20, burstLimit: 40 },
       request: { query: notificationQuerySchema },
+      errorBody: appDirectErrorDoc,
       responses: {
         200: {
           description: 'Answered: {success, accountIdentifier?} or {success: false, errorCode, message}',

@@ -8,6 +8,7 @@ import {
   opsSaashopEventsQuerySchema,
   opsUsageSummaryQuerySchema,
 } from '../../functions/ops-api/schema.ts';
+import { oauthErrorBodySchema } from '../../shared/contracts/oauth.ts';
 import { reviewDecisionSchema } from '../../shared/orders/contract.ts';
 import type { RouteSpec, WiringPart } from '../wiring-types.ts';
 import { usageSettings } from './usage.ts';
@@ -35,6 +36,8 @@ const ops = (
   function: 'ops-api',
   auth: 'jwt',
   scopes: [scope],
+  // Operators signed in to the console, or the ops client of scripts.
+  grants: ['authorization_code', 'client_credentials'],
   summary,
   throttle: { rateLimit: 20, burstLimit: 40 },
   ...(request ? { request } : {}),
@@ -169,9 +172,12 @@ export const opsWiring: WiringPart = {
       summary: 'Operator sign-in page (authorization code + PKCE S256, console client only)',
       throttle: { rateLimit: 10, burstLimit: 20 },
       responses: {
-        200: { description: 'The sign-in page (text/html)' },
+        200: { description: 'The sign-in page', mediaTypes: ['text/html'] },
         302: { description: 'Back to redirect_uri with an RFC 6749 error (e.g. invalid_scope)' },
-        400: { description: 'Error page: unknown client_id or redirect_uri, PKCE S256 missing' },
+        400: {
+          description: 'Error page: unknown client_id or redirect_uri, PKCE S256 missing',
+          mediaTypes: ['text/html'],
+        },
       },
     },
     {
@@ -183,10 +189,19 @@ export const opsWiring: WiringPart = {
       summary: 'Operator credentials → redirect to the console with a one-time code',
       throttle: { rateLimit: 10, burstLimit: 20 },
       request: { contentTypes: ['application/x-www-form-urlencoded'] },
+      // Refusals of the form itself (empty, oversized, wrong type) are RFC 6749 errors; the rest are pages.
+      errorBody: oauthErrorBodySchema,
       responses: {
         302: { description: 'Back to redirect_uri with a one-time code (or an RFC 6749 error)' },
-        400: { description: 'Error page: unknown client_id or redirect_uri, PKCE S256 missing' },
-        401: { description: 'The sign-in page again: incorrect credentials, or locked for 15 minutes' },
+        400: {
+          description:
+            'Error page: unknown client_id or redirect_uri, PKCE S256 missing; or an unreadable form',
+          mediaTypes: ['text/html', 'application/json'],
+        },
+        401: {
+          description: 'The sign-in page again: incorrect credentials, or locked for 15 minutes',
+          mediaTypes: ['text/html'],
+        },
       },
     },
     {
@@ -198,6 +213,7 @@ export const opsWiring: WiringPart = {
       summary: 'End an operator sign-in (RFC 7009, refresh token)',
       throttle: { rateLimit: 10, burstLimit: 20 },
       request: { contentTypes: ['application/x-www-form-urlencoded'] },
+      errorBody: oauthErrorBodySchema,
       responses: {
         200: { description: 'Revoked (also for an unknown or already revoked token, RFC 7009)' },
         400: { description: 'RFC 6749 error {error, error_description} (invalid_request)' },

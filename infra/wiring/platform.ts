@@ -1,4 +1,8 @@
-import { tokenRequestSchema, tokenResponseSchema } from '../../shared/contracts/oauth.ts';
+import {
+  oauthErrorBodySchema,
+  tokenRequestSchema,
+  tokenResponseSchema,
+} from '../../shared/contracts/oauth.ts';
 import type { WiringPart } from '../wiring-types.ts';
 
 /** Platform part of the manifest: OAuth token endpoint, JWKS, health and the OpenAPI document. */
@@ -40,6 +44,7 @@ export const platformWiring: WiringPart = {
         body: tokenRequestSchema,
         contentTypes: ['application/x-www-form-urlencoded', 'application/json'],
       },
+      errorBody: oauthErrorBodySchema,
       responses: {
         200: { description: 'Token issued', body: tokenResponseSchema },
         400: { description: 'RFC 6749 error (invalid_request, invalid_grant, unsupported_grant_type…)' },

@@ -57,6 +57,39 @@ describe.skipIf(!existsSync(CHROMIUM))('API reference (/docs) in Chromium', () =
     );
     // The OAuth 2.0 security scheme shows as the Authorize button.
     expect(await page.locator('button.authorize').count()).toBeGreaterThan(0);
+    // One scheme per grant, each scope described in words.
+    await page.locator('button.authorize').first().click();
+    const dialog = page.locator('.dialog-ux .modal-ux');
+    await dialog.waitFor({ timeout: 10_000 });
+    const text = await dialog.innerText();
+    for (const scheme of ['clientCredentials', 'password', 'operatorSignIn']) expect(text).toContain(scheme);
+    expect(text).toContain('Deliver Zuora subscription events');
+    await page.keyboard.press('Escape');
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it('gets a token with the client credentials flow from the page', async () => {
+    const client = runtime.devClients.find((c) => c.kind === 'distributor')!;
+    const page = await browser.newPage();
+    const tokenCalls: string[] = [];
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('request', (r) => {
+      if (r.url().endsWith('/oauth/token')) tokenCalls.push(`${r.method()} ${r.url()}`);
+    });
+    await page.goto(`${runtime.url}/docs/`);
+    await page.locator('button.authorize').first().click();
+    const scheme = page.locator('.auth-container', { hasText: 'Partners and the platform' });
+    await scheme.waitFor({ timeout: 10_000 });
+    await scheme.locator('input[id^="client_id"]').fill(client.clientId);
+    await scheme.locator('input[id^="client_secret"]').fill(client.clientSecret);
+    await scheme.getByRole('button', { name: 'Apply given OAuth2 credentials' }).click();
+    // Swagger UI swaps Authorize for Logout once the token endpoint answered with a token.
+    await scheme.getByRole('button', { name: 'Remove authorization' }).waitFor({ timeout: 15_000 });
+    // One POST to the API's token endpoint (locally page and API share an origin; that the served
+    // document names the API as its server is checked in test/contract/openapi.test.ts).
+    expect(tokenCalls).toEqual([`POST ${runtime.url}/oauth/token`]);
     expect(await page.title()).toBe('Switchboard API reference');
     expect(problems).toEqual([]);
     await page.close();
