@@ -307,7 +307,7 @@ describe('error answers match the documented schemas', () => {
     expect(check('POST', '/oauth/token', answer(400, hub))).not.toEqual([]);
   });
 
-  it('Zuora answers in both shapes, KO included', () => {
+  it('Zuora answers in both shapes, success and KO', () => {
     const zuoraSamples = join(repoRoot, 'events/api/zuora-events');
     const first = readFileSync(join(zuoraSamples, 'first-client-created.json'), 'utf8');
     const current = readFileSync(join(zuoraSamples, 'current-client-created.json'), 'utf8');
@@ -322,6 +322,9 @@ describe('error answers match the documented schemas', () => {
       buildResponse('first', echoOf(JSON.parse(first)), [item]),
       buildResponse('current', echoOf(JSON.parse(current)), [item]),
       buildResponse('current', echoOf(JSON.parse(current)), [
+        { ...item, success: true, name: 'CREATED', calculedHash: 'abc', message: null },
+      ]),
+      buildResponse('first', echoOf(JSON.parse(first)), [
         { ...item, success: true, name: 'CREATED', calculedHash: 'abc', message: null },
       ]),
       formatZuoraError(new ValidationError('malformed'), req('{not json'))!,
