@@ -11,7 +11,8 @@ import { isConditionFailed } from '../../shared/db/client.ts';
 /**
  * One licence e-mail copy (`buyer` | `partner`) of one order, claimed before SES is called:
  *
- *   PK `LICENCE-MAIL#<orderId>#<copy>`   SK `CLAIM`   { token, leaseUntil, messageId?, sentAt?, attempts }
+ *   PK `LICENCE-MAIL#<orderId>#<copy>`   SK `CLAIM`   { token, leaseUntil, holder, wallLeaseUntil,
+ *                                                        messageId?, sentAt?, attempts }
  *
  * Not indexed. An attempt takes the claim with a conditional put (no claim yet, or an expired lease
  * without a message id), sends, then records SES's MessageId. A copy with a message id is never sent
@@ -19,6 +20,13 @@ import { isConditionFailed } from '../../shared/db/client.ts';
  * that died): the caller retries later. After the lease expires the copy is sent again and the claim
  * counts the attempt — the one case (a crash after SES accepted, before the record) that can send a
  * copy twice: SES has no idempotency key.
+ *
+ * The lease is judged on the hub clock. The claim also names its holder (this process: one Lambda
+ * execution environment, or the whole local suite) and the lease's end on the machine clock: the
+ * holder's own process takes the claim over only once that has passed too. In AWS both clocks are the
+ * same and nothing changes; locally the hub clock can jump (`POST /_local/clock`) while the attempt
+ * that holds the claim is still sending, and without this a redelivery or a reconciler re-drive
+ * would send the copy a second time. A restarted suite is another process: it needs the hub clock only.
  */
 export type MailCopy = 'buyer' | 'partner';
 
@@ -38,11 +46,27 @@ const claimKey = (orderId: string, copy: MailCopy) => ({
   SK: 'CLAIM',
 });
 
+const PROCESS_ID = Symbol.for('switchboard.processInstanceId');
+/** One id per process (kept on `globalThis`, so modules reloaded by `npm run dev` share it). */
+const thisProcess = (): string => {
+  const g = globalThis as { [PROCESS_ID]?: string };
+  g[PROCESS_ID] ??= randomUUID();
+  return g[PROCESS_ID];
+};
+
 export class MailClaims implements MailClaimStore {
+  private readonly holder: string;
+  private readonly wallClock: () => number;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    /** Tests stand in for another process (`holder`) or the machine clock. */
+    options: { holder?: string; wallClock?: () => number } = {},
+  ) {
+    this.holder = options.holder ?? thisProcess();
+    this.wallClock = options.wallClock ?? Date.now;
+  }
 
   async claim(orderId: string, copy: MailCopy, now: Date, leaseMs: number): Promise<ClaimResult> {
     const key = claimKey(orderId, copy);
@@ -65,10 +89,17 @@ export class MailClaims implements MailClaimStore {
             attempts: attempt,
             claimedAt: now.toISOString(),
             leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
+            holder: this.holder,
+            wallLeaseUntil: this.wallClock() + leaseMs,
           },
           ConditionExpression:
-            'attribute_not_exists(PK) OR (attribute_not_exists(messageId) AND leaseUntil < :now)',
-          ExpressionAttributeValues: { ':now': now.toISOString() },
+            'attribute_not_exists(PK) OR (attribute_not_exists(messageId) AND leaseUntil < :now AND ' +
+            '(attribute_not_exists(holder) OR holder <> :me OR wallLeaseUntil < :wall))',
+          ExpressionAttributeValues: {
+            ':now': now.toISOString(),
+            ':me': this.holder,
+            ':wall': this.wallClock(),
+          },
         }),
       );
       return { kind: 'claimed', token, attempt };

@@ -356,7 +356,8 @@ describe('licence e-mails across crashes (claim in DynamoDB, SES MessageId recor
     const orderId = await provisionedOrder();
     const order = (await orders.get(orderId))!;
     const box = outbox();
-    const real = new MailClaims(table.doc, table.tableName);
+    // The attempt that dies ran in another process (a crashed Lambda environment).
+    const real = new MailClaims(table.doc, table.tableName, { holder: 'crashed-process' });
     let crashed = false;
     const dying: MailClaimStore = {
       claim: async (...args) => {
@@ -378,6 +379,30 @@ describe('licence e-mails across crashes (claim in DynamoDB, SES MessageId recor
     clock.advance(MAIL_CLAIM_LEASE_MS / 1000 + 1);
     expect(await issueLicence({ orderId }, deps)).toBe('issued');
     await issueLicence({ orderId }, deps); // one more redelivery: nothing new
+    expect(box.sentTo(order.sellTo.contact.email)).toBe(1);
+    expect(box.sentTo(order.partner.contact.email)).toBe(1);
+  });
+
+  it('a hub clock jump past the lease does not let this process send a copy its running attempt holds', async () => {
+    const orderId = await provisionedOrder();
+    const order = (await orders.get(orderId))!;
+    const box = outbox();
+    let wall = Date.now();
+    const claims = new MailClaims(table.doc, table.tableName, { wallClock: () => wall });
+    // The first attempt has claimed the buyer's copy and is still sending when the clock jumps.
+    const first = await claims.claim(orderId, 'buyer', clock.now(), MAIL_CLAIM_LEASE_MS);
+    expect(first.kind).toBe('claimed');
+    clock.advance(10 * 60);
+    const deps = { ...licenceDeps(), mailer: box.sesLike, mailClaims: claims };
+    await expect(issueLicence({ orderId }, deps)).rejects.toBeInstanceOf(TransientError);
+    expect(box.sentTo(order.sellTo.contact.email)).toBe(0);
+    // Another process (a restarted suite) needs only the hub clock; so does this one once the lease
+    // has passed on the machine clock too.
+    const other = new MailClaims(table.doc, table.tableName, { holder: 'restarted', wallClock: () => wall });
+    expect((await other.claim(orderId, 'buyer', clock.now(), MAIL_CLAIM_LEASE_MS)).kind).toBe('claimed');
+    clock.advance(MAIL_CLAIM_LEASE_MS / 1000 + 1);
+    wall += MAIL_CLAIM_LEASE_MS + 1;
+    expect(await issueLicence({ orderId }, deps)).toBe('issued');
     expect(box.sentTo(order.sellTo.contact.email)).toBe(1);
     expect(box.sentTo(order.partner.contact.email)).toBe(1);
   });
@@ -412,7 +437,8 @@ describe('licence e-mails across crashes (claim in DynamoDB, SES MessageId recor
     const orderId = await provisionedOrder();
     const order = (await orders.get(orderId))!;
     const box = outbox();
-    const real = new MailClaims(table.doc, table.tableName);
+    // The attempt that dies ran in another process (a crashed Lambda environment).
+    const real = new MailClaims(table.doc, table.tableName, { holder: 'crashed-process' });
     let crashed = false;
     const dying: MailClaimStore = {
       claim: (...args) => real.claim(...args),
