@@ -429,11 +429,16 @@ async function invariants(input: {
   });
   const reports = new Map<string, number>();
   for (const id of orderOf) if (id) reports.set(id, (reports.get(id) ?? 0) + 1);
-  row(
-    'accepted orders not reported exactly once (terminal webhook)',
-    0,
-    accepted.filter((id) => reports.get(id) !== 1).length,
-  );
+  const misreported = accepted.filter((id) => reports.get(id) !== 1);
+  row('accepted orders not reported exactly once (terminal webhook)', 0, misreported.length);
+  // Enough to start an investigation from the figures alone.
+  if (misreported.length > 0)
+    figures.ordersMisreported = misreported
+      .slice(0, 10)
+      .map((id) => `${id}: ${reports.get(id) ?? 0}× ${status.get(id)}`)
+      .join(', ');
+  const duplicateMails = fulfilled.filter((id) => [...mails.get(id)!.values()].some((n) => n > 1));
+  if (duplicateMails.length > 0) figures.ordersWithDuplicateMail = duplicateMails.slice(0, 10).join(', ');
 
   // --- Zuora events ---
   const acked = zuora.subscriptions.flatMap((s) => s.events.filter((e) => e.acked));
@@ -568,9 +573,11 @@ async function invariants(input: {
   figures.receiptsWithTimestampSkew = receipts.filter((r) => !r.verified).length;
 
   let stuck = 0;
-  for (const q of rt.queues.values()) {
+  for (const [name, q] of rt.queues) {
     const s = q.stats();
-    stuck += s.visible + s.delayed + s.inFlight;
+    const n = s.visible + s.delayed + s.inFlight;
+    stuck += n;
+    if (n > 0) figures[`stuck in ${name}`] = JSON.stringify(s);
   }
   row('messages stuck outside a DLQ', 0, stuck);
   return { rows, figures };

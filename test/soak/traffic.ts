@@ -56,6 +56,8 @@ export interface TrafficCounts {
   customEventsPublished: number;
   customEventRetriesSent: number;
   endpointToggles: number;
+  /** PATCHes re-enabling with replaySkipped answered `complete: false` (re-sent until complete). */
+  replaySkippedIncomplete: number;
   kills: number;
   faults: number;
   clockMoves: number;
@@ -74,6 +76,7 @@ export const newCounts = (): TrafficCounts => ({
   customEventsPublished: 0,
   customEventRetriesSent: 0,
   endpointToggles: 0,
+  replaySkippedIncomplete: 0,
   kills: 0,
   faults: 0,
   clockMoves: 0,
@@ -401,6 +404,11 @@ export class WebhookStream {
       body: enabled ? { status: 'enabled', replaySkipped: true } : { status: 'disabled' },
     });
     if (res?.status !== 200) return false;
+    // Re-enabled, but the skipped deliveries are re-armed in bounded steps: PATCH again until complete.
+    if (enabled && res.body?.replay?.complete === false) {
+      this.counts.replaySkippedIncomplete++;
+      return false;
+    }
     this.disabled = !enabled;
     this.counts.endpointToggles++;
     return true;

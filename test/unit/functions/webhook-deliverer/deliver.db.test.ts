@@ -555,6 +555,18 @@ describe('events published while an endpoint is disabled', () => {
     expect(w.received).toHaveLength(3);
   });
 
+  it('stops re-arming skipped deliveries past its time budget and answers complete: false; the next call goes on', async () => {
+    const w = world();
+    const { ep } = await skippedThree(w);
+    const caller = { tenant, scopes: [] };
+    await updateEndpoint(ep.id, { status: 'enabled' }, caller, dispatchDeps(w));
+    expect(await replaySkipped(ep.id, caller, dispatchDeps(w), -1)).toEqual({ replayed: 0, complete: false });
+    expect((await deliveriesOf(ep.id, tenant)).every((d) => d.status === 'skipped')).toBe(true);
+    expect(await replaySkipped(ep.id, caller, dispatchDeps(w))).toEqual({ replayed: 3, complete: true });
+    await w.pump();
+    expect(w.received.map(typeOf)).toEqual(['custom.seq.one', 'custom.seq.two', 'custom.seq.three']);
+  });
+
   it('"replay failed since T" includes skipped deliveries, in event order, once', async () => {
     const w = world();
     const { ep, since } = await skippedThree(w);
