@@ -114,6 +114,8 @@ export const REPLAY_SKIPPED_MAX_PAGES = 10;
  * Past the budget the answer is `complete: false`; the next PATCH (or `…/replay`) goes on.
  */
 export const REPLAY_SKIPPED_BUDGET_MS = 4_000;
+/** Re-arms tried by every request whatever the budget, so repeating the PATCH always progresses. */
+export const REPLAY_SKIPPED_MINIMUM = 10;
 
 /** Re-arms an endpoint's skipped deliveries, oldest first (re-enabling with `replaySkipped`). */
 export async function replaySkipped(
@@ -121,10 +123,14 @@ export async function replaySkipped(
   caller: Caller,
   deps: DeliveryDeps,
   budgetMs = REPLAY_SKIPPED_BUDGET_MS,
+  minimum = REPLAY_SKIPPED_MINIMUM,
 ) {
   // Real elapsed time (the request timeout), not the deps clock, which tests and the local stage move.
   const deadline = performance.now() + budgetMs;
-  const stop = () => performance.now() > deadline;
+  // The first re-arms are always tried: finding the skipped deliveries filters the endpoint's log
+  // (residual filter), which alone can exceed the budget on a long log, and each request must progress.
+  let tried = 0;
+  const stop = () => ++tried > minimum && performance.now() > deadline;
   let replayed = 0;
   let cursor: string | undefined;
   let stopped = false;
