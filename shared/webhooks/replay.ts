@@ -62,13 +62,18 @@ export async function replayEndpointPage(
     since?: Date;
     limit: number;
     cursor?: string;
+    /**
+     * Checked before each re-arm: true stops the page there (`stopped`; the cursor is then not
+     * usable, the rest of the page is left as it was). For callers bounded by a request timeout.
+     */
+    stop?: () => boolean;
   },
   deps: {
     deliveries: Pick<WebhookDeliveryRepository, 'list' | 'putDue' | 'transition' | 'deleteDue'>;
     queue: DeliveryQueue;
     clock: Clock;
   },
-): Promise<{ replayed: number; cursor?: string }> {
+): Promise<{ replayed: number; cursor?: string; stopped?: true }> {
   const page = await deps.deliveries.list({
     tenant: q.tenant,
     endpointId: q.endpointId,
@@ -80,6 +85,7 @@ export async function replayEndpointPage(
   });
   let replayed = 0;
   for (const d of page.items) {
+    if (q.stop?.()) return { replayed, stopped: true };
     if (!d.notices?.length && (await rearmDelivery(d, q.tenant, deps))) replayed++;
   }
   return { replayed, ...(page.cursor ? { cursor: page.cursor } : {}) };

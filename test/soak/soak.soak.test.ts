@@ -5,8 +5,9 @@ import { repoRoot } from '../helpers/reference.ts';
 import { runSoak, table } from './soak.ts';
 
 /**
- * The chaos soak CI runs: 2 minutes of orders under random partner faults, clock moves and SIGKILL
- * restarts of the suite (a child process on loopback), then every invariant must hold.
+ * The chaos soak CI runs: 2 minutes of orders, Zuora events, usage (and billing runs) and webhook
+ * traffic under random partner faults, clock moves and SIGKILL restarts of the suite (a child
+ * process on loopback), then every invariant must hold. `SOAK_SEED` repeats a run's choices.
  */
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -35,17 +36,22 @@ describe('chaos soak', () => {
     expect(bad.stderr).toContain('--bogus');
   });
 
-  it('keeps every invariant through 2 minutes of faults, clock moves and SIGKILL restarts', async () => {
+  it('keeps every invariant through 2 minutes of mixed traffic, faults, clock moves and SIGKILL restarts', async () => {
     const seed = Number(process.env.SOAK_SEED ?? Date.now() % 1_000_000);
     const result = await runSoak({
       minutes: Number(process.env.SOAK_MINUTES ?? 2),
       seed,
       port: await freePort(),
     });
-    const printed = `seed ${seed} ${JSON.stringify(result.counts)}\n${table(result.rows)}`;
+    const printed = `seed ${seed} ${JSON.stringify(result.counts)}\n${JSON.stringify(result.figures)}\n${table(result.rows)}`;
     process.stdout.write(`${printed}\n`);
-    expect(result.counts.ordersAccepted).toBeGreaterThan(0);
-    expect(result.rows.length).toBeGreaterThanOrEqual(7);
+    // Every kind of traffic got through, so the invariants are about something.
+    expect(result.counts.ordersAccepted, printed).toBeGreaterThan(0);
+    expect(result.counts.zuoraAcknowledged, printed).toBeGreaterThan(3);
+    expect(result.counts.usageRecordsAccepted, printed).toBeGreaterThan(0);
+    expect(result.counts.customEventsPublished, printed).toBeGreaterThan(0);
+    expect(result.figures.webhookDeliveries, printed).toBeGreaterThan(0);
+    expect(result.rows.length).toBeGreaterThanOrEqual(24);
     expect(
       result.rows.filter((r) => !r.ok),
       printed,

@@ -555,6 +555,22 @@ describe('events published while an endpoint is disabled', () => {
     expect(w.received).toHaveLength(3);
   });
 
+  it('stops re-arming skipped deliveries past its time budget (after a minimum) and answers complete: false; the next call goes on', async () => {
+    const w = world();
+    const { ep } = await skippedThree(w);
+    const caller = { tenant, scopes: [] };
+    await updateEndpoint(ep.id, { status: 'enabled' }, caller, dispatchDeps(w));
+    // Past its budget a request still re-arms its minimum (here 1), so repeating it progresses.
+    expect(await replaySkipped(ep.id, caller, dispatchDeps(w), -1, 1)).toEqual({
+      replayed: 1,
+      complete: false,
+    });
+    expect((await deliveriesOf(ep.id, tenant)).filter((d) => d.status === 'skipped')).toHaveLength(2);
+    expect(await replaySkipped(ep.id, caller, dispatchDeps(w))).toEqual({ replayed: 2, complete: true });
+    await w.pump();
+    expect(w.received.map(typeOf)).toEqual(['custom.seq.one', 'custom.seq.two', 'custom.seq.three']);
+  });
+
   it('"replay failed since T" includes skipped deliveries, in event order, once', async () => {
     const w = world();
     const { ep, since } = await skippedThree(w);
