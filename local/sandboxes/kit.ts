@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
 import type { Clock } from '../../shared/clock.ts';
@@ -7,7 +7,8 @@ import type { Clock } from '../../shared/clock.ts';
  * The common shape of every partner sandbox (Zuora, Salesforce, SaaShop, AppDirect, screening, mail,
  * receiver). The runtime mounts sandbox `S` under `/_sandbox/S/…`; the kit adds the controls every
  * sandbox has: `GET|DELETE /_records` and `PUT|GET /_faults`, fault injection before each partner
- * call, and persistence of records and state under the data folder so a restart keeps them.
+ * call, and persistence of records and state under the data folder so a restart keeps them (each record
+ * appended to `<name>.json.journal` before the answer; state in the snapshot, written 20 ms after a change).
  */
 export interface SandboxRequest {
   method: string;
@@ -102,6 +103,33 @@ export class Sandbox<State extends object = Record<string, unknown>> {
       } catch {
         // first start: nothing saved yet
       }
+      this.replayJournal();
+    }
+  }
+
+  /**
+   * Records written after the last snapshot: one JSON line each, appended before the partner answers
+   * (a kill after the answer loses nothing the hub saw acknowledged). A torn last line is ignored.
+   */
+  private replayJournal(): void {
+    let text: string;
+    try {
+      text = readFileSync(`${this.file}.journal`, 'utf8');
+    } catch {
+      return;
+    }
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      let rec: SandboxRecord;
+      try {
+        rec = JSON.parse(line) as SandboxRecord;
+      } catch {
+        continue;
+      }
+      if (rec.seq > this.seq) {
+        this.records.push(rec);
+        this.seq = rec.seq;
+      }
     }
   }
 
@@ -122,6 +150,7 @@ export class Sandbox<State extends object = Record<string, unknown>> {
   record(kind: string, data: Record<string, unknown> = {}): SandboxRecord {
     const rec: SandboxRecord = { seq: ++this.seq, at: this.ctx.clock.now().toISOString(), kind, ...data };
     this.records.push(rec);
+    if (this.file) appendFileSync(`${this.file}.journal`, `${JSON.stringify(rec)}\n`);
     this.changed();
     return rec;
   }
@@ -139,13 +168,14 @@ export class Sandbox<State extends object = Record<string, unknown>> {
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify({ records: this.records, state: this.state, seq: this.seq }));
     renameSync(tmp, this.file);
+    writeFileSync(`${this.file}.journal`, ''); // the snapshot holds every record now
   }
 
   reset(): void {
     this.records = [];
     this.state = this.initialState();
     this.seq = 0;
-    this.changed();
+    this.flush(); // at once: the journal must not bring the old records back after a kill
   }
 
   /** Dispatches a request below the mount; undefined when no route matches (the runtime answers 404). */

@@ -1,0 +1,55 @@
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Sandbox, type SandboxContext } from '../../../local/sandboxes/kit.ts';
+import { systemClock } from '../../../shared/clock.ts';
+
+/**
+ * A partner sandbox keeps what it acknowledged across a kill: each record is appended to a journal
+ * before the answer, so a SIGKILL within the 20 ms snapshot debounce loses no receipt the hub saw.
+ */
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function open(dataDir: string): Sandbox {
+  const ctx: SandboxContext = {
+    runtimeUrl: 'http://127.0.0.1:1',
+    baseUrl: 'http://127.0.0.1:1/_sandbox/receiver',
+    clock: systemClock,
+    dataDir,
+    random: Math.random,
+  };
+  return new Sandbox('receiver', ctx, () => ({}));
+}
+
+describe('sandbox record durability', () => {
+  it('records acknowledged just before a kill are there after a restart, once each, in order', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-'));
+    dirs.push(dir);
+    const first = open(dir);
+    first.record('delivery', { n: 1 });
+    first.flush(); // an earlier snapshot
+    first.record('delivery', { n: 2 });
+    first.record('delivery', { n: 3 });
+    // Killed now: the snapshot timer never fires. A second process opens the same folder.
+    const restarted = open(dir);
+    expect(restarted.records.map((r) => r.n)).toEqual([1, 2, 3]);
+    expect(restarted.records.map((r) => r.seq)).toEqual([1, 2, 3]);
+    // A torn last line (a write killed midway, never acknowledged) is ignored.
+    appendFileSync(join(dir, 'receiver.json.journal'), '{"seq":4,"ki');
+    expect(open(dir).records).toHaveLength(3);
+  });
+
+  it('a reset is written at once: old records do not come back from the journal', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-'));
+    dirs.push(dir);
+    const first = open(dir);
+    first.record('delivery', { n: 1 });
+    first.reset();
+    first.record('delivery', { n: 2 });
+    expect(open(dir).records.map((r) => r.n)).toEqual([2]);
+  });
+});
