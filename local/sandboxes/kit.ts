@@ -80,6 +80,7 @@ export class Sandbox<State extends object = Record<string, unknown>> {
   state: State;
   private seq = 0;
   private saveTimer: NodeJS.Timeout | undefined;
+  private stateDirty = false;
   private readonly file: string | undefined;
 
   constructor(
@@ -151,12 +152,21 @@ export class Sandbox<State extends object = Record<string, unknown>> {
     const rec: SandboxRecord = { seq: ++this.seq, at: this.ctx.clock.now().toISOString(), kind, ...data };
     this.records.push(rec);
     if (this.file) appendFileSync(`${this.file}.journal`, `${JSON.stringify(rec)}\n`);
-    this.changed();
+    this.scheduleSnapshot();
     return rec;
   }
 
-  /** Call after mutating `state` so it is persisted. */
+  /**
+   * Call after mutating `state` so it is persisted: within 20 ms, and before the answer when the
+   * change came from a partner call (`handle` writes it first, so a kill after the answer cannot
+   * forget an idempotency key or an account the hub was told about).
+   */
   changed(): void {
+    this.stateDirty = true;
+    this.scheduleSnapshot();
+  }
+
+  private scheduleSnapshot(): void {
     if (!this.file || this.saveTimer) return;
     this.saveTimer = setTimeout(() => this.flush(), 20);
   }
@@ -164,6 +174,7 @@ export class Sandbox<State extends object = Record<string, unknown>> {
   flush(): void {
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
+    this.stateDirty = false;
     if (!this.file) return;
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify({ records: this.records, state: this.state, seq: this.seq }));
@@ -217,7 +228,9 @@ export class Sandbox<State extends object = Record<string, unknown>> {
       });
       const fault = await this.injectFault(signal);
       if (fault) return fault;
-      return route.handler({ ...req, params });
+      const response = await route.handler({ ...req, params });
+      if (this.stateDirty) this.flush(); // durable before the partner answers
+      return response;
     }
     return undefined;
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -42,6 +43,18 @@ import { type MergeSource, mergedQuery } from '../merged-query.ts';
  * key) and read by merging every shard (`shared/db/merged-query.ts`).
  */
 const storedStatusSchema = orderStatusSchema;
+
+/**
+ * The event a transition records gets the transition's identity (a stable `eventId` and its
+ * `occurredAt`), so every publication of it — the first, and the reconciler's after a crash between
+ * the write and the publish — is the same event to the webhook fan-out (one delivery per endpoint).
+ */
+function withTransitionIdentity(event: StoredEvent, orderId: string, to: string, now: Date): StoredEvent {
+  if (typeof event.detail.eventId === 'string') return event;
+  const at = now.toISOString();
+  const eventId = `evt_${createHash('sha256').update(`${orderId}\n${to}\n${at}`).digest('hex').slice(0, 26)}`;
+  return { ...event, detail: { ...event.detail, eventId, occurredAt: at } };
+}
 
 export const historyEntrySchema = z.object({
   at: z.string(),
@@ -392,7 +405,7 @@ export class OrderRepository {
       ':g2pk': stagePk(t.to, orderId),
       ':g2sk': stageSk(t.now.toISOString(), orderId),
       ':ssk': statusSk(t.to, orderId),
-      ':ev': t.event,
+      ':ev': withTransitionIdentity(t.event, orderId, t.to, t.now),
     };
     const sets = [
       '#status = :to',

@@ -21,6 +21,13 @@ export const orderEventDetailSchema = z.object({
    * partner's text (a code and a fixed sentence instead). Operators read the evidence in the ops API.
    */
   reason: z.string().optional(),
+  /**
+   * Identity of the transition that published it, set when the order item records the event: a
+   * re-publication (the reconciler after a crash between write and publish) carries the same id and
+   * time, so a webhook endpoint or a channel is told once.
+   */
+  eventId: z.string().optional(),
+  occurredAt: z.iso.datetime({ offset: true }).optional(),
 });
 export type OrderEventDetail = z.infer<typeof orderEventDetailSchema>;
 

@@ -52,4 +52,24 @@ describe('sandbox record durability', () => {
     first.record('delivery', { n: 2 });
     expect(open(dir).records.map((r) => r.n)).toEqual([2]);
   });
+
+  it('state a partner call changed is written before its answer (an idempotency key survives a kill)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-'));
+    dirs.push(dir);
+    const first = open(dir);
+    first.route('POST', '/orders', () => {
+      (first.state as Record<string, unknown>).seen = 'key-1';
+      first.changed();
+      return { status: 201, body: {} };
+    });
+    const answer = await first.handle({
+      method: 'POST',
+      path: '/orders',
+      headers: {},
+      text: () => '',
+    } as never);
+    expect(answer?.status).toBe(201);
+    // Killed right after answering: the 20 ms snapshot timer never fires.
+    expect((open(dir).state as Record<string, unknown>).seen).toBe('key-1');
+  });
 });

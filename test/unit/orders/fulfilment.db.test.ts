@@ -22,9 +22,11 @@ import {
   salesforceObjects,
 } from '../../../local/sandboxes/salesforce.ts';
 import { type Order, OrderRepository } from '../../../shared/db/entities/orders.ts';
+import { deliveryIdFor } from '../../../shared/db/entities/webhook-deliveries.ts';
 import { TransientError } from '../../../shared/errors.ts';
 import { ulidGenerator } from '../../../shared/ids.ts';
 import { publicJwks, verifyLicence } from '../../../shared/orders/licence-keys.ts';
+import { orderEvent } from '../../../shared/orders/lifecycle.ts';
 import { startTestTable, type TestTable } from '../../helpers/dynamo.ts';
 import { sandboxContext, sandboxFetch } from '../../helpers/sandbox-fetch.ts';
 import { FakePublisher, ManualClock, validOrder } from './fixtures.ts';
@@ -245,6 +247,34 @@ describe('licence-provisioner and the fulfilment join', () => {
 });
 
 describe('order-reconciler', () => {
+  it('a terminal event re-published after a crash between write and publish is the same event (one webhook per endpoint)', async () => {
+    const orderId = await provisionedOrder();
+    const order = (await orders.get(orderId))!;
+    // The transition is written; the process dies before publishing it.
+    const moved = (await orders.transition(orderId, {
+      from: ['BILLING_PROVISIONED'],
+      to: 'FULFILLED',
+      event: orderEvent('order.fulfilled', order, 'FULFILLED'),
+      now: clock.now(),
+    }))!;
+    const written = moved.lastEvent!;
+    expect(written.detail).toMatchObject({
+      eventId: expect.stringMatching(/^evt_/),
+      occurredAt: clock.now().toISOString(),
+    });
+    clock.advance(601);
+    await reconcileOrders({ orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000, maxRedrives: 20 });
+    const republished = publisher.events.filter((e) => e.detail.orderId === orderId);
+    expect(republished.map((e) => e.type)).toEqual(['order.fulfilled']);
+    expect(republished[0]!.detail.eventId).toBe(written.detail.eventId);
+    expect(republished[0]!.detail.occurredAt).toBe(written.detail.occurredAt);
+    // Both publications name the same delivery per endpoint, whatever EventBridge's envelope says.
+    const ids = [written, republished[0]!].map((e) =>
+      deliveryIdFor(String(e.detail.eventId), 'ep_1', Date.parse(String(e.detail.occurredAt))),
+    );
+    expect(ids[0]).toBe(ids[1]);
+  });
+
   it('re-publishes the last event of orders stuck longer than the threshold, once per period', async () => {
     const orderId = await provisionedOrder();
     const deps = { orders, publisher, clock, stuckAfterSeconds: 600, limit: 1000, maxRedrives: 20 };

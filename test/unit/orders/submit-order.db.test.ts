@@ -54,6 +54,9 @@ describe('submitOrder', () => {
           channelOrderId: body.channelOrderId,
           channel: 'api',
           status: 'ACCEPTED',
+          // The transition's identity: the same on any re-publication of this event.
+          eventId: expect.stringMatching(/^evt_[0-9a-f]{26}$/),
+          occurredAt: order!.updatedAt,
         },
       },
     ]);
