@@ -174,7 +174,7 @@ export const BUNDLE_BUDGET_EXCEPTIONS: Readonly<Record<string, { budget: number;
     reason: 'SES v2 client, licence mail claims (exactly-once e-mails) and the channel failure wording',
   },
   'ops-api': {
-    budget: 525 * 1024,
+    budget: 530 * 1024,
     reason: 'every entity, SQS and CloudWatch for dead letters, the JWKS verifier (kid, cached key set)',
   },
   'webhook-dispatch': {
