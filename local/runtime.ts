@@ -238,17 +238,23 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       name === 'config.json'
         ? { body: Buffer.from(JSON.stringify({ apiUrl: '' })), contentType: 'application/json' }
         : (files.get(name) ?? (name.includes('.') ? undefined : files.get('index.html')));
-    if (!file) {
+    return staticFile(file, consoleSecurityHeaders());
+  }
+  /** A static file of the console or the API reference (404 when there is none). */
+  function staticFile(
+    file: { body: Buffer; contentType: string } | undefined,
+    securityHeaders: Record<string, string>,
+  ): HttpResult {
+    if (!file)
       return {
         status: 404,
         headers: { 'content-type': 'text/plain' },
         cookies: [],
         body: Buffer.from('Not Found'),
       };
-    }
     return {
       status: 200,
-      headers: { 'content-type': file.contentType, 'cache-control': 'no-cache', ...consoleSecurityHeaders() },
+      headers: { 'content-type': file.contentType, 'cache-control': 'no-cache', ...securityHeaders },
       cookies: [],
       body: file.body,
     };
@@ -259,20 +265,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     if (path === '/docs')
       return { status: 301, headers: { location: '/docs/' }, cookies: [], body: Buffer.alloc(0) };
     docs ??= docsFiles('/openapi.json');
-    const file = docs.get(path.slice('/docs/'.length) || 'index.html');
-    if (!file)
-      return {
-        status: 404,
-        headers: { 'content-type': 'text/plain' },
-        cookies: [],
-        body: Buffer.from('Not Found'),
-      };
-    return {
-      status: 200,
-      headers: { 'content-type': file.contentType, 'cache-control': 'no-cache', ...docsSecurityHeaders() },
-      cookies: [],
-      body: file.body,
-    };
+    return staticFile(docs.get(path.slice('/docs/'.length) || 'index.html'), docsSecurityHeaders());
   }
   const moveTasks = new Map<string, MoveTask[]>();
   const mail = sandboxes.get('mail')!;

@@ -170,21 +170,23 @@ export async function runClientsCli(argv: string[], deps: ClientsCliDeps): Promi
   }
 }
 
+/** The options of `npm run clients` (also checked by the CLI kit before the command runs). */
+export const CLIENTS_OPTIONS = {
+  tenant: { type: 'string' },
+  scopes: { type: 'string', multiple: true },
+  grant: { type: 'string', multiple: true },
+  username: { type: 'string' },
+  name: { type: 'string' },
+  'client-id': { type: 'string' },
+  table: { type: 'string' },
+} as const;
+
 function parse(argv: string[]) {
   return parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: {
-      tenant: { type: 'string' },
-      scopes: { type: 'string', multiple: true },
-      grant: { type: 'string', multiple: true },
-      username: { type: 'string' },
-      name: { type: 'string' },
-      'client-id': { type: 'string' },
-      table: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: { ...CLIENTS_OPTIONS, help: { type: 'boolean', short: 'h' } },
   });
 }
 

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { ClientRepository } from '../../shared/auth/clients.ts';
 import { systemClock } from '../../shared/clock.ts';
 import { updateDevClientFile } from '../dev-clients.ts';
-import { CLIENTS_USAGE, runClientsCli } from './clients-core.ts';
+import { CLIENTS_OPTIONS, CLIENTS_USAGE, runClientsCli } from './clients-core.ts';
 import { dataDir, fetchDevToken, readDevClients, runningRuntime, withTable } from './common.ts';
 import { parseCli, runCli } from './kit.ts';
 
@@ -60,15 +60,7 @@ parseCli({
   name: 'npm run clients --',
   usage: `${CLIENTS_USAGE}
   npm run -s clients -- token <kind|tenant> [scope]   an access token of a dev client of the running suite`,
-  options: {
-    tenant: { type: 'string' },
-    scopes: { type: 'string', multiple: true },
-    grant: { type: 'string', multiple: true },
-    username: { type: 'string' },
-    name: { type: 'string' },
-    'client-id': { type: 'string' },
-    table: { type: 'string' },
-  },
+  options: CLIENTS_OPTIONS,
   allowPositionals: true,
 });
 runCli('npm run clients --', () => main(process.argv.slice(2)));
