@@ -26,13 +26,16 @@ import { endpointIndexKeys, fromEndpointItem } from './entities/webhook-endpoint
  * Version 4 (billing fan-out) moves each usage record's GSI2 key to its subscription's shard
  * (`USAGEPERIOD#<period>#<hash of tenant#subscription>`), so a billing slice holds whole subscriptions;
  * a record still under the old per-record shard would be missed by the worker of its subscription.
+ * Version 5 keys each webhook delivery's endpoint log by status (GSI2SK `<status>#<id>`), so an
+ * endpoint's pending or skipped deliveries are an index read; a delivery still keyed `<id>` is
+ * outside every status of the endpoint's log until it is rewritten.
  * Items written before it lack those keys: `backfillIndexes` rewrites them once per table (locally
  * at start; in AWS with `npm run operators -- backfill-indexes --table <name>` after the stateful
  * stack has the indexes). It scans the table, which is why it is a one-off migration and never a
  * request path; it is safe to run again and alongside live traffic (each rewrite is conditional on
  * the status it read, and retried on a race).
  */
-export const INDEX_LAYOUT_VERSION = 4;
+export const INDEX_LAYOUT_VERSION = 5;
 const markerKey = { PK: 'META', SK: 'INDEX-LAYOUT' };
 
 /** The layout version a table's items were last backfilled to (1 when never). */

@@ -22,7 +22,7 @@ import { type MergeSource, mergedQuery } from '../merged-query.ts';
  *
  *   PK `WHDL#<id>` SK `WHDL`
  *     GSI1PK `WHDL#T#<tenant>#<shard>`     GSI1SK `<id>`   the tenant's log
- *     GSI2PK `WHDL#E#<endpointId>#<shard>` GSI2SK `<id>`   the endpoint's log
+ *     GSI2PK `WHDL#E#<endpointId>#<shard>` GSI2SK `<status>#<id>`   the endpoint's log by status
  *     GSI3PK `WHDL#T#<tenant>#<shard>`     GSI3SK `<status>#<id>`   the tenant's log by status
  *     GSI4PK `WHDL#TT#<tenant>#<type>#<shard>`  GSI4SK `<id>`     the tenant's log by event type
  *     GSI5PK `WHDL#ALL#<shard>`            GSI5SK `<status>#<id>`   every tenant's (operations)
@@ -31,7 +31,11 @@ import { type MergeSource, mergedQuery } from '../merged-query.ts';
  *
  * Logs are sharded (a busy endpoint writes more than one partition key takes) and read by merging
  * every shard (`shared/db/merged-query.ts`); a status or type filter is an index key, never a
- * filter over the log, so a page is never empty while matches remain. Due items make every wait durable beyond SQS's 15-minute delay: one is written
+ * filter over the log, so a page is never empty while matches remain. The endpoint's log carries the
+ * status in its sort key (index layout 5): its pending or skipped deliveries are read directly however
+ * long the log is (the drain's "anything pending?" and re-enabling with `replaySkipped` once filtered
+ * tens of thousands of entries), and the whole log is the merge of every status. Only the rare
+ * endpoint + type filter is still applied to the merged entries. Due items make every wait durable beyond SQS's 15-minute delay: one is written
  * BEFORE the delivery moves to a new due time and deleted only after, so a crash at any line leaves
  * a due item that the sweeper turns back into a queue message.
  */
@@ -135,7 +139,7 @@ export function deliveryIndexKeys(
     GSI1PK: tenantLogPk(d.endpointTenant, shard),
     GSI1SK: d.id,
     GSI2PK: endpointLogPk(d.endpointId, shard),
-    GSI2SK: d.id,
+    GSI2SK: statusSk(d.status, d.id),
     GSI3PK: tenantLogPk(d.endpointTenant, shard),
     GSI3SK: statusSk(d.status, d.id),
     GSI4PK: typeLogPk(d.endpointTenant, d.eventType, shard),
@@ -333,7 +337,7 @@ export class WebhookDeliveryRepository {
     }
     // The status-keyed index entries follow the status (their partitions never change).
     values[':statusSk'] = statusSk(t.status, id);
-    sets.push('GSI3SK = :statusSk', 'GSI5SK = :statusSk');
+    sets.push('GSI2SK = :statusSk', 'GSI3SK = :statusSk', 'GSI5SK = :statusSk');
     const removes = [...new Set(remove)].filter(
       (k) => !(k in t) || t[k as keyof DeliveryTransition] === undefined,
     );
@@ -414,7 +418,7 @@ export class WebhookDeliveryRepository {
 
   /**
    * One page of a delivery log, newest first: the tenant's, or one endpoint's (still restricted to
-   * the tenant). Status and type are index keys (GSI3, GSI4); the shards of the chosen partition
+   * the tenant). Status and type are index keys (GSI2 and GSI3 by status, GSI4); the shards of the chosen partition
    * are merged (`mergedQuery`), so pages are full and in order.
    */
   async list(q: LogQuery): Promise<{ items: WebhookDelivery[]; cursor?: string }> {
@@ -491,9 +495,14 @@ export class WebhookDeliveryRepository {
     const residual: Array<(d: WebhookDelivery) => boolean> = [];
     let sources: MergeSource[];
     if (q.endpointId !== undefined) {
-      sources = logShards.map((s) => ({ index: 'GSI2' as const, pk: endpointLogPk(q.endpointId!, s) }));
+      sources = (statuses ?? deliveryStatusSchema.options).flatMap((st) =>
+        logShards.map((s) => ({
+          index: 'GSI2' as const,
+          pk: endpointLogPk(q.endpointId!, s),
+          prefix: `${st}#`,
+        })),
+      );
       if (tenant !== undefined) residual.push((d) => d.endpointTenant === tenant);
-      if (statuses) residual.push((d) => statuses.includes(d.status));
       if (q.type) residual.push((d) => d.eventType === q.type);
     } else if (tenant !== undefined && statuses) {
       sources = statuses.flatMap((st) =>
