@@ -1,17 +1,12 @@
-import { AppDirectClient, AppDirectUsageBiller } from '../../functions/usage-billing/appdirect-usage.ts';
 import {
   type BillingSlice,
   billSlice,
   planBillingRun,
   type RunBillingDeps,
 } from '../../functions/usage-billing/run-billing.ts';
-import { ZuoraUsageBiller } from '../../functions/usage-billing/zuora-usage.ts';
 import { parseCli } from '../../local/cli/kit.ts';
 import { createAppDirectSandbox } from '../../local/sandboxes/appdirect.ts';
-import { LOCAL_APPDIRECT_CREDENTIALS } from '../../local/sandboxes/appdirect-credentials.ts';
-import { createZuoraSandbox, LOCAL_ZUORA_CREDENTIALS } from '../../local/sandboxes/zuora/index.ts';
-import { HttpClient } from '../../shared/clients/http.ts';
-import { ZuoraClient } from '../../shared/clients/zuora.ts';
+import { createZuoraSandbox } from '../../local/sandboxes/zuora/index.ts';
 import { systemClock } from '../../shared/clock.ts';
 import { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
 import { UsageBillingStore } from '../../shared/db/entities/usage-billing.ts';
@@ -19,6 +14,7 @@ import { UsageRecordStore } from '../../shared/db/entities/usage-records.ts';
 import { ulidGenerator } from '../../shared/ids.ts';
 import { startTestTable, type TestTable } from '../helpers/dynamo.ts';
 import { serveSandboxes } from '../helpers/sandbox-server.ts';
+import { sandboxBillingDeps } from '../helpers/usage-billing.ts';
 import { recordFigure } from './table.ts';
 
 /**
@@ -122,43 +118,14 @@ async function oneSize(records: number): Promise<void> {
         `submission per record: ${(seeding.reads / records).toFixed(3)} reads, ${(seeding.writes / records).toFixed(3)} writes`,
     );
 
-    const http = (name: string) => new HttpClient({ baseUrl: servers.baseUrl(name) });
     const billing = new UsageBillingStore(table.doc, table.tableName);
-    const deps: RunBillingDeps = {
+    const deps: RunBillingDeps = sandboxBillingDeps({
       records: store,
       billing,
       registry,
-      billers: {
-        zuora: new ZuoraUsageBiller(
-          new ZuoraClient({
-            baseUrl: servers.baseUrl('zuora'),
-            credentials: async () => LOCAL_ZUORA_CREDENTIALS,
-            clock,
-            http: http('zuora'),
-          }),
-          { dateFormat: 'MM/DD/YYYY', pollAttempts: 10, pollIntervalMs: 0 },
-        ),
-        appdirect: new AppDirectUsageBiller(
-          new AppDirectClient({
-            baseUrl: servers.baseUrl('appdirect'),
-            credentials: async () => LOCAL_APPDIRECT_CREDENTIALS,
-            clock,
-            http: http('appdirect'),
-          }),
-          { pollAttempts: 10, pollIntervalMs: 0 },
-        ),
-      },
-      publisher: { publish: async () => {} },
+      baseUrl: (name) => servers.baseUrl(name),
       clock,
-      ids: ulidGenerator,
-      config: {
-        lateWindowDays: 35,
-        leaseSeconds: 1800,
-        retryBaseSeconds: 900,
-        retryMaxSeconds: 86_400,
-        submissionConcurrency: 4,
-      },
-    };
+    });
 
     Object.assign(counts, { reads: 0, items: 0, writes: 0 });
     const started = Date.now();

@@ -2,25 +2,18 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppDirectClient, AppDirectUsageBiller } from '../../functions/usage-billing/appdirect-usage.ts';
-
-import { ZuoraUsageBiller } from '../../functions/usage-billing/zuora-usage.ts';
 import { localDynamoClient } from '../../local/dynamo.ts';
 import { startRuntime } from '../../local/runtime.ts';
 import { createAppDirectSandbox } from '../../local/sandboxes/appdirect.ts';
-import { LOCAL_APPDIRECT_CREDENTIALS } from '../../local/sandboxes/appdirect-credentials.ts';
-import { createZuoraSandbox, LOCAL_ZUORA_CREDENTIALS } from '../../local/sandboxes/zuora/index.ts';
-import { HttpClient } from '../../shared/clients/http.ts';
-import { ZuoraClient } from '../../shared/clients/zuora.ts';
+import { createZuoraSandbox } from '../../local/sandboxes/zuora/index.ts';
 import { systemClock } from '../../shared/clock.ts';
 import { createDocumentClient, documentClient } from '../../shared/db/client.ts';
 import { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
 import { UsageBillingStore } from '../../shared/db/entities/usage-billing.ts';
 import { UsageRecordStore } from '../../shared/db/entities/usage-records.ts';
-import { ulidGenerator } from '../../shared/ids.ts';
 import { startTestTable } from '../helpers/dynamo.ts';
 import { serveSandboxes } from '../helpers/sandbox-server.ts';
-import { runBillingInline } from '../helpers/usage-billing.ts';
+import { runBillingInline, sandboxBillingDeps } from '../helpers/usage-billing.ts';
 import { recordFigure } from './table.ts';
 
 /**
@@ -242,42 +235,13 @@ async function billingRun(): Promise<void> {
     console.log(
       `seeded ${BILLING_RECORDS} records over ${subCount} subscriptions in ${((Date.now() - seedStart) / 1000).toFixed(1)} s (direct puts)`,
     );
-    const http = (name: string) => new HttpClient({ baseUrl: servers.baseUrl(name) });
-    const deps = {
+    const deps = sandboxBillingDeps({
       records,
       billing: new UsageBillingStore(table.doc, table.tableName),
       registry,
-      billers: {
-        zuora: new ZuoraUsageBiller(
-          new ZuoraClient({
-            baseUrl: servers.baseUrl('zuora'),
-            credentials: async () => LOCAL_ZUORA_CREDENTIALS,
-            clock,
-            http: http('zuora'),
-          }),
-          { dateFormat: 'MM/DD/YYYY', pollAttempts: 10, pollIntervalMs: 0 },
-        ),
-        appdirect: new AppDirectUsageBiller(
-          new AppDirectClient({
-            baseUrl: servers.baseUrl('appdirect'),
-            credentials: async () => LOCAL_APPDIRECT_CREDENTIALS,
-            clock,
-            http: http('appdirect'),
-          }),
-          { pollAttempts: 10, pollIntervalMs: 0 },
-        ),
-      },
-      publisher: { publish: async () => {} },
+      baseUrl: (name) => servers.baseUrl(name),
       clock,
-      ids: ulidGenerator,
-      config: {
-        lateWindowDays: 35,
-        leaseSeconds: 1800,
-        retryBaseSeconds: 900,
-        retryMaxSeconds: 86_400,
-        submissionConcurrency: 4,
-      },
-    };
+    });
     const started = Date.now();
     const run = await runBillingInline({ trigger: 'schedule' }, deps);
     const seconds = (Date.now() - started) / 1000;

@@ -1,10 +1,18 @@
+import { AppDirectClient, AppDirectUsageBiller } from '../../functions/usage-billing/appdirect-usage.ts';
 import {
   type BillingSlice,
   billSlice,
   planBillingRun,
   type RunBillingDeps,
 } from '../../functions/usage-billing/run-billing.ts';
+import { ZuoraUsageBiller } from '../../functions/usage-billing/zuora-usage.ts';
+import { LOCAL_APPDIRECT_CREDENTIALS } from '../../local/sandboxes/appdirect-credentials.ts';
+import { LOCAL_ZUORA_CREDENTIALS } from '../../local/sandboxes/zuora/index.ts';
+import { HttpClient } from '../../shared/clients/http.ts';
+import { ZuoraClient } from '../../shared/clients/zuora.ts';
+import type { Clock } from '../../shared/clock.ts';
 import type { BillingRun, UsageBillingStore } from '../../shared/db/entities/usage-billing.ts';
+import { ulidGenerator } from '../../shared/ids.ts';
 import { type BillingRunReport, getBillingRun } from '../../shared/usage/billing-runs.ts';
 
 export interface InlineRun {
@@ -65,4 +73,54 @@ export async function runBillingInlineWithSlices(
     },
   });
   return { run, slices };
+}
+
+/**
+ * The billing run's dependencies with both billers pointed at sandboxes served over HTTP
+ * (`serveSandboxes`): Zuora's usage import and AppDirect's billing API, polled without waiting. The
+ * configuration is the deployed one (35-day late window, 30-minute lease, 4 submissions at a time).
+ */
+export function sandboxBillingDeps(input: {
+  records: RunBillingDeps['records'];
+  billing: RunBillingDeps['billing'];
+  registry: RunBillingDeps['registry'];
+  baseUrl: (sandbox: 'zuora' | 'appdirect') => string;
+  clock: Clock;
+}): RunBillingDeps {
+  const http = (name: 'zuora' | 'appdirect') => new HttpClient({ baseUrl: input.baseUrl(name) });
+  return {
+    records: input.records,
+    billing: input.billing,
+    registry: input.registry,
+    billers: {
+      zuora: new ZuoraUsageBiller(
+        new ZuoraClient({
+          baseUrl: input.baseUrl('zuora'),
+          credentials: async () => LOCAL_ZUORA_CREDENTIALS,
+          clock: input.clock,
+          http: http('zuora'),
+        }),
+        { dateFormat: 'MM/DD/YYYY', pollAttempts: 10, pollIntervalMs: 0 },
+      ),
+      appdirect: new AppDirectUsageBiller(
+        new AppDirectClient({
+          baseUrl: input.baseUrl('appdirect'),
+          credentials: async () => LOCAL_APPDIRECT_CREDENTIALS,
+          clock: input.clock,
+          http: http('appdirect'),
+        }),
+        { pollAttempts: 10, pollIntervalMs: 0 },
+      ),
+    },
+    publisher: { publish: async () => {} },
+    clock: input.clock,
+    ids: ulidGenerator,
+    config: {
+      lateWindowDays: 35,
+      leaseSeconds: 1800,
+      retryBaseSeconds: 900,
+      retryMaxSeconds: 86_400,
+      submissionConcurrency: 4,
+    },
+  };
 }
