@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
@@ -9,6 +10,9 @@ import type { Clock } from '../../shared/clock.ts';
  * sandbox has: `GET|DELETE /_records` and `PUT|GET /_faults`, fault injection before each partner
  * call, and persistence of records and state under the data folder so a restart keeps them (each record
  * appended to `<name>.json.journal` before the answer; state in the snapshot, written 20 ms after a change).
+ * A partner call's records and the state it changed become durable together, before its answer: a kill
+ * mid-call leaves neither, never a record of an order whose idempotency key was lost (which the chaos
+ * soak then counted as a second Zuora order when the hub retried).
  */
 export interface SandboxRequest {
   method: string;
@@ -82,6 +86,8 @@ export class Sandbox<State extends object = Record<string, unknown>> {
   private saveTimer: NodeJS.Timeout | undefined;
   private stateDirty = false;
   private readonly file: string | undefined;
+  /** Journal lines of the partner call in progress, written when it answers (with its state). */
+  private readonly callLines = new AsyncLocalStorage<string[]>();
 
   constructor(
     readonly name: string,
@@ -151,7 +157,9 @@ export class Sandbox<State extends object = Record<string, unknown>> {
   record(kind: string, data: Record<string, unknown> = {}): SandboxRecord {
     const rec: SandboxRecord = { seq: ++this.seq, at: this.ctx.clock.now().toISOString(), kind, ...data };
     this.records.push(rec);
-    if (this.file) appendFileSync(`${this.file}.journal`, `${JSON.stringify(rec)}\n`);
+    const call = this.callLines.getStore();
+    if (call) call.push(`${JSON.stringify(rec)}\n`);
+    else if (this.file) appendFileSync(`${this.file}.journal`, `${JSON.stringify(rec)}\n`);
     this.scheduleSnapshot();
     return rec;
   }
@@ -228,9 +236,15 @@ export class Sandbox<State extends object = Record<string, unknown>> {
       });
       const fault = await this.injectFault(signal);
       if (fault) return fault;
-      const response = await route.handler({ ...req, params });
-      if (this.stateDirty) this.flush(); // durable before the partner answers
-      return response;
+      const lines: string[] = [];
+      try {
+        return await this.callLines.run(lines, () => route.handler({ ...req, params }));
+      } finally {
+        // Durable before the partner answers, records and state at once: a snapshot when the state
+        // changed (it holds every record), else the call's records appended to the journal.
+        if (this.stateDirty) this.flush();
+        else if (this.file && lines.length) appendFileSync(`${this.file}.journal`, lines.join(''));
+      }
     }
     return undefined;
   }

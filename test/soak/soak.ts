@@ -46,6 +46,8 @@ export interface SoakOptions {
   minutes: number;
   seed: number;
   port: number;
+  /** Keep the data folder (the suite's table, queues and sandboxes) for investigation; its path is logged. */
+  keep?: boolean;
   log?: (line: string) => void;
 }
 export interface InvariantRow {
@@ -321,7 +323,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     return { ...checked, counts };
   } finally {
     await rt.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    if (options.keep)
+      log(`data folder kept: ${dataDir} (SWITCHBOARD_DATA_DIR=${dataDir} npm start opens it)`);
+    else await rm(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -643,6 +647,14 @@ async function invariants(input: {
     if (n > 0) figures[`stuck in ${name}`] = JSON.stringify(s);
   }
   row('messages stuck outside a DLQ', 0, stuck);
+  // Dead-lettered messages are not lost (an operator redrives them) but each one is an effect that has
+  // not happened yet (an event with no delivery, an order not provisioned): name them.
+  for (const [name, q] of rt.queues) {
+    const dead = q.deadLetters();
+    if (dead.length === 0) continue;
+    figures[`dead-lettered in ${name}`] = dead.length;
+    figures[`dead letter in ${name}`] = dead[0]!.body.slice(0, 400);
+  }
   return { rows, figures };
 }
 
@@ -654,7 +666,7 @@ export function table(rows: InvariantRow[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
-const USAGE = `Usage: npm run soak -- --minutes N [--seed S] [--port P]
+const USAGE = `Usage: npm run soak -- --minutes N [--seed S] [--port P] [--keep]
 
 Chaos soak on loopback: runs the suite as a child process on a temporary data folder, sends orders,
 Zuora events, usage batches (and billing runs) and webhook events at a steady rate while randomly
@@ -666,13 +678,19 @@ Options:
   --minutes N   how long the chaos runs (required, 0.1 to 240)
   --seed S      seed of the random choices (default: the current time)
   --port P      port of the suite (default 3917)
+  --keep        keep the data folder afterwards (its path is printed) to look into a violation
   -h, --help    this text`;
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseCli({
     name: 'npm run soak',
     usage: USAGE,
-    options: { minutes: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' } },
+    options: {
+      minutes: { type: 'string' },
+      seed: { type: 'string' },
+      port: { type: 'string' },
+      keep: { type: 'boolean' },
+    },
   });
   runCli('npm run soak', async () => {
     const minutes = Number(values.minutes);
@@ -685,7 +703,13 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       usage('--port must be a whole number from 1 to 65535');
     process.stderr.write(`npm run soak: seed ${seed}, ${minutes} min on port ${port}\n`);
     const p = progress('soak', 10_000);
-    const result = await runSoak({ minutes, seed, port, log: (l) => process.stderr.write(`${l}\n`) });
+    const result = await runSoak({
+      minutes,
+      seed,
+      port,
+      keep: values.keep === true,
+      log: (l) => process.stderr.write(`${l}\n`),
+    });
     p.done();
     process.stdout.write(
       `seed ${seed}\n${table(result.rows)}\n${JSON.stringify(result.counts)}\n${JSON.stringify(result.figures)}\n`,

@@ -73,3 +73,54 @@ describe('sandbox record durability', () => {
     expect((open(dir).state as Record<string, unknown>).seen).toBe('key-1');
   });
 });
+
+describe('a partner call is durable as a whole', () => {
+  it('a restart in the middle of a call finds neither its record nor its state; after the answer, both', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-'));
+    dirs.push(dir);
+    const first = open(dir);
+    let resume: () => void = () => {};
+    const paused = new Promise<void>((r) => {
+      resume = r;
+    });
+    first.route('POST', '/orders', async () => {
+      (first.state as Record<string, unknown>).idempotencyKey = 'ord-1';
+      first.changed();
+      first.record('order.created', { idempotencyKey: 'ord-1' });
+      await paused; // still inside the call: no answer yet
+      return { status: 200, body: {} };
+    });
+    const call = first.handle({ method: 'POST', path: '/orders', headers: {}, text: () => '' } as never);
+    await new Promise((r) => setImmediate(r));
+    // Killed now (the 20 ms snapshot timer has not fired): the hub got no answer and will retry.
+    const midCall = open(dir);
+    expect(midCall.records.filter((r) => r.kind === 'order.created')).toHaveLength(0);
+    expect((midCall.state as Record<string, unknown>).idempotencyKey).toBeUndefined();
+    resume();
+    expect((await call)?.status).toBe(200);
+    const after = open(dir);
+    expect(after.records.map((r) => r.kind)).toEqual(['order.created']);
+    expect((after.state as Record<string, unknown>).idempotencyKey).toBe('ord-1');
+  });
+
+  it("a call that changes no state journals its records before answering; a concurrent call's snapshot does not repeat them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-'));
+    dirs.push(dir);
+    const first = open(dir);
+    first.route('POST', '/receipt', (req) => {
+      first.record('receipt', { id: req.headers['x-id'] });
+      return { status: 200 };
+    });
+    first.route('POST', '/state', () => {
+      (first.state as Record<string, unknown>).touched = true;
+      first.changed();
+      return { status: 204 };
+    });
+    const req = (path: string, id: string) =>
+      first.handle({ method: 'POST', path, headers: { 'x-id': id }, text: () => '' } as never);
+    await Promise.all([req('/receipt', 'a'), req('/state', ''), req('/receipt', 'b')]);
+    const restarted = open(dir);
+    expect(restarted.records.map((r) => r.id)).toEqual(['a', 'b']);
+    expect((restarted.state as Record<string, unknown>).touched).toBe(true);
+  });
+});
