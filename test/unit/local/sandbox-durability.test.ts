@@ -10,7 +10,10 @@ import { systemClock } from '../../../shared/clock.ts';
  * before the answer, so a SIGKILL within the 20 ms snapshot debounce loses no receipt the hub saw.
  */
 const dirs: string[] = [];
+const opened: Sandbox[] = [];
 afterEach(() => {
+  // Their pending 20 ms snapshots are written now, while the folder still exists.
+  for (const s of opened.splice(0)) s.flush();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -22,7 +25,9 @@ function open(dataDir: string): Sandbox {
     dataDir,
     random: Math.random,
   };
-  return new Sandbox('receiver', ctx, () => ({}));
+  const sandbox = new Sandbox('receiver', ctx, () => ({}));
+  opened.push(sandbox);
+  return sandbox;
 }
 
 describe('sandbox record durability', () => {
