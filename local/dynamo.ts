@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import {
   CreateTableCommand,
@@ -18,6 +19,113 @@ export interface EmbeddedDynamo {
   stop(): Promise<void>;
 }
 
+type LevelCallback = (error?: Error | null) => void;
+interface LevelOp {
+  type: 'put' | 'del';
+  key: string;
+  value?: unknown;
+}
+interface IndexActions {
+  puts: Array<{ index: string; key: string; item: unknown }>;
+  deletes: Array<{ index: string; key: string }>;
+}
+type DynaliteTable = Record<string, unknown> & { TableName: string };
+interface DynaliteItemDb {
+  put(key: string, value: unknown, cb: LevelCallback): void;
+  del(key: string, cb: LevelCallback): void;
+  [ATOMIC]?: true;
+}
+interface DynaliteStore {
+  db: { batch(ops: LevelOp[], cb: LevelCallback): void };
+  getItemDb(name: string): DynaliteItemDb;
+  [PENDING]?: Map<string, LevelOp[]>;
+}
+interface DynaliteDb {
+  create(options: unknown): DynaliteStore;
+  createKey(item: unknown, table: DynaliteTable): string;
+  getIndexActions(indexes: unknown[], existing: unknown, item: unknown, table: DynaliteTable): IndexActions;
+  updateIndexes(
+    store: DynaliteStore,
+    table: DynaliteTable,
+    existing: unknown,
+    item: unknown,
+    cb: LevelCallback,
+  ): void;
+  [ATOMIC]?: true;
+}
+const ATOMIC = Symbol('switchboard.atomicItemWrites');
+const PENDING = Symbol('switchboard.pendingIndexWrites');
+
+/**
+ * dynalite writes an item's index entries and then the item as SEPARATE LevelDB writes (index
+ * deletes, index puts, the item). A SIGKILL between them leaves an index without the item, or with a
+ * stale copy of it: the 30-minute chaos soak (33 kills) found a webhook delivery whose re-arm was
+ * killed after its old status entries were deleted and before anything else was written — still
+ * `skipped` in the table, absent from every status-keyed index, so no replay ever found it and the
+ * event was never delivered. DynamoDB writes an item and its index entries atomically (an index may
+ * lag, it never loses an item). Here each item write becomes ONE LevelDB batch — the index deletes,
+ * the index puts and the item — which LevelDB applies whole or not at all after a crash.
+ *
+ * dynalite's actions call `db.updateIndexes(…)` and then `itemDb.put|del(key)` under the item's
+ * lock; `updateIndexes` now only computes the index writes (dynalite's own `getIndexActions`) and
+ * leaves them for that item write, which sends everything in one batch. Applied once per process,
+ * before the first server starts.
+ */
+function makeItemWritesAtomic(): void {
+  const dyn = createRequire(import.meta.url)('dynalite/db/index.js') as DynaliteDb;
+  if (dyn[ATOMIC]) return;
+  if (typeof dyn.getIndexActions !== 'function' || typeof dyn.createKey !== 'function') {
+    throw new Error('dynalite changed its internals: local/dynamo.ts cannot make item writes atomic');
+  }
+  const pendingOf = (store: DynaliteStore) => {
+    store[PENDING] ??= new Map();
+    return store[PENDING];
+  };
+  dyn.updateIndexes = (store, table, existing, item, cb) => {
+    if (!existing && !item) {
+      setImmediate(cb);
+      return;
+    }
+    const deletes: LevelOp[] = [];
+    const puts: LevelOp[] = [];
+    for (const type of ['Local', 'Global'] as const) {
+      const indexes = (table[`${type}SecondaryIndexes`] as unknown[] | undefined) ?? [];
+      const prefix = (index: string) => `index-${type.toLowerCase()}~${table.TableName}~${index}~`;
+      const actions = dyn.getIndexActions(indexes, existing, item, table);
+      for (const a of actions.deletes) deletes.push({ type: 'del', key: prefix(a.index) + a.key });
+      for (const a of actions.puts) puts.push({ type: 'put', key: prefix(a.index) + a.key, value: a.item });
+    }
+    // Deletes first, as dynalite does: an unchanged index key is deleted and put again.
+    pendingOf(store).set(`${table.TableName}\0${dyn.createKey(item ?? existing, table)}`, [
+      ...deletes,
+      ...puts,
+    ]);
+    setImmediate(cb);
+  };
+  const create = dyn.create;
+  dyn.create = (options) => {
+    const store = create(options);
+    const getItemDb = store.getItemDb.bind(store);
+    store.getItemDb = (name) => {
+      // The same object every time (it carries the item locks): patched in place, once.
+      const items = getItemDb(name);
+      if (items[ATOMIC]) return items;
+      items[ATOMIC] = true;
+      const write = (key: string, op: LevelOp, cb: LevelCallback) => {
+        const pending = pendingOf(store);
+        const indexOps = pending.get(`${name}\0${key}`) ?? [];
+        pending.delete(`${name}\0${key}`);
+        store.db.batch([...indexOps, { ...op, key: `item-${name}~${key}` }], cb);
+      };
+      items.put = (key, value, cb) => write(key, { type: 'put', key, value }, cb);
+      items.del = (key, cb) => write(key, { type: 'del', key }, cb);
+      return items;
+    };
+    return store;
+  };
+  dyn[ATOMIC] = true;
+}
+
 /**
  * Starts dynalite (pure-JS DynamoDB) on loopback. With `path` the data persists in LevelDB there
  * (the local runtime uses `.switchboard/dynamo`); without it the store is in memory (tests).
@@ -25,6 +133,7 @@ export interface EmbeddedDynamo {
 export async function startEmbeddedDynamo(
   options: { path?: string; port?: number } = {},
 ): Promise<EmbeddedDynamo> {
+  makeItemWritesAtomic();
   const server = dynalite({
     ...(options.path ? { path: options.path } : {}),
     createTableMs: 0,

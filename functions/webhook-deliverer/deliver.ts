@@ -16,6 +16,7 @@ import {
 import type { Publisher } from '../../shared/events/publisher.ts';
 import { count, milliseconds } from '../../shared/telemetry.ts';
 import type { DeliveryMessage, DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
+import { rearmDelivery } from '../../shared/webhooks/replay.ts';
 import type { SecretBox } from '../../shared/webhooks/secret-box.ts';
 import { webhookHeaders } from '../../shared/webhooks/signing.ts';
 import type { Sender } from './http-sender.ts';
@@ -57,6 +58,7 @@ export type DeliverOutcome =
   | 'lost-claim'
   | 'cancelled'
   | 'skipped'
+  | 'rearmed'
   | 'succeeded'
   | 'retry-scheduled'
   | 'failed';
@@ -137,11 +139,14 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
     return 'lost-claim';
   }
   if (endpoint?.status !== 'enabled') {
-    // Never tried, and the endpoint is disabled (fan-out saw it enabled a moment before, through its
-    // short cache): the same as an event published while disabled, `skipped`, so re-enabling with
-    // replaySkipped delivers it. A deleted endpoint, or one disabled mid-retries, cancels it.
-    const skipped = endpoint !== undefined && d.attemptCount === 0;
-    await deps.deliveries.transition(
+    // Disabled (by an operator, by 410 Gone, by 5 days of failures; or fan-out saw it enabled a
+    // moment before, through its short cache): not sent, recorded `skipped` with the attempts made so
+    // far, exactly like an event published while disabled — re-enabling with replaySkipped, or
+    // "replay since T", delivers it. A deleted endpoint cancels it. (Deliveries in the middle of their
+    // retries used to be cancelled: the chaos soak found order.fulfilled events that no re-enabling
+    // ever delivered.)
+    const skipped = endpoint !== undefined;
+    const moved = await deps.deliveries.transition(
       d.id,
       {
         status: skipped ? 'skipped' : 'cancelled',
@@ -153,6 +158,16 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
       ['nextAttemptAt', 'dueKey', 'claimId'],
     );
     await deps.deliveries.deleteDue(msg.dueKey);
+    if (moved && skipped) {
+      // Re-enabled (with replaySkipped) since we read it? Its replay may have listed the skipped
+      // deliveries before this one was: re-arm it ourselves. The re-arm is a conditional transition
+      // out of `skipped`, so it and the replay never both send it.
+      const fresh = await deps.endpoints.get(d.endpointTenant, d.endpointId);
+      if (fresh?.status === 'enabled') {
+        await rearmDelivery({ ...d, status: 'skipped' }, d.endpointTenant, deps);
+        return 'rearmed';
+      }
+    }
     return skipped ? 'skipped' : 'cancelled';
   }
 

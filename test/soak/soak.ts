@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '../../local/quiet-warnings.ts';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoZuoraStore } from '../../functions/zuora-event/model.ts';
 import type { Wiring } from '../../infra/wiring-types.ts';
 import { parseCli, progress, runCli, usage } from '../../local/cli/kit.ts';
@@ -13,6 +14,7 @@ import { localDynamoClient } from '../../local/dynamo.ts';
 import type { Runtime } from '../../local/runtime.ts';
 import { createDocumentClient } from '../../shared/db/client.ts';
 import { SubscriptionRegistry } from '../../shared/db/entities/subscriptions.ts';
+import { tableDefinition } from '../../shared/db/table.ts';
 import { fromScaled, toScaled } from '../../shared/usage/quantity.ts';
 import { SuiteClient } from './client.ts';
 import {
@@ -388,6 +390,44 @@ async function deliveryLog(
   return all;
 }
 
+/**
+ * Index entries that do not match the table: an item missing from an index it has keys for, or an
+ * entry whose keys the item no longer has. DynamoDB keeps the two consistent (an index may lag, never
+ * lose); the embedded one must too across the soak's kills (a killed write once left a delivery out
+ * of its status index, so no replay found it).
+ */
+async function indexDrift(doc: ReturnType<typeof createDocumentClient>, tableName: string): Promise<number> {
+  const scan = async (indexName?: string) => {
+    const out: Array<Record<string, unknown>> = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await doc.send(
+        new ScanCommand({
+          TableName: tableName,
+          ...(indexName ? { IndexName: indexName } : {}),
+          ExclusiveStartKey: start,
+        }),
+      );
+      out.push(...(res.Items ?? []));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  };
+  const items = await scan();
+  let drift = 0;
+  for (const gsi of tableDefinition.globalSecondaryIndexes) {
+    const entry = (i: Record<string, unknown>) =>
+      JSON.stringify([i.PK, i.SK, i[gsi.partitionKey], i[gsi.sortKey]]);
+    const expected = new Set(
+      items.filter((i) => i[gsi.partitionKey] !== undefined && i[gsi.sortKey] !== undefined).map(entry),
+    );
+    const actual = new Set((await scan(gsi.indexName)).map(entry));
+    for (const e of expected) if (!actual.has(e)) drift++;
+    for (const e of actual) if (!expected.has(e)) drift++;
+  }
+  return drift;
+}
+
 /** `fn` over `items`, `limit` at a time. */
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -479,10 +519,11 @@ async function invariants(input: {
     fulfilled.filter((id) => mails.get(id)!.size === 0).length,
   );
 
-  // Reported once: the order's terminal event reaches the (all-events) webhook endpoint exactly once.
+  // Reported once: the order's terminal event reaches the (all-events) webhook endpoint exactly once
+  // (a delivery that succeeded: a cancelled or skipped one told the partner nothing).
   const deliveries = await deliveryLog(api, webhooks.endpointId!, figures);
   const terminalTypes = new Set(['order.fulfilled', 'order.rejected', 'order.failed']);
-  const terminal = deliveries.filter((d) => terminalTypes.has(d.eventType));
+  const terminal = deliveries.filter((d) => terminalTypes.has(d.eventType) && d.status === 'succeeded');
   const orderOf = await mapLimit(terminal, 16, async (d) => {
     const res = await api.call('GET', `/v1/webhooks/deliveries/${d.id}`, {
       as: 'platform',
@@ -551,6 +592,18 @@ async function invariants(input: {
     low.destroy();
   }
   row('acknowledged Zuora events not applied', 0, lost);
+  {
+    const check = localDynamoClient(info.dynamoEndpoint);
+    try {
+      row(
+        'index entries missing or stale (embedded DynamoDB)',
+        0,
+        await indexDrift(createDocumentClient(check), info.tableName),
+      );
+    } finally {
+      check.destroy();
+    }
+  }
   row('Zuora events applied more than once', 0, twice);
   const eventIds = new Set(deliveries.map((d) => d.eventId));
   const ackedIds = new Set(acked.map((e) => `${e.acked!.hash}-0`));
@@ -607,6 +660,12 @@ async function invariants(input: {
   figures.webhookDeliveries = deliveries.length;
   for (const [s, n] of Object.entries(byStatus)) figures[`webhook ${s}`] = n;
   row('webhook deliveries still pending after the drain', 0, byStatus.pending ?? 0);
+  // The endpoint was re-enabled with replaySkipped and is never deleted: nothing may stay undelivered.
+  row(
+    'deliveries skipped or cancelled after re-enabling',
+    0,
+    (byStatus.skipped ?? 0) + (byStatus.cancelled ?? 0),
+  );
   row(
     'published custom events without a delivery',
     0,

@@ -385,13 +385,13 @@ describe('webhook delivery', () => {
     const disabled = await endpoints.get(tenant, ep.id);
     expect(disabled).toMatchObject({ status: 'disabled', disabledReason: 'failing' });
     expect(w.published.filter((e) => e.type === 'webhook.endpoint.disabled')).toHaveLength(1);
-    // Deliveries still pending for it are cancelled, not sent.
+    // Deliveries still pending for it are not sent: skipped, for a replay once it works again.
     do await w.pump();
     while (w.skipToNext());
     const statuses = (await deliveriesOf(ep.id, tenant)).map((d) => d.status).sort();
-    // e1's retry failed and disabled the endpoint; e2 was still retrying (cancelled); e3 was never
-    // tried (skipped: re-enabling with replaySkipped delivers it).
-    expect(statuses).toEqual(['cancelled', 'failed', 'skipped']);
+    // e1's retry failed and disabled the endpoint; e2 was still retrying and e3 was never tried:
+    // both skipped (re-enabling with replaySkipped delivers them).
+    expect(statuses).toEqual(['failed', 'skipped', 'skipped']);
   });
 
   it('survives a crash between the attempt and its recording: retried with the same webhook-id, never lost', async () => {
@@ -583,6 +583,62 @@ describe('events published while an endpoint is disabled', () => {
     expect(a.replayed + b.replayed).toBe(3);
     await w.pump();
     expect(w.received.map(typeOf)).toEqual(['custom.seq.one', 'custom.seq.two', 'custom.seq.three']);
+  });
+
+  it('a delivery in the middle of its retries when the endpoint is disabled is skipped (its attempts kept) and re-enabling with replaySkipped delivers it', async () => {
+    let down = true;
+    const w = world({
+      respond: () => ({ kind: 'response', statusCode: down ? 503 : 200, durationMs: 1 }),
+    });
+    const ep = await endpoint(tenant);
+    await fanOut(event(tenant, 'order.fulfilled'), fanDeps(w));
+    expect(await w.pump()).toEqual(['retry-scheduled']);
+    // The operator disables the failing endpoint before the retry is due.
+    await endpoints.update(tenant, ep.id, { status: 'disabled', updatedAt: new Date().toISOString() });
+    w.skipToNext();
+    expect(await w.pump()).toEqual(['skipped']);
+    const [held] = await deliveriesOf(ep.id, tenant);
+    expect(held).toMatchObject({ status: 'skipped', lastError: 'endpoint disabled', attemptCount: 1 });
+    expect(w.received).toHaveLength(1);
+    // The partner's receiver works again; re-enabling with replaySkipped delivers the event.
+    down = false;
+    const caller = { tenant, scopes: [] };
+    await updateEndpoint(ep.id, { status: 'enabled' }, caller, dispatchDeps(w));
+    expect(await replaySkipped(ep.id, caller, dispatchDeps(w))).toEqual({ replayed: 1, complete: true });
+    expect(await w.pump()).toEqual(['succeeded']);
+    expect(w.received.map(typeOf)).toEqual(['order.fulfilled', 'order.fulfilled']);
+    expect(new Set(w.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    expect((await deliveriesOf(ep.id, tenant))[0]).toMatchObject({ status: 'succeeded', attemptCount: 2 });
+  });
+
+  it('a delivery skipped while the endpoint is being re-enabled (its replay already listed) is re-armed by the deliverer, sent once', async () => {
+    const w = world();
+    const ep = await endpoint(tenant);
+    await fanOut(event(tenant), fanDeps(w));
+    await endpoints.update(tenant, ep.id, { status: 'disabled', updatedAt: new Date().toISOString() });
+    const caller = { tenant, scopes: [] };
+    let replay: Awaited<ReturnType<typeof replaySkipped>> | undefined;
+    // The deliverer reads the endpoint disabled; before it records the delivery as skipped, the
+    // endpoint is re-enabled with replaySkipped, which finds nothing skipped yet.
+    w.deps.endpoints = {
+      ...endpoints,
+      update: endpoints.update.bind(endpoints),
+      markFailing: endpoints.markFailing.bind(endpoints),
+      clearFailing: endpoints.clearFailing.bind(endpoints),
+      get: async (t, id) => {
+        const seen = await endpoints.get(t, id);
+        if (!replay) {
+          await updateEndpoint(ep.id, { status: 'enabled' }, caller, dispatchDeps(w));
+          replay = await replaySkipped(ep.id, caller, dispatchDeps(w));
+        }
+        return seen;
+      },
+    };
+    expect(await w.pump()).toEqual(['rearmed', 'succeeded']);
+    expect(replay).toEqual({ replayed: 0, complete: true });
+    expect(w.received).toHaveLength(1);
+    expect(await replaySkipped(ep.id, caller, dispatchDeps(w))).toEqual({ replayed: 0, complete: true });
+    expect(await w.pump()).toEqual([]);
   });
 
   it('a delivery enqueued just before the endpoint was disabled (stale fan-out cache) is skipped, not cancelled', async () => {
