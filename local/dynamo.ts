@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import {
   CreateTableCommand,
   DeleteTableCommand,
@@ -193,14 +194,19 @@ export async function upgradeTable(
   tableName: string,
   backupFile: string,
   log: (line: string) => void = () => {},
+  options: { rebuild?: boolean } = {},
 ): Promise<number> {
   const doc = createDocumentClient(client);
   if (!existsSync(backupFile)) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     const have = new Set((Table?.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName));
     const missing = tableDefinition.globalSecondaryIndexes.filter((g) => !have.has(g.indexName));
-    if (missing.length === 0) return 0;
-    log(`Adding indexes ${missing.map((g) => g.indexName).join(', ')} to the local table (one-off copy)…`);
+    if (missing.length === 0 && !options.rebuild) return 0;
+    log(
+      missing.length
+        ? `Adding indexes ${missing.map((g) => g.indexName).join(', ')} to the local table (one-off copy)…`
+        : 'Rebuilding the local table and its indexes (one-off copy)…',
+    );
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -230,4 +236,29 @@ export async function upgradeTable(
   rmSync(backupFile, { force: true });
   log(`Local table upgraded (${items.length} items copied).`);
   return items.length;
+}
+
+/** Marks a data folder whose table has been written with atomic item writes only. */
+const ATOMIC_WRITES_MARKER = 'dynamo-atomic-writes';
+
+/**
+ * Opens the suite's table in a data folder: created if new, brought up to the shared definition's
+ * indexes, and — once, for a folder written before item writes were atomic (no marker), where a kill
+ * may have left index entries missing or stale — rebuilt from its items (the same copy as an index
+ * upgrade, so every index entry is written again from the item it belongs to). Returns the items
+ * copied (0 when nothing had to move).
+ */
+export async function openLocalTable(
+  client: DynamoDBClient,
+  tableName: string,
+  dataDir: string,
+  log: (line: string) => void = () => {},
+): Promise<number> {
+  await ensureTable(client, tableName);
+  const marker = join(dataDir, ATOMIC_WRITES_MARKER);
+  const moved = await upgradeTable(client, tableName, join(dataDir, 'dynamo-upgrade.json'), log, {
+    rebuild: !existsSync(marker),
+  });
+  writeFileSync(marker, `${new Date().toISOString()}\n`);
+  return moved;
 }

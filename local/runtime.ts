@@ -31,7 +31,7 @@ import { LocalScheduler } from './bus/scheduler.ts';
 import { fetchDevToken } from './cli/common.ts';
 import { type DevClient, type DevOperator, ensureDevClients, ensureDevOperator } from './dev-clients.ts';
 import { type DocsFile, docsFiles, docsSecurityHeaders } from './docs.ts';
-import { ensureTable, localDynamoClient, startEmbeddedDynamo, upgradeTable } from './dynamo.ts';
+import { localDynamoClient, openLocalTable, startEmbeddedDynamo } from './dynamo.ts';
 import { functionEnvironments, LOCAL_BUS, LOCAL_TABLE, localEnvironment, localSecretArn } from './env.ts';
 import { LocalKms } from './kms.ts';
 import { LambdaTimeoutError, LocalLambdas } from './lambda.ts';
@@ -114,9 +114,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
   const dynamo = await startEmbeddedDynamo({ path: join(dataDir, 'dynamo') });
   const low = localDynamoClient(dynamo.endpoint);
-  await ensureTable(low, LOCAL_TABLE);
-  // A data folder from before the operations indexes: add them, then key the old items.
-  await upgradeTable(low, LOCAL_TABLE, join(dataDir, 'dynamo-upgrade.json'), log);
+  // A data folder from before the operations indexes (or before atomic item writes): copied once.
+  await openLocalTable(low, LOCAL_TABLE, dataDir, log);
   const layoutDoc = createDocumentClient(low);
   if ((await indexLayoutVersion(layoutDoc, LOCAL_TABLE)) < INDEX_LAYOUT_VERSION) {
     await backfillIndexes(layoutDoc, LOCAL_TABLE);

@@ -5,35 +5,40 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { localDynamoClient, startEmbeddedDynamo } from '../../../local/dynamo.ts';
+import { localDynamoClient, openLocalTable, startEmbeddedDynamo } from '../../../local/dynamo.ts';
 import { createDocumentClient } from '../../../shared/db/client.ts';
 import { repoRoot } from '../../helpers/reference.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-dynamo-kill-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const TABLE = 'crash';
+const TABLE = 'hub';
 const KEY = { PK: 'DELIVERY#1', SK: 'D' };
 
 /**
- * A child process on the embedded DynamoDB at `path`. `prepare` creates a table with one index and an
- * item filed under `skipped#1`; `update` moves it to `pending#1` (an UpdateItem that changes the
- * index key, as a delivery's re-arm does) and SIGKILLs itself right after the `killAfter`-th LevelDB
- * write of that update — between two writes, if the update takes more than one — or, when the update
- * was a single write, waits for the test to kill it.
+ * A child process on the embedded DynamoDB at `path` (`raw`: plain dynalite, as before its item
+ * writes were made atomic). `prepare` creates the hub table and an item filed in GSI2 under
+ * `skipped#1`; `update` moves it to `pending#1` (an UpdateItem that changes the index key, as a
+ * delivery's re-arm does) and SIGKILLs itself right after the `killAfter`-th LevelDB write of that
+ * update — between two writes, if the update takes more than one — or, when the update was a single
+ * write, waits for the test to kill it.
  */
-async function child(path: string, mode: 'prepare' | 'update', killAfter = 0): Promise<string> {
+async function child(
+  path: string,
+  mode: 'prepare' | 'update',
+  killAfter = 0,
+  variant: 'embedded' | 'raw' = 'embedded',
+): Promise<string> {
   const script = join(dir, 'child.mts');
   const dynamoUrl = pathToFileURL(join(repoRoot, 'local/dynamo.ts')).href;
   writeFileSync(
     script,
     `import { createRequire } from 'node:module';
-import { startEmbeddedDynamo, localDynamoClient } from ${JSON.stringify(dynamoUrl)};
+import { ensureTable, startEmbeddedDynamo, localDynamoClient } from ${JSON.stringify(dynamoUrl)};
 // The script lives outside the repository: packages resolve from it.
 const fromRepo = createRequire(${JSON.stringify(join(repoRoot, 'package.json'))});
-const { CreateTableCommand } = fromRepo('@aws-sdk/client-dynamodb');
 const { DynamoDBDocumentClient, PutCommand, UpdateCommand } = fromRepo('@aws-sdk/lib-dynamodb');
-const [path, mode, killAfter] = process.argv.slice(2);
+const [path, mode, killAfter, variant] = process.argv.slice(2);
 // LevelDB writes, counted once armed, under dynalite's own bindings (set before it opens the store).
 const fromDynalite = createRequire(fromRepo.resolve('dynalite'));
 const { Level } = fromDynalite('level');
@@ -47,27 +52,22 @@ for (const method of ['put', 'del', 'batch']) {
     return result;
   };
 }
-const dynamo = await startEmbeddedDynamo({ path });
-const low = localDynamoClient(dynamo.endpoint);
+let endpoint;
+if (variant === 'raw') {
+  const server = fromRepo('dynalite')({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  endpoint = 'http://127.0.0.1:' + server.address().port;
+} else {
+  endpoint = (await startEmbeddedDynamo({ path })).endpoint;
+}
+const low = localDynamoClient(endpoint);
 const doc = DynamoDBDocumentClient.from(low);
 if (mode === 'prepare') {
-  await low.send(new CreateTableCommand({
-    TableName: ${JSON.stringify(TABLE)},
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: ['PK', 'SK', 'GSI2PK', 'GSI2SK'].map((n) => ({ AttributeName: n, AttributeType: 'S' })),
-    KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }, { AttributeName: 'SK', KeyType: 'RANGE' }],
-    GlobalSecondaryIndexes: [{
-      IndexName: 'GSI2',
-      KeySchema: [{ AttributeName: 'GSI2PK', KeyType: 'HASH' }, { AttributeName: 'GSI2SK', KeyType: 'RANGE' }],
-      Projection: { ProjectionType: 'ALL' },
-    }],
-  }));
+  await ensureTable(low, ${JSON.stringify(TABLE)});
   await doc.send(new PutCommand({
     TableName: ${JSON.stringify(TABLE)},
     Item: { ...${JSON.stringify(KEY)}, GSI2PK: 'ENDPOINT#1', GSI2SK: 'skipped#1', status: 'skipped' },
   }));
-  low.destroy();
-  await dynamo.stop();
   process.stdout.write('prepared\\n');
   process.exit(0);
 }
@@ -83,7 +83,7 @@ process.stdout.write('updated after ' + writes + ' writes\\n');
 setInterval(() => {}, 1000);
 `,
   );
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, path, mode, String(killAfter)], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, path, mode, String(killAfter), variant], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -103,10 +103,11 @@ setInterval(() => {}, 1000);
 }
 
 /** The item as the table holds it, and what the index lists for its partition. */
-async function reopen(path: string) {
+async function reopen(path: string, before?: (low: ReturnType<typeof localDynamoClient>) => Promise<void>) {
   const dynamo = await startEmbeddedDynamo({ path });
   const low = localDynamoClient(dynamo.endpoint);
   try {
+    await before?.(low);
     const doc = createDocumentClient(low);
     const item = (await doc.send(new GetCommand({ TableName: TABLE, Key: KEY }))).Item;
     const indexed = await doc.send(
@@ -148,5 +149,27 @@ describe('embedded DynamoDB across SIGKILL', () => {
     expect(out).toContain('updated after 1 writes');
     const { indexed } = await reopen(path);
     expect(indexed).toEqual(['pending#1 pending']);
+  });
+
+  it('a data folder written before atomic item writes is rebuilt once on start, its index drift gone', async () => {
+    const dataDir = join(dir, 'folder');
+    const path = join(dataDir, 'dynamo');
+    // Plain dynalite, killed after its first write: the old index entry deleted, nothing else.
+    await child(path, 'prepare', 0, 'raw');
+    await child(path, 'update', 1, 'raw');
+    const drifted = await reopen(path);
+    expect(drifted.item).toMatchObject({ GSI2SK: 'skipped#1' });
+    expect(drifted.indexed).toEqual([]);
+
+    const lines: string[] = [];
+    const { item, indexed } = await reopen(path, async (low) => {
+      expect(await openLocalTable(low, TABLE, dataDir, (l) => lines.push(l))).toBe(1);
+    });
+    expect(lines[0]).toMatch(/Rebuilding the local table/);
+    expect(indexed).toEqual([`${item!.GSI2SK} ${item!.status}`]);
+    // Once: the next start copies nothing.
+    await reopen(path, async (low) => {
+      expect(await openLocalTable(low, TABLE, dataDir)).toBe(0);
+    });
   });
 });
