@@ -223,6 +223,17 @@ export async function upgradeTable(
   } catch (error) {
     if (!(error instanceof ResourceNotFoundException)) throw error;
   }
+  // dynalite deletes a table in the background: create it again only once it is gone.
+  for (let i = 0; ; i++) {
+    try {
+      await client.send(new DescribeTableCommand({ TableName: tableName }));
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) break;
+      throw error;
+    }
+    if (i >= 400) throw new Error(`table ${tableName} was not deleted`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
   await ensureTable(client, tableName);
   for (let i = 0; i < items.length; i += 25) {
     let batch: Array<Record<string, unknown>> = items
@@ -256,8 +267,13 @@ export async function openLocalTable(
 ): Promise<number> {
   await ensureTable(client, tableName);
   const marker = join(dataDir, ATOMIC_WRITES_MARKER);
+  // A new (empty) table has nothing to rebuild.
+  const written =
+    !existsSync(marker) &&
+    ((await createDocumentClient(client).send(new ScanCommand({ TableName: tableName, Limit: 1 }))).Items
+      ?.length ?? 0) > 0;
   const moved = await upgradeTable(client, tableName, join(dataDir, 'dynamo-upgrade.json'), log, {
-    rebuild: !existsSync(marker),
+    rebuild: written,
   });
   writeFileSync(marker, `${new Date().toISOString()}\n`);
   return moved;

@@ -171,5 +171,12 @@ describe('embedded DynamoDB across SIGKILL', () => {
     await reopen(path, async (low) => {
       expect(await openLocalTable(low, TABLE, dataDir)).toBe(0);
     });
+    // A new folder has nothing to rebuild: its table is created, nothing copied.
+    const fresh = join(dir, 'fresh');
+    const created: string[] = [];
+    await reopen(join(fresh, 'dynamo'), async (low) => {
+      expect(await openLocalTable(low, TABLE, fresh, (l) => created.push(l))).toBe(0);
+    });
+    expect(created).toEqual([]);
   });
 });
