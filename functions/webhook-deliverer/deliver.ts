@@ -16,7 +16,7 @@ import {
 import type { Publisher } from '../../shared/events/publisher.ts';
 import { count, milliseconds } from '../../shared/telemetry.ts';
 import type { DeliveryMessage, DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
-import { rearmDelivery } from '../../shared/webhooks/replay.ts';
+import { rearmIfReenabled } from '../../shared/webhooks/replay.ts';
 import type { SecretBox } from '../../shared/webhooks/secret-box.ts';
 import { webhookHeaders } from '../../shared/webhooks/signing.ts';
 import type { Sender } from './http-sender.ts';
@@ -158,16 +158,8 @@ export async function deliver(msg: DeliveryMessage, deps: DelivererDeps): Promis
       ['nextAttemptAt', 'dueKey', 'claimId'],
     );
     await deps.deliveries.deleteDue(msg.dueKey);
-    if (moved && skipped) {
-      // Re-enabled (with replaySkipped) since we read it? Its replay may have listed the skipped
-      // deliveries before this one was: re-arm it ourselves. The re-arm is a conditional transition
-      // out of `skipped`, so it and the replay never both send it.
-      const fresh = await deps.endpoints.get(d.endpointTenant, d.endpointId);
-      if (fresh?.status === 'enabled') {
-        await rearmDelivery({ ...d, status: 'skipped' }, d.endpointTenant, deps);
-        return 'rearmed';
-      }
-    }
+    // Re-enabled since we read it? Its replay may have missed this one.
+    if (moved && skipped && (await rearmIfReenabled(d, deps))) return 'rearmed';
     return skipped ? 'skipped' : 'cancelled';
   }
 

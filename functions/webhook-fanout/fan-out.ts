@@ -15,7 +15,7 @@ import type { ReceivedEvent } from '../../shared/events/consumer.ts';
 import { count } from '../../shared/telemetry.ts';
 import type { DeliveryQueue } from '../../shared/webhooks/delivery-queue.ts';
 import { matchesAny } from '../../shared/webhooks/event-filter.ts';
-import { rearmDelivery } from '../../shared/webhooks/replay.ts';
+import { rearmIfReenabled } from '../../shared/webhooks/replay.ts';
 
 /** Deliveries created in parallel per event. */
 export const FAN_OUT_CONCURRENCY = 16;
@@ -117,11 +117,8 @@ export async function fanOut(
     const result = await deps.deliveries.createIfAbsent(delivery);
     if (result.created) created++;
     if (result.created && delivery.status === 'skipped') {
-      // Re-enabled (with replaySkipped) between our read and our write? Its replay may have listed
-      // the skipped deliveries before this one existed: re-arm it ourselves. The re-arm is a
-      // conditional transition out of `skipped`, so it and the replay never both send it.
-      const fresh = await deps.endpoints.get(ep.tenant, ep.id);
-      if (fresh?.status === 'enabled') await rearmDelivery(delivery, ep.tenant, deps);
+      // Re-enabled between our read and our write? Its replay may have missed this one.
+      await rearmIfReenabled(delivery, deps);
       return;
     }
     if (result.delivery.status === 'pending' && result.delivery.dueKey) {

@@ -5,6 +5,7 @@ import {
   type WebhookDelivery,
   type WebhookDeliveryRepository,
 } from '../db/entities/webhook-deliveries.ts';
+import type { WebhookEndpointRepository } from '../db/entities/webhook-endpoints.ts';
 import type { DeliveryQueue } from './delivery-queue.ts';
 
 /**
@@ -42,6 +43,21 @@ export async function rearmDelivery(
   }
   await deps.queue.enqueue([{ deliveryId: d.id, dueKey }]);
   return true;
+}
+
+/**
+ * For fan-out and the deliverer, right after either recorded `d` as `skipped` (endpoint disabled):
+ * if the endpoint is enabled again by now (re-enabled with replaySkipped since they read it), that
+ * replay may have listed the skipped deliveries before this one was: re-arm it here. The re-arm is a
+ * conditional transition out of `skipped`, so it and the replay never both send it.
+ */
+export async function rearmIfReenabled(
+  d: WebhookDelivery,
+  deps: Parameters<typeof rearmDelivery>[2] & { endpoints: Pick<WebhookEndpointRepository, 'get'> },
+): Promise<boolean> {
+  const fresh = await deps.endpoints.get(d.endpointTenant, d.endpointId);
+  if (fresh?.status !== 'enabled') return false;
+  return rearmDelivery(d, d.endpointTenant, deps);
 }
 
 /** Statuses "replay failed since T" re-arms: failed, cancelled, and skipped (endpoint was disabled). */
